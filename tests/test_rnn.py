@@ -1,0 +1,90 @@
+"""DiagonalLSTM / DiagonalBiLSTM: reference equivalence, gradients, receptive fields."""
+
+import pytest
+import torch
+
+from arnn_lite import DiagonalBiLSTM, DiagonalLSTM, reference
+from tests.conftest import DEVICES
+from tests.helpers import quadrant, receptive_field
+
+SHAPES = [(1, 1), (3, 5), (5, 3), (4, 4), (1, 6), (6, 1)]
+
+
+@pytest.mark.parametrize("H, W", SHAPES)
+@pytest.mark.parametrize("reverse", [False, True])
+def test_fast_equals_reference_forward_and_gradients(H, W, reverse):
+    lstm = DiagonalLSTM(3, 4, reverse=reverse).double()
+    x = torch.randn(2, 3, H, W, dtype=torch.float64, requires_grad=True)
+    fast, slow = lstm(x), reference.diagonal_lstm(x, lstm)
+    torch.testing.assert_close(fast, slow, atol=1e-6, rtol=0)
+    g = torch.randn_like(fast)
+    grads_fast = torch.autograd.grad(fast, [x, *lstm.parameters()], g)
+    grads_slow = torch.autograd.grad(slow, [x, *lstm.parameters()], g)
+    for a, b in zip(grads_fast, grads_slow):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+
+
+def test_gradcheck_small():
+    lstm = DiagonalLSTM(2, 3).double()
+    x = torch.randn(1, 2, 3, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lstm, (x,))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("i, j", [(0, 0), (2, 3), (4, 1), (3, 5)])
+def test_receptive_field_is_exactly_the_quadrant(reverse, i, j):
+    lstm = DiagonalLSTM(2, 5, reverse=reverse).double()
+    x = torch.randn(1, 2, 5, 6, dtype=torch.float64)
+    field = receptive_field(lstm, x, i, j)
+    assert torch.equal(field, quadrant(5, 6, i, j, reverse))
+
+
+def test_bilstm_concatenates_both_directions():
+    bi = DiagonalBiLSTM(3, 4).double()
+    x = torch.randn(2, 3, 4, 5, dtype=torch.float64)
+    out = bi(x)
+    assert out.shape == (2, 8, 4, 5)
+    torch.testing.assert_close(out[:, :4], bi.forward_lstm(x))
+    torch.testing.assert_close(out[:, 4:], bi.backward_lstm(x))
+    field = receptive_field(bi, x, 1, 2)
+    assert torch.equal(field, quadrant(4, 5, 1, 2) | quadrant(4, 5, 1, 2, reverse=True))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_devices_and_dtypes(device, dtype):
+    lstm = DiagonalLSTM(3, 4).to(device, dtype)
+    x = torch.randn(2, 3, 6, 7, device=device, dtype=dtype, requires_grad=True)
+    out = lstm(x)
+    out.sum().backward()
+    assert out.dtype == dtype and out.device.type == device and torch.isfinite(x.grad).all()
+
+
+def test_autocast_cpu_bfloat16():
+    lstm = DiagonalLSTM(3, 4)
+    x = torch.randn(2, 3, 5, 6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = lstm(x)
+    out.float().sum().backward()
+    assert out.shape == (2, 4, 5, 6) and torch.isfinite(out.float()).all()
+    torch.testing.assert_close(out.float(), lstm(x), atol=5e-2, rtol=0)
+
+
+def test_scan_loops_over_anti_diagonals_not_pixels(monkeypatch):
+    calls = []
+    import arnn_lite.rnn as rnn
+    real = rnn.F.conv1d
+    monkeypatch.setattr(rnn.F, "conv1d", lambda *a, **k: calls.append(1) or real(*a, **k))
+    DiagonalLSTM(2, 3)(torch.randn(1, 2, 7, 9))
+    assert len(calls) == 7 + 9 - 1  # one state-to-state step per anti-diagonal
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: DiagonalLSTM(0, 4), "in_channels: expected a positive integer, got 0"),
+    (lambda: DiagonalLSTM(3, -1), "hidden_channels: expected a positive integer, got -1"),
+    (lambda: DiagonalLSTM(3, 4)(torch.zeros(2, 5, 4, 4)), "x: expected 3 channels.*got 5 channels"),
+    (lambda: DiagonalLSTM(3, 4)(torch.zeros(3, 4, 4)), "x: expected a 4-d tensor.*got 3-d"),
+])
+def test_bad_input(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
