@@ -1,0 +1,458 @@
+"""Classroom edition of the book: student notebooks and a check of the exercise convention.
+
+Run as a module (see ``book/teaching.md``)::
+
+    python -m arnn_lite.classroom student chapters/ student/   # write the student edition
+    python -m arnn_lite.classroom check chapters/              # validate the convention
+    python -m arnn_lite.classroom grade student/06_sampling_mode.ipynb  # run, list checks
+
+The convention (one source for both editions, as in Neuromatch's tooling), for every
+exercise, in consecutive cells:
+
+1. markdown ``{exercise}`` directive (with ``:label:``);
+2. code cell tagged ``exercise``: the stub, a full ``def`` whose body is ``...`` then
+   ``raise NotImplementedError``;
+3. cells tagged ``solution``: the ``{solution-start}`` markdown, the solution code (same
+   signature as the stub), the ``{solution-end}`` markdown (or only a code cell tagged
+   ``solution`` + ``hide-input``);
+4. code cell tagged ``check``: calls the checker in :mod:`arnn_lite.exercises`.
+
+The student edition drops every cell tagged ``solution``, clears outputs and points the
+Colab badges at the student copies. Cells tagged ``slow`` are skipped by the classroom
+tests (``tests/test_classroom.py``), never by this tool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+__all__ = ["DEFAULT_REPOSITORY_URL", "repository_url", "tags", "student_notebook",
+           "write_student_edition", "Exercise", "find_exercises", "signature",
+           "check_notebook", "parse_cell", "main"]
+
+DEFAULT_REPOSITORY_URL = "https://github.com/arnn-book/attentionrnn-from-scratch"
+ROOT = Path(__file__).resolve().parent.parent
+COPIED_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg"}  # pictures a chapter may embed
+
+
+# --------------------------------------------------------------------------- helpers
+def repository_url(config: Path | None = None) -> str:
+    """The book's GitHub URL: ``arnn_lite.book``'s constant, else ``repository.url`` of
+    ``_config.yml``, else :data:`DEFAULT_REPOSITORY_URL`."""
+    try:
+        from . import book  # written by the infrastructure engineer
+        for name in ("REPOSITORY_URL", "REPO_URL", "REPOSITORY", "GITHUB_URL"):
+            url = getattr(book, name, None)
+            if isinstance(url, str) and url.startswith("http"):
+                return url.rstrip("/")
+    except Exception:  # book.py missing or failing to import: fall back to the config
+        pass
+    config = config or ROOT / "_config.yml"
+    if config.exists():
+        text = config.read_text(encoding="utf-8")
+        try:
+            import yaml
+            url = ((yaml.safe_load(text) or {}).get("repository") or {}).get("url")
+        except Exception:
+            match = re.search(r"^repository:\s*\n(?:[ \t]+.*\n)*?[ \t]+url:\s*(\S+)", text, re.M)
+            url = match.group(1) if match else None
+        if url:
+            return str(url).strip("'\"").rstrip("/")
+    return DEFAULT_REPOSITORY_URL
+
+
+def tags(cell) -> set[str]:
+    """The set of tags of a notebook cell."""
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+def parse_cell(source: str) -> ast.Module:
+    """Parse a code cell, with IPython magics (``%...``, ``!...``) turned into ``pass``."""
+    lines = ["pass" if line.lstrip().startswith(("%", "!")) else line
+             for line in source.splitlines()]
+    return ast.parse("\n".join(lines))
+
+
+def _colab_pattern(repo_url: str) -> re.Pattern:
+    owner_repo = re.sub(r"^https?://github\.com/", "", repo_url).strip("/")
+    return re.compile(r"(colab\.research\.google\.com/github/" + re.escape(owner_repo)
+                      + r"/blob/[^/\s)\"']+/)chapters/([^/\s)\"']+\.ipynb)")
+
+
+def colab_url(repo_url: str, folder: str, name: str, branch: str = "main") -> str:
+    """The Colab URL that opens ``folder/name`` of the repository."""
+    owner_repo = re.sub(r"^https?://github\.com/", "", repo_url).strip("/")
+    return f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{folder}/{name}"
+
+
+# --------------------------------------------------------------------------- student edition
+def student_notebook(nb, name: str, student_dir: str = "student", repo_url: str | None = None):
+    """A student copy of notebook ``nb`` (not modified): solutions removed, outputs cleared,
+    Colab links rewritten to ``<student_dir>/<notebook>``; a badge is added after the
+    title when the chapter has none."""
+    repo_url = repo_url or repository_url()
+    pattern = _colab_pattern(repo_url)
+    out = copy.deepcopy(nb)
+    out.cells = [cell for cell in out.cells if "solution" not in tags(cell)]
+    badge_found = False
+    for cell in out.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+            cell.metadata.pop("execution", None)
+        new = pattern.sub(lambda m: f"{m.group(1)}{student_dir}/{m.group(2)}", cell.source)
+        badge_found |= new != cell.source
+        cell.source = new
+    if not badge_found:
+        _add_badge(out, colab_url(repo_url, student_dir, name))
+    out.metadata["arnn_classroom"] = {"edition": "student", "source": f"chapters/{name}"}
+    return out
+
+
+def _add_badge(nb, url: str) -> None:
+    badge = (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+             f"({url})")
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# "):
+            title, _, rest = cell.source.partition("\n")
+            cell.source = f"{title}\n\n{badge}\n{rest}"
+            return
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(badge))
+
+
+def _notebooks(src: Path) -> list[Path]:
+    paths = sorted(src.glob("*.ipynb")) if src.is_dir() else [src]
+    if not paths:
+        raise FileNotFoundError(f"no notebooks (*.ipynb) found in {src}")
+    return paths
+
+
+def write_student_edition(src: Path, out: Path, student_dir: str | None = None,
+                          repo_url: str | None = None) -> list[Path]:
+    """Write the student edition of every notebook of ``src`` (a folder or one notebook)
+    into ``out``; pictures next to the chapters are copied too. Returns the written paths."""
+    src, out = Path(src), Path(out)
+    student_dir = student_dir or "student"
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in _notebooks(src):
+        nb = nbformat.read(path, as_version=4)
+        target = out / path.name
+        nbformat.write(student_notebook(nb, path.name, student_dir, repo_url), target)
+        written.append(target)
+    if src.is_dir():
+        for pic in src.iterdir():
+            if pic.suffix.lower() in COPIED_SUFFIXES:
+                shutil.copy2(pic, out / pic.name)
+    return written
+
+
+# --------------------------------------------------------------------------- convention check
+@dataclass
+class Exercise:
+    """One exercise of a notebook: cell indices of its stub, solutions and check."""
+    index: int                 # the ``exercise`` cell
+    label: str | None          # ``:label:`` of the {exercise} directive above, if any
+    solutions: list[int] = field(default_factory=list)
+    check: int | None = None
+
+    def solution_code(self, nb) -> str:
+        return "\n\n".join(nb.cells[i].source for i in self.solutions
+                           if nb.cells[i].cell_type == "code")
+
+
+def find_exercises(nb) -> list[Exercise]:
+    """The exercises of ``nb``, following each ``exercise`` cell by its ``solution``
+    cells and the next ``check`` cell (missing parts stay empty / ``None``)."""
+    found, cells = [], nb.cells
+    for i, cell in enumerate(cells):
+        if "exercise" not in tags(cell):
+            continue
+        label = None
+        for md in reversed(cells[:i]):
+            if md.cell_type == "markdown" and "{exercise}" in md.source:
+                m = re.search(r"^:label:\s*(\S+)", md.source, re.M)
+                label = m.group(1) if m else None
+                break
+        ex, j = Exercise(i, label), i + 1
+        while j < len(cells) and "solution" in tags(cells[j]):
+            ex.solutions.append(j)
+            j += 1
+        if j < len(cells) and "check" in tags(cells[j]):
+            ex.check = j
+        found.append(ex)
+    return found
+
+
+def signature(fn: ast.FunctionDef) -> tuple:
+    """What must agree between stub and solution: name, argument names, defaults."""
+    a = fn.args
+    def names(args):
+        return tuple(arg.arg for arg in args)
+    return (fn.name, names(a.posonlyargs), names(a.args), a.vararg and a.vararg.arg,
+            names(a.kwonlyargs), a.kwarg and a.kwarg.arg,
+            tuple(ast.unparse(d) for d in a.defaults),
+            tuple(d and ast.unparse(d) for d in a.kw_defaults))
+
+
+def _describe(sig: tuple) -> str:
+    name, posonly, args, vararg, kwonly, kwarg, defaults, kw_defaults = sig
+    params = list(posonly) + (["/"] if posonly else []) + list(args)
+    params = [p + (f"={defaults[k - len(params) + len(defaults)]}"
+                   if k >= len(params) - len(defaults) else "") for k, p in enumerate(params)]
+    if vararg or kwonly:
+        params.append(f"*{vararg or ''}")
+    params += [k + (f"={d}" if d else "") for k, d in zip(kwonly, kw_defaults)]
+    if kwarg:
+        params.append(f"**{kwarg}")
+    return f"{name}({', '.join(params)})"
+
+
+def _functions(tree) -> dict[str, ast.FunctionDef]:
+    return {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def _is_stub_body(fn) -> tuple[bool, bool]:
+    has_ellipsis = any(isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)
+                       and n.value.value is Ellipsis for n in ast.walk(fn))
+    raises = any(isinstance(n, ast.Raise) and n.exc is not None
+                 and "NotImplementedError" in ast.unparse(n.exc) for n in ast.walk(fn))
+    return has_ellipsis, raises
+
+
+def _check_exercise(nb, ex: Exercise) -> list[str]:
+    where = f"exercise cell {ex.index}" + (f" ({ex.label})" if ex.label else "")
+    cell, errors = nb.cells[ex.index], []
+    if cell.cell_type != "code":
+        return [f"{where}: the cell tagged 'exercise' must be a code cell (the stub)"]
+    try:
+        stub = _functions(parse_cell(cell.source))
+    except SyntaxError as err:
+        return [f"{where}: the stub does not parse: {err}"]
+    if not stub:
+        errors.append(f"{where}: the stub defines no function (expected a full `def` with "
+                      "`...` and `raise NotImplementedError`)")
+    for name, fn in stub.items():
+        has_ellipsis, raises = _is_stub_body(fn)
+        if not has_ellipsis:
+            errors.append(f"{where}: stub `{name}` has no `...` placeholder")
+        if not raises:
+            errors.append(f"{where}: stub `{name}` does not `raise NotImplementedError`")
+    if not any(nb.cells[i].cell_type == "code" for i in ex.solutions):
+        errors.append(f"{where}: not followed by a code cell tagged 'solution'")
+    else:
+        try:
+            solution = _functions(parse_cell(ex.solution_code(nb)))
+        except SyntaxError as err:
+            return errors + [f"{where}: the solution does not parse: {err}"]
+        for name, fn in stub.items():
+            if name not in solution:
+                errors.append(f"{where}: the solution cells do not define `{name}`")
+            elif signature(fn) != signature(solution[name]):
+                errors.append(f"{where}: signature mismatch: stub `{_describe(signature(fn))}`"
+                              f" vs solution `{_describe(signature(solution[name]))}`")
+    for i in ex.solutions:
+        m = re.search(r"\{solution-start\}\s*(\S+)", nb.cells[i].source)
+        if nb.cells[i].cell_type == "markdown" and m and ex.label and m.group(1) != ex.label:
+            errors.append(f"{where}: solution-start names `{m.group(1)}`, expected `{ex.label}`")
+    if ex.check is None:
+        errors.append(f"{where}: the solution cells must be followed by a code cell tagged 'check'")
+    else:
+        used = {n.id for n in ast.walk(parse_cell(nb.cells[ex.check].source))
+                if isinstance(n, ast.Name)}
+        if stub and not used & set(stub):
+            errors.append(f"check cell {ex.check}: does not pass the exercise's function "
+                          f"({', '.join(f'`{s}`' for s in stub)}) to a checker")
+    return errors
+
+
+def _uses_of_exercise_functions(nb, exercises) -> list[str]:
+    """Cells that would break in the student edition: later code (not check) that calls a
+    function only the solution defines."""
+    errors, own = [], {i for ex in exercises for i in [ex.index, *ex.solutions]}
+    for ex in exercises:
+        try:
+            names = set(_functions(parse_cell(nb.cells[ex.index].source)))
+        except SyntaxError:
+            continue
+        for j in range(ex.index + 1, len(nb.cells)):
+            cell = nb.cells[j]
+            if cell.cell_type != "code" or j in own or "check" in tags(cell):
+                continue
+            try:
+                used = {n.id for n in ast.walk(parse_cell(cell.source)) if isinstance(n, ast.Name)}
+            except SyntaxError:
+                continue
+            for name in sorted(used & names):
+                errors.append(f"cell {j}: uses `{name}` from exercise cell {ex.index}; in the "
+                              "student edition it is only a stub, so this cell would fail")
+    return errors
+
+
+def check_notebook(nb) -> list[str]:
+    """Every way ``nb`` breaks the exercise convention, as readable messages (empty: fine)."""
+    exercises = find_exercises(nb)
+    errors = [msg for ex in exercises for msg in _check_exercise(nb, ex)]
+    claimed = {i for ex in exercises for i in ex.solutions} | {ex.check for ex in exercises}
+    for i, cell in enumerate(nb.cells):
+        if "solution" in tags(cell) and i not in claimed:
+            errors.append(f"cell {i}: tagged 'solution' but not right after an exercise cell "
+                          "(or after its other solution cells)")
+        if "check" in tags(cell) and i not in claimed:
+            errors.append(f"cell {i}: tagged 'check' but not right after an exercise's "
+                          "solution cells")
+    return errors + _uses_of_exercise_functions(nb, exercises)
+
+
+# --------------------------------------------------------------------------- execution
+LIGHT_NODES = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _is_light(cell) -> bool:
+    """A code cell that only imports and defines (cheap, and what exercises may need)."""
+    try:
+        body = parse_cell(cell.source).body
+    except SyntaxError:
+        return False
+    return all(isinstance(n, LIGHT_NODES) or (isinstance(n, ast.Expr)
+               and isinstance(n.value, ast.Constant)) for n in body)
+
+
+def exercise_run_plan(nb, solutions: bool, fast: bool = True) -> list[int]:
+    """Indices of the code cells to execute to try the exercises of ``nb``.
+
+    ``fast``: the first code cell (setup), the import/def-only cells before the first
+    exercise, then every code cell from the first exercise to the last check cell.
+    Otherwise every code cell up to the last check cell. Cells tagged ``slow`` are
+    skipped; ``solutions=False`` also skips the solution cells (the student edition).
+    """
+    exercises = find_exercises(nb)
+    if not exercises:
+        return []
+    first, last = exercises[0].index, max(ex.check or ex.index for ex in exercises)
+    code = [i for i, c in enumerate(nb.cells[:last + 1]) if c.cell_type == "code"
+            and "slow" not in tags(c) and (solutions or "solution" not in tags(c))]
+    if not fast:
+        return code
+    return [i for k, i in enumerate(code) if k == 0 or i >= first or _is_light(nb.cells[i])]
+
+
+def run_cells(nb, indices, cwd, timeout: int = 600) -> dict[int, tuple[str, str] | None]:
+    """Execute cells ``indices`` of ``nb`` in one fresh kernel (errors do not stop the run).
+
+    Returns ``{index: None | (error name, error message)}``."""
+    from nbclient import NotebookClient
+    run = nbformat.v4.new_notebook(metadata=copy.deepcopy(nb.metadata))
+    run.cells = [copy.deepcopy(nb.cells[i]) for i in indices]
+    for cell in run.cells:
+        cell.outputs = []
+    NotebookClient(run, timeout=timeout, allow_errors=True, kernel_name="python3",
+                   resources={"metadata": {"path": str(cwd)}}).execute()
+    result = {}
+    for i, cell in zip(indices, run.cells):
+        err = next((o for o in cell.outputs if o.output_type == "error"), None)
+        result[i] = (err.ename, err.evalue) if err else None
+    return result
+
+
+# --------------------------------------------------------------------------- command line
+def _cmd_student(args) -> int:
+    written = write_student_edition(args.src, args.out, args.student_dir, args.repo_url)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_check(args) -> int:
+    status, total = 0, 0
+    for path in _notebooks(Path(args.src)):
+        nb = nbformat.read(path, as_version=4)
+        errors, count = check_notebook(nb), len(find_exercises(nb))
+        total += count
+        if errors:
+            status = 1
+            for msg in errors:
+                print(f"{path}: {msg}", file=sys.stderr)
+        else:
+            print(f"{path}: OK ({count} exercise{'s' * (count != 1)})")
+    print(("FAILED: fix the cells named above" if status else f"all good: {total} exercises"),
+          file=sys.stderr if status else sys.stdout)
+    return status
+
+
+def _cmd_grade(args) -> int:
+    status = 0
+    for path in args.notebooks:
+        nb = nbformat.read(path, as_version=4)
+        checks = [i for i, c in enumerate(nb.cells) if "check" in tags(c)]
+        code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+        result = run_cells(nb, code, Path(path).resolve().parent, args.timeout)
+        labels = {ex.check: ex.label or f"exercise cell {ex.index}" for ex in find_exercises(nb)}
+        ok = sum(result[i] is None for i in checks)
+        print(f"{path}: {ok}/{len(checks)} checks pass")
+        for i in checks:
+            mark = "pass" if result[i] is None else f"FAIL  {result[i][1].splitlines()[0][:200]}"
+            print(f"  {labels.get(i, f'check cell {i}')}: {mark}")
+        status |= ok != len(checks)
+    return int(status)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m arnn_lite.classroom",
+        description="Classroom edition of 'AttentionRNN, from scratch'. Exercise cells are "
+                    "tagged 'exercise' (stub), 'solution' (answer) and 'check' (checker); "
+                    "see book/teaching.md.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    student = sub.add_parser(
+        "student", help="write the student edition (solutions removed, outputs cleared)",
+        description="Write a student copy of every SRC/*.ipynb into OUT: cells tagged "
+                    "'solution' removed, exercise stubs and check cells kept, outputs "
+                    "cleared, Colab links pointed at OUT's copies.")
+    student.add_argument("src", type=Path, help="chapters folder (or one notebook)")
+    student.add_argument("out", type=Path, help="output folder, e.g. student/")
+    student.add_argument("--student-dir", default=None,
+                         help="folder of the student copies in the repository, used in the "
+                              "Colab links (default: 'student')")
+    student.add_argument("--repo-url", default=None,
+                         help="GitHub URL of the repository (default: arnn_lite.book's "
+                              f"constant, else _config.yml, else {DEFAULT_REPOSITORY_URL})")
+    student.set_defaults(run=_cmd_student)
+    check = sub.add_parser(
+        "check", help="validate the exercise convention; non-zero exit on any problem",
+        description="Check that every 'exercise' cell is followed by 'solution' cell(s) and "
+                    "a 'check' cell, that stubs hold `...` and `raise NotImplementedError`, "
+                    "and that stub and solution define the same signature.")
+    check.add_argument("src", type=Path, help="chapters folder (or one notebook)")
+    check.set_defaults(run=_cmd_check)
+    grade = sub.add_parser(
+        "grade", help="run submitted notebooks and report which check cells pass",
+        description="Execute each NOTEBOOK from top to bottom in a fresh kernel (errors do "
+                    "not stop the run) and list every check cell as pass or FAIL with the "
+                    "checker's message. Exit status 0 only when every check passes.")
+    grade.add_argument("notebooks", nargs="+", type=Path, help="completed student notebooks")
+    grade.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    grade.set_defaults(run=_cmd_grade)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Command-line entry point; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

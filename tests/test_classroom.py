@@ -1,0 +1,207 @@
+"""The classroom edition (arnn_lite.classroom) and every chapter's exercises.
+
+How the chapter tests work (and what they cost on a 2-core CPU):
+
+* Static, for every ``chapters/*.ipynb`` (found by glob; no chapter at all is a failure):
+  the exercise convention holds (``classroom.check_notebook``), stub and solution define
+  the same signature (pure ``ast``), and the student edition holds no solution source.
+  Milliseconds.
+* Executed, per chapter, in two fresh kernels (nbclient): the *student* edition, where
+  every ``check`` cell must fail with ``ExerciseError`` saying "not implemented" and every
+  other cell must succeed, and the *teacher* edition (solutions in), where every cell
+  must succeed. To stay cheap (the book build already runs every chapter in full), only
+  a *fast plan* runs: the setup cell, the import/def-only cells before the first exercise,
+  then every code cell from the first exercise to the last check cell (cells tagged
+  ``slow`` are skipped). Checkers compare with the package, so they need no chapter
+  state: a few seconds per chapter, mostly kernel start and ``import torch``. If a cell of
+  the fast plan fails with ``NameError`` (an exercise needs state from the chapter body),
+  that chapter is re-run in full up to its last check cell, costing about one chapter run.
+  ``ARNN_CLASSROOM_FULL=1`` forces the full plan for every chapter.
+"""
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from arnn_lite import classroom
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+REPO = "https://github.com/someone/somebook"
+
+
+def cell(kind, source, *tags):
+    c = new_code_cell(source) if kind == "code" else new_markdown_cell(source)
+    if tags:
+        c.metadata["tags"] = list(tags)
+    return c
+
+
+def synthetic(stub_sig="x, k=2", sol_sig="x, k=2", check=True, stub_body="    ...\n    raise NotImplementedError"):
+    """A tiny chapter in the convention (one exercise), with outputs to clear."""
+    cells = [
+        cell("md", "# 99. Toy\n\n[![Open In Colab](https://colab.research.google.com/assets/"
+                   f"colab-badge.svg)](https://colab.research.google.com/github/someone/somebook/"
+                   "blob/main/chapters/99_toy.ipynb)"),
+        cell("code", "base = 10"),
+        cell("md", "```{exercise} Times k\n:label: ex-99-times\n\nMultiply.\n```"),
+        cell("code", f"def times(x, k=2):\n    \"\"\"Return x*k.\"\"\"\n{stub_body}".replace("x, k=2", stub_sig, 1), "exercise"),
+        cell("md", "```{solution-start} ex-99-times\n:class: dropdown\n```", "solution"),
+        cell("code", f"def times({sol_sig}):\n    return x * k  # SECRET-ANSWER", "solution"),
+        cell("md", "```{solution-end}\n```", "solution"),
+    ]
+    if check:
+        cells.append(cell("code", "from arnn_lite.exercises import run_student, ExerciseError\n"
+                                  "if run_student(times, 3) != 6:\n"
+                                  "    raise ExerciseError('times(3) should be 6')\n"
+                                  "print('Correct!')", "check"))
+    cells.append(cell("md", "## References"))
+    nb = new_notebook(cells=cells)
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="stale output")]
+    nb.cells[1].execution_count = 7
+    return nb
+
+
+# ----------------------------------------------------------------------------- the tool
+def test_student_edition_removes_solutions_and_rewrites_badge():
+    nb = synthetic()
+    out = classroom.student_notebook(nb, "99_toy.ipynb", "student", REPO)
+    text = "\n".join(c.source for c in out.cells)
+    assert "SECRET-ANSWER" not in text and "solution-start" not in text
+    assert "solution-end" not in text
+    assert [classroom.tags(c) for c in out.cells if classroom.tags(c)] == [{"exercise"}, {"check"}]
+    assert "blob/main/student/99_toy.ipynb" in text and "/chapters/" not in text
+    assert all(c.outputs == [] and c.execution_count is None
+               for c in out.cells if c.cell_type == "code")
+    assert nb.cells[1].outputs, "the source notebook must not be modified"
+
+
+def test_badge_added_when_missing():
+    nb = synthetic()
+    nb.cells[0].source = "# 99. Toy"
+    out = classroom.student_notebook(nb, "99_toy.ipynb", "handout", REPO)
+    assert "colab.research.google.com/github/someone/somebook/blob/main/handout/99_toy.ipynb" \
+        in out.cells[0].source
+
+
+def test_check_accepts_good_notebook():
+    assert classroom.check_notebook(synthetic()) == []
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    (dict(sol_sig="x, k=3"), "signature mismatch"),
+    (dict(sol_sig="x, factor=2"), "signature mismatch"),
+    (dict(check=False), "tagged 'check'"),
+    (dict(stub_body="    return None"), "NotImplementedError"),
+    (dict(stub_body="    raise NotImplementedError"), "`...`"),
+])
+def test_check_finds_problems(kwargs, expected):
+    errors = classroom.check_notebook(synthetic(**kwargs))
+    assert any(expected in e for e in errors), errors
+
+
+def test_check_finds_later_use_of_solution_function():
+    nb = synthetic()
+    nb.cells.insert(8, cell("code", "print(times(5))"))
+    assert any("uses `times`" in e for e in classroom.check_notebook(nb))
+
+
+def test_command_line(tmp_path, capsys):
+    src = tmp_path / "chapters"
+    src.mkdir()
+    nbformat.write(synthetic(), src / "99_toy.ipynb")
+    nbformat.write(synthetic(sol_sig="x, k=5"), src / "98_bad.ipynb")
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    bad = subprocess.run([sys.executable, "-m", "arnn_lite.classroom", "check", str(src)],
+                         capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert bad.returncode == 1 and "98_bad.ipynb" in bad.stderr
+    assert "signature mismatch" in bad.stderr
+    assert classroom.main(["check", str(src / "99_toy.ipynb")]) == 0
+    assert classroom.main(["student", str(src), str(tmp_path / "out"), "--repo-url", REPO]) == 0
+    out = nbformat.read(tmp_path / "out" / "99_toy.ipynb", as_version=4)
+    assert "SECRET-ANSWER" not in str(out) and "blob/main/student/99_toy.ipynb" in str(out)
+    assert classroom.main(["check", str(tmp_path / "empty")]) == 2
+    with pytest.raises(SystemExit):
+        classroom.main(["--help"])
+    assert "student" in capsys.readouterr().out
+
+
+def test_synthetic_execution(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    nb = synthetic()
+    student = classroom.student_notebook(nb, "99_toy.ipynb", repo_url=REPO)
+    check = next(i for i, c in enumerate(student.cells) if "check" in classroom.tags(c))
+    result = classroom.run_cells(student, classroom.exercise_run_plan(student, False), ROOT)
+    assert result[check][0] == "ExerciseError" and "not implemented" in result[check][1]
+    result = classroom.run_cells(nb, classroom.exercise_run_plan(nb, True), ROOT)
+    assert all(v is None for v in result.values()), result
+
+
+# ----------------------------------------------------------------------------- the chapters
+def test_chapters_exist():
+    assert CHAPTERS, f"no chapter notebooks found in {ROOT / 'chapters'}"
+
+
+chapter = pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+
+
+@chapter
+def test_convention(path):
+    nb = nbformat.read(path, as_version=4)
+    assert classroom.check_notebook(nb) == []
+
+
+@chapter
+def test_same_signatures(path):
+    nb = nbformat.read(path, as_version=4)
+    for ex in classroom.find_exercises(nb):
+        stub = classroom._functions(classroom.parse_cell(nb.cells[ex.index].source))
+        solution = classroom._functions(classroom.parse_cell(ex.solution_code(nb)))
+        assert stub, f"exercise cell {ex.index} defines no function"
+        for name, fn in stub.items():
+            assert classroom.signature(fn) == classroom.signature(solution[name])
+
+
+@chapter
+def test_student_edition_has_no_solution(path):
+    nb = nbformat.read(path, as_version=4)
+    student = classroom.student_notebook(nb, path.name)
+    text = "\n".join(c.source for c in student.cells)
+    for c in nb.cells:
+        if "solution" in classroom.tags(c) and c.source.strip():
+            if c.cell_type == "code":
+                ast.parse(classroom.parse_cell(c.source))  # solutions are real code
+            assert c.source.strip() not in text
+    assert not any("solution" in classroom.tags(c) for c in student.cells)
+
+
+def _run(nb, solutions, cwd):
+    fast = os.environ.get("ARNN_CLASSROOM_FULL") != "1"
+    result = classroom.run_cells(nb, classroom.exercise_run_plan(nb, solutions, fast), cwd)
+    if fast and any(r and r[0] == "NameError" for r in result.values()):
+        result = classroom.run_cells(nb, classroom.exercise_run_plan(nb, solutions, False), cwd)
+    return result
+
+
+@chapter
+def test_exercises_execute(path, monkeypatch):
+    """Student edition: each check fails with 'not implemented'; with solutions: all pass."""
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    nb = nbformat.read(path, as_version=4)
+    if not classroom.find_exercises(nb):
+        pytest.skip(f"{path.name} has no exercises")
+    student = classroom.student_notebook(nb, path.name)
+    for i, err in _run(student, False, path.parent).items():
+        if "check" in classroom.tags(student.cells[i]):
+            assert err and err[0] == "ExerciseError", f"student check cell {i}: {err}"
+            assert "not implemented" in err[1], f"student check cell {i}: unhelpful {err[1]!r}"
+        else:
+            assert err is None, f"student edition, cell {i} failed: {err}"
+    for i, err in _run(nb, True, path.parent).items():
+        assert err is None, f"with solutions, cell {i} failed: {err}"
