@@ -1,0 +1,113 @@
+"""Figures and widget builders of arnn_lite.widgets (chapters 02-04), headless (Agg)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+import ipywidgets  # noqa: E402
+
+from arnn_lite import DiagonalBiLSTM, DiagonalLSTM, widgets  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def image_axes(fig):
+    """Axes that hold an image (colour bars and legends excluded)."""
+    return [ax for ax in fig.axes if ax.images and ax.get_label() != "<colorbar>"]
+
+
+def test_indices():
+    assert widgets.antidiagonal_index(2, 3).tolist() == [[0, 1, 2], [1, 2, 3]]
+    assert widgets.raster_index(2, 3).tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_plot_scan_order_titles_and_labels():
+    fig = widgets.plot_scan_order(3, 5)
+    axes = image_axes(fig)
+    assert len(axes) == 2
+    assert "15 steps" in axes[0].get_title() and "7 steps" in axes[1].get_title()
+    assert all(ax.get_xlabel() and ax.get_ylabel() for ax in axes)
+
+
+@pytest.mark.parametrize("height,width", [(4, 6), (5, 2), (1, 1)])
+def test_plot_skew_shapes(height, width):
+    fig = widgets.plot_skew(height, width, t=height - 1)
+    left, right = image_axes(fig)
+    assert left.images[0].get_array().shape == (height, width)
+    assert right.images[0].get_array().shape == (height, height + width - 1)
+    assert "Original" in left.get_title() and "Skewed" in right.get_title()
+    assert right.get_xlabel().startswith("column t")
+    outlined = [p for p in right.patches]
+    assert len(outlined) == min(height, width)  # one outline per pixel of the anti-diagonal
+    assert f"i + j = {height - 1}" in fig._suptitle.get_text()
+
+
+def test_skew_widget_slider_follows_size():
+    w = widgets.skew_widget(4, 6)
+    assert isinstance(w, ipywidgets.interactive)
+    t, h, wd = w.children[:3]
+    assert t.max == 8
+    h.value, wd.value = 2, 3
+    assert t.max == 3
+
+
+def test_gradient_field_is_quadrant():
+    lstm = DiagonalLSTM(2, 3).double()
+    x = torch.randn(1, 2, 4, 5, dtype=torch.float64)
+    field = widgets.gradient_field(lstm, x, (2, 3))
+    r, c = torch.meshgrid(torch.arange(4), torch.arange(5), indexing="ij")
+    assert torch.equal(field > 0, (r <= 2) & (c <= 3))
+    assert x.grad is None  # the caller's tensor is left alone
+
+
+def test_plot_state_taps_has_two_arrows_per_panel():
+    fig = widgets.plot_state_taps(4, 5, (2, 2))
+    left, right = image_axes(fig)
+    arrows = lambda ax: [p for p in ax.patches if type(p).__name__ == "FancyArrowPatch"]
+    assert len(arrows(left)) == 2 and len(arrows(right)) == 2
+    assert "(2, 2)" in left.get_title() and "t−1 = 3" in right.get_title()
+    # a pixel in the top-left corner has no neighbours: no arrows
+    fig = widgets.plot_state_taps(3, 3, (0, 0))
+    assert not arrows(image_axes(fig)[0])
+
+
+def test_plot_receptive_field_and_widget():
+    lstm = DiagonalLSTM(1, 2).double()
+    x = torch.randn(1, 1, 5, 6, dtype=torch.float64)
+    fig = widgets.plot_receptive_field(widgets.gradient_field(lstm, x, (1, 2)), (1, 2))
+    (ax,) = image_axes(fig)
+    assert "(1, 2)" in ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    assert len(fig.axes) == 2  # image + colour bar
+    w = widgets.receptive_field_widget(lstm, x)
+    assert isinstance(w, ipywidgets.interactive)
+    assert [c.description for c in w.children[:2]] == ["i", "j"]
+
+
+def test_region_map_labels():
+    fwd = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    bwd = torch.tensor([[0.0, 3.0], [0.0, 1.0]])
+    assert widgets.region_map(fwd, bwd).tolist() == [[1, 2], [0, 3]]
+    assert widgets.REGION_LABELS[0].startswith("neither")
+
+
+def test_plot_direction_fields_and_widget():
+    bi = DiagonalBiLSTM(2, 3).double()
+    x = torch.randn(1, 2, 5, 4, dtype=torch.float64)
+    fwd = widgets.gradient_field(bi, x, (2, 1), slice(0, 3))
+    bwd = widgets.gradient_field(bi, x, (2, 1), slice(3, None))
+    regions = widgets.region_map(fwd, bwd)
+    assert regions[2, 1] == 3 and regions[0, 3] == 0 and regions[4, 0] == 0
+    fig = widgets.plot_direction_fields(fwd, bwd, (2, 1))
+    axes = image_axes(fig)
+    assert len(axes) == 3
+    assert "forward" in axes[0].get_title() and "backward" in axes[1].get_title()
+    assert axes[2].get_legend() is not None
+    assert "(2, 1)" in fig._suptitle.get_text()
+    assert isinstance(widgets.direction_fields_widget(bi, x, hidden=3), ipywidgets.interactive)
