@@ -1,0 +1,88 @@
+# AttentionRNN, from scratch: two commands.
+#   make book   install into .venv, execute every chapter (book mode, execution cache), build _build/html
+#   make test   install, unit tests, strict forced build (each chapter run once), checks on _build/html
+# Install steps are stamp files in .venv/, so repeated runs skip them.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON   ?= python3.11
+CHROMIUM ?= /usr/bin/chromium
+VENV     := .venv
+PY       := $(VENV)/bin/python
+JB       := $(VENV)/bin/jupyter-book
+JBFLAGS  := -W -n --keep-going
+VENDOR   := book/vendor/VENDORED.json
+TEST_CONFIG := _build/config.test.yml
+
+# Chapters run in CPU book mode unless the caller sets ARNN_MODE; the venv's own kernelspec
+# wins over any user-wide `python3` kernel; no interactive prompts from pip/apt.
+export ARNN_MODE ?= book
+export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
+export PIP_NO_INPUT := 1
+export DEBIAN_FRONTEND := noninteractive
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: help install book test unit build-strict check-html browser-deps clean
+
+help:
+	@echo "make book   build the book into _build/html (creates .venv, executes chapters)"
+	@echo "make test   unit tests + strict forced build + checks on the built HTML"
+	@echo "make clean  remove _build (keeps .venv and book/vendor)"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.stamp-requirements: requirements.txt | $(PY)
+	$(PY) -m pip install -r requirements.txt
+	touch $@
+
+$(VENV)/.stamp-package: pyproject.toml $(VENV)/.stamp-requirements
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+# MathJax, the ipywidgets HTML manager and RequireJS from the npm registry (see the script).
+$(VENDOR): scripts/vendor_js.py | $(PY)
+	$(PY) scripts/vendor_js.py --dest book/vendor --cache $(VENV)/npm-tarballs
+
+install: $(VENV)/.stamp-package $(VENDOR)
+
+book: install
+	$(JB) build . $(JBFLAGS)
+	@echo
+	@echo "Book built: open file://$(CURDIR)/_build/html/index.html"
+	@echo "  or serve it: $(PY) -m http.server -d _build/html 8000  ->  http://127.0.0.1:8000"
+
+test: install browser-deps
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory build-strict
+	$(MAKE) --no-print-directory check-html
+
+unit:
+	$(PY) -m pytest -q tests
+
+# Same _config.yml, execution mode `force`: --all rebuilds every page, so each chapter is
+# executed exactly once on a fresh kernel (the execution cache is neither read nor written).
+build-strict:
+	mkdir -p _build
+	$(PY) -c 'import yaml; c = yaml.safe_load(open("_config.yml")); c["execute"]["execute_notebooks"] = "force"; yaml.safe_dump(c, open("$(TEST_CONFIG)", "w"), sort_keys=False)'
+	rm -rf _build/html
+	$(JB) build . --all $(JBFLAGS) --config $(TEST_CONFIG)
+
+check-html:
+	CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -m built_book tests
+
+# The browser test needs Debian's chromium; install it if missing, fail loudly if we cannot.
+browser-deps:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
+	  echo "Installing chromium with apt-get (needed by tests/test_browser.py)"; \
+	  { $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends chromium; } \
+	    || { echo "ERROR: could not install $(CHROMIUM) (apt-get install chromium); the browser test cannot run" >&2; exit 1; }; \
+	fi
+	@[ -x "$(CHROMIUM)" ] || { echo "ERROR: $(CHROMIUM) missing after install" >&2; exit 1; }
+
+clean:
+	rm -rf _build

@@ -1,0 +1,179 @@
+"""Book runtime: the one setup cell every chapter starts with (DESIGN.md §5).
+
+    from arnn_lite.book import setup
+    cfg = setup()          # BookConfig(device='cpu', mode='book', seed=0, on_colab=False)
+
+`setup()` installs the package on Colab (reusing Colab's own torch), picks the device,
+seeds python/numpy/torch, chooses book or full mode and sets figure defaults. Later cells
+read the same settings with `current()`, `is_full()` or `budget(book=..., full=...)`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import os
+import random
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+from ._checks import check_choice
+
+REPOSITORY_URL = "https://github.com/arnn-book/attentionrnn-from-scratch"  # also in _config.yml
+REPOSITORY_BRANCH = "main"
+# The package's dependencies that Colab may lack; never torch/torchvision (Colab's own build,
+# matched to its CUDA, is reused). Keep in sync with pyproject.toml (tested).
+LIGHT_DEPS = ("numpy", "matplotlib", "ipywidgets", "tqdm")
+MODES = ("book", "full")
+MODE_ENV = "ARNN_MODE"
+
+FIGURE_DEFAULTS = {
+    "figure.figsize": (6.0, 4.0),
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+    "image.cmap": "viridis",
+    "image.interpolation": "nearest",  # attention masks are pixel grids: no smoothing
+    "axes.titlesize": "medium",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class BookConfig:
+    """What `setup()` decided.
+
+    Args:
+        device: ``"cuda"`` or ``"cpu"``.
+        mode: ``"book"`` (short CPU runs, shipped results) or ``"full"`` (the real protocol).
+        seed: the seed given to python, numpy and torch.
+        on_colab: whether the notebook runs on Google Colab.
+    """
+
+    device: str
+    mode: str
+    seed: int
+    on_colab: bool
+
+
+_CURRENT: BookConfig | None = None
+
+
+def on_colab() -> bool:
+    """True inside Google Colab (its module is loaded, or its runtime variable is set)."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def pip_commands() -> list[list[str]]:
+    """The pip commands that install this package on Colab, without touching torch."""
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    return [
+        pip + ["--no-deps", f"git+{REPOSITORY_URL}@{REPOSITORY_BRANCH}"],
+        pip + list(LIGHT_DEPS),
+    ]
+
+
+def _is_installed() -> bool:
+    """True if pip knows an installed `arnn_lite` distribution (editable counts)."""
+    try:
+        importlib.metadata.distribution("arnn_lite")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def install_on_colab(quiet: bool = False) -> bool:
+    """Pip-install the package from the repository unless it is installed already.
+
+    Chapters can import `arnn_lite` from a checkout on Colab; installing it makes it
+    importable from subprocesses too (DataLoader workers, `python -m arnn_lite...`).
+
+    Returns:
+        True if pip was run.
+    """
+    if _is_installed():
+        return False
+    for command in pip_commands():
+        if not quiet:
+            print("$", " ".join(command), flush=True)
+        subprocess.run(command, check=True)
+    return True
+
+
+def resolve_mode(mode: str | None, device: str) -> str:
+    """The mode: $ARNN_MODE wins, then the `mode` argument, then full on GPU, book on CPU."""
+    if mode is not None:
+        check_choice(mode, MODES, "mode")
+    env = os.environ.get(MODE_ENV)
+    if env:
+        check_choice(env, MODES, MODE_ENV)
+        return env
+    if mode is not None:
+        return mode
+    return "full" if device == "cuda" else "book"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python's `random`, numpy's global generator and torch (all devices)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def set_figure_defaults() -> None:
+    """Apply the book's matplotlib defaults (does not pick a backend)."""
+    import matplotlib
+
+    matplotlib.rcParams.update(FIGURE_DEFAULTS)
+
+
+def setup(seed: int = 0, mode: str | None = None, quiet: bool = False) -> BookConfig:
+    """Prepare a chapter: Colab install, device, seeds, mode and figure defaults.
+
+    Args:
+        seed: seed for python, numpy and torch.
+        mode: ``"book"`` or ``"full"``; ``None`` picks full on a GPU, book on CPU.
+            The environment variable ``ARNN_MODE`` overrides it (CI pins ``book``).
+        quiet: print nothing.
+
+    Returns:
+        The `BookConfig`, also available later as `current()`.
+    """
+    global _CURRENT
+    colab = on_colab()
+    if colab:
+        install_on_colab(quiet=quiet)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    config = BookConfig(device=device, mode=resolve_mode(mode, device), seed=seed,
+                        on_colab=colab)
+    seed_everything(seed)
+    set_figure_defaults()
+    _CURRENT = config
+    if not quiet:
+        print(f"arnn_lite: device={config.device} mode={config.mode} seed={config.seed} "
+              f"colab={config.on_colab} torch={torch.__version__}")
+    return config
+
+
+def current() -> BookConfig:
+    """The `BookConfig` of the last `setup()` call."""
+    if _CURRENT is None:
+        raise RuntimeError("arnn_lite.book.setup() has not been called in this session; "
+                           "run the chapter's setup cell first")
+    return _CURRENT
+
+
+def is_full() -> bool:
+    """True in full mode (the real protocol), False in book mode."""
+    return current().mode == "full"
+
+
+def budget(*, book, full):
+    """Pick a size by mode, e.g. ``epochs = budget(book=2, full=300)``."""
+    return full if is_full() else book

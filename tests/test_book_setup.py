@@ -1,0 +1,147 @@
+"""arnn_lite.book: the setup cell every chapter starts with (Colab branch simulated, no network)."""
+
+import random
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from arnn_lite import book
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    """No Colab, no ARNN_MODE, no GPU, and a fresh `current()` for every test."""
+    monkeypatch.delenv("ARNN_MODE", raising=False)
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(book, "_CURRENT", None)
+
+
+@pytest.fixture
+def pip_calls(monkeypatch):
+    """Record subprocess.run calls instead of running pip."""
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, check: calls.append((cmd, check)))
+    return calls
+
+
+def test_setup_returns_frozen_config_and_current():
+    cfg = book.setup(seed=3, quiet=True)
+    assert cfg == book.BookConfig(device="cpu", mode="book", seed=3, on_colab=False)
+    assert book.current() is cfg
+    with pytest.raises(AttributeError):
+        cfg.mode = "full"
+
+
+def test_current_before_setup_says_what_to_do():
+    with pytest.raises(RuntimeError, match=r"setup\(\)"):
+        book.current()
+
+
+@pytest.mark.parametrize("cuda, env, arg, expected", [
+    (False, None, None, "book"),
+    (True, None, None, "full"),
+    (False, None, "full", "full"),
+    (True, None, "book", "book"),
+    (True, "book", None, "book"),
+    (False, "full", None, "full"),
+    (True, "book", "full", "book"),   # ARNN_MODE wins over the argument
+])
+def test_mode_rules(monkeypatch, cuda, env, arg, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    if env is not None:
+        monkeypatch.setenv("ARNN_MODE", env)
+    cfg = book.setup(mode=arg, quiet=True)
+    assert (cfg.device, cfg.mode) == ("cuda" if cuda else "cpu", expected)
+    assert book.is_full() == (expected == "full")
+    assert book.budget(book=2, full=300) == (300 if expected == "full" else 2)
+
+
+def test_bad_mode_names_the_argument():
+    with pytest.raises(ValueError, match=r"^mode: expected one of \['book', 'full'\], got 'fast'"):
+        book.setup(mode="fast", quiet=True)
+
+
+def test_bad_env_mode_names_the_variable(monkeypatch):
+    monkeypatch.setenv("ARNN_MODE", "gpu")
+    with pytest.raises(ValueError, match=r"^ARNN_MODE: expected one of \['book', 'full'\], got 'gpu'"):
+        book.setup(quiet=True)
+
+
+def test_bad_seed_names_the_argument():
+    with pytest.raises(ValueError, match=r"^seed: "):
+        book.setup(seed=-1, quiet=True)
+
+
+def draw():
+    return random.random(), np.random.rand(3).tolist(), torch.rand(3).tolist()
+
+
+def test_seeding_is_deterministic():
+    book.setup(seed=7, quiet=True)
+    first = draw()
+    book.setup(seed=7, quiet=True)
+    assert draw() == first
+    book.setup(seed=8, quiet=True)
+    assert draw() != first
+
+
+def test_figure_defaults_applied():
+    import matplotlib
+
+    matplotlib.rcParams["image.interpolation"] = "bilinear"
+    book.setup(quiet=True)
+    assert matplotlib.rcParams["image.interpolation"] == "nearest"
+
+
+def test_not_on_colab_never_runs_pip(pip_calls, monkeypatch):
+    monkeypatch.setattr(book, "_is_installed", lambda: False)
+    assert book.setup(quiet=True).on_colab is False
+    assert pip_calls == []
+
+
+@pytest.mark.parametrize("how", ["module", "env"])
+def test_colab_installs_package_without_torch(pip_calls, monkeypatch, how):
+    if how == "module":
+        monkeypatch.setitem(sys.modules, "google.colab", object())
+    else:
+        monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab_20250101")
+    monkeypatch.setattr(book, "_is_installed", lambda: False)
+    cfg = book.setup(quiet=True)
+    assert cfg.on_colab is True
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    assert pip_calls == [
+        (pip + ["--no-deps",
+                "git+https://github.com/arnn-book/attentionrnn-from-scratch@main"], True),
+        (pip + ["numpy", "matplotlib", "ipywidgets", "tqdm"], True),
+    ]
+    assert not any("torch" in arg for cmd, _ in pip_calls for arg in cmd)
+
+
+def test_colab_skips_install_when_installed(pip_calls, monkeypatch):
+    monkeypatch.setitem(sys.modules, "google.colab", object())
+    monkeypatch.setattr(book, "_is_installed", lambda: True)
+    assert book.setup(quiet=True).on_colab is True
+    assert pip_calls == []
+
+
+def test_light_deps_are_the_package_deps_except_torch():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = [d.split(">")[0].split("=")[0].split("<")[0].strip() for d in project["dependencies"]]
+    assert sorted(book.LIGHT_DEPS) == sorted(n for n in names if n not in ("torch", "torchvision"))
+
+
+def test_config_repository_matches_constant():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["repository"]["url"] == book.REPOSITORY_URL
+    assert config["repository"]["branch"] == book.REPOSITORY_BRANCH
+    assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"

@@ -1,0 +1,127 @@
+"""Checks on the built book: offline (no CDN), every internal link and asset resolves."""
+
+import re
+from functools import lru_cache
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+pytestmark = pytest.mark.built_book
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+
+
+class Page(HTMLParser):
+    """Collect every tag's attributes and every id of one HTML page."""
+
+    def __init__(self, path: Path):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.ids: set[str] = set()
+        self.feed(path.read_text(encoding="utf-8"))
+
+    def handle_starttag(self, tag, attrs):
+        attrs = {k: (v or "") for k, v in attrs}
+        self.tags.append((tag, attrs))
+        for key in ("id", "name"):
+            if attrs.get(key):
+                self.ids.add(attrs[key])
+
+
+def pages() -> list[Path]:
+    """Every built page (not the theme's Jinja macros in _static/); fails loudly if unbuilt."""
+    found = sorted(p for p in HTML.rglob("*.html") if "_static" not in p.relative_to(HTML).parts)
+    assert found, f"no pages under {HTML}: build the book first (make test / make book)"
+    return found
+
+
+FETCHED_LINK_RELS = {"stylesheet", "preload", "modulepreload", "prefetch", "icon",
+                     "shortcut", "manifest"}
+# MathJax's own CSS is generated at runtime; every .css file of the book is scanned.
+REMOTE_CSS = re.compile(r"""(@import\s+(url\()?\s*["']?|url\(\s*["']?)(https?:)?//""", re.I)
+
+
+def is_remote(url: str) -> bool:
+    return urlsplit(url).scheme in ("http", "https") or url.startswith("//")
+
+
+@lru_cache(maxsize=None)
+def parsed(path: Path) -> Page:
+    return Page(path)
+
+
+def test_no_remote_scripts_or_stylesheets():
+    bad = []
+    for path in pages():
+        for tag, attrs in parsed(path).tags:
+            rels = set(attrs.get("rel", "").lower().split())
+            if tag in ("script", "iframe") and is_remote(attrs.get("src", "")):
+                bad.append(f"{path.relative_to(HTML)}: <{tag} src={attrs['src']}>")
+            if tag == "link" and rels & FETCHED_LINK_RELS and is_remote(attrs.get("href", "")):
+                bad.append(f"{path.relative_to(HTML)}: <link rel={attrs['rel']} href={attrs['href']}>")
+    assert not bad, "the built book loads from the network:\n" + "\n".join(bad)
+
+
+def test_no_remote_css_imports():
+    bad = [str(p.relative_to(HTML)) for p in sorted(HTML.rglob("*.css"))
+           if "mathjax" not in p.parts and REMOTE_CSS.search(
+               re.sub(r"/\*.*?\*/", "", p.read_text(errors="replace"), flags=re.S))]
+    assert not bad, f"stylesheets importing remote resources: {bad}"
+
+
+def local_targets(path: Path):
+    """(attribute value, resolved file, fragment) for each local link/asset of a page."""
+    for tag, attrs in parsed(path).tags:
+        for key in ("href", "src"):
+            url = attrs.get(key)
+            if not url or tag == "a" and key == "src":
+                continue
+            parts = urlsplit(url)
+            if parts.scheme or url.startswith("//"):
+                continue  # external (links only, see the test above) or mailto:/data:
+            file = (path.parent / unquote(parts.path)).resolve() if parts.path else path
+            yield url, file, unquote(parts.fragment)
+
+
+def test_internal_links_and_assets_resolve():
+    broken = []
+    for path in pages():
+        for url, file, fragment in local_targets(path):
+            if file.is_dir():
+                file = file / "index.html"
+            if not file.exists():
+                broken.append(f"{path.relative_to(HTML)}: {url} (missing file)")
+            elif fragment and file.suffix == ".html" and fragment not in parsed(file).ids:
+                broken.append(f"{path.relative_to(HTML)}: {url} (no id {fragment!r})")
+    assert not broken, "broken internal links:\n" + "\n".join(sorted(set(broken)))
+
+
+def scripts(path: Path) -> list[str]:
+    """The local script files a page loads, in order, without query strings."""
+    return [urlsplit(attrs["src"]).path for tag, attrs in parsed(path).tags
+            if tag == "script" and attrs.get("src")]
+
+
+def test_vendored_scripts_are_used():
+    loaded = {src for path in pages() for src in scripts(path)}
+    assert any(s.endswith("/mathjax/es5/tex-mml-chtml.js") for s in loaded)
+    assert (HTML / "mathjax/es5/output/chtml/fonts/woff-v2").is_dir()
+
+
+def test_chapter_01_loads_the_widget_scripts_in_order():
+    names = ["/requirejs/require.js", "/jupyter-widgets/require-paths.js",
+             "/jupyter-widgets/embed-amd.js"]
+    loaded = [s for s in scripts(HTML / "chapters" / "01_spatial_attention.html")
+              if s.endswith(tuple(names))]
+    assert [next(n for n in names if s.endswith(n)) for s in loaded] == names, (
+        f"chapter 01 must load {names} in this order, loads {loaded}")
+
+
+def test_chapter_01_saved_widget_state():
+    page = HTML / "chapters" / "01_spatial_attention.html"
+    text = page.read_text(encoding="utf-8")
+    assert "application/vnd.jupyter.widget-state+json" in text, "widget state not saved"
+    assert "application/vnd.jupyter.widget-view+json" in text, "no widget view in chapter 01"
