@@ -1,0 +1,1 @@
+"""The experiment networks (DESIGN.md §3): MBG, CBAM, VQA, ModularGAN."""

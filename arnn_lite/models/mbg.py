@@ -1,0 +1,119 @@
+"""The MBG network (supplement Table 2, PAN's base net) with a pluggable attention.
+
+Base net (PAN's published code): 4 × [3×3 conv, 32 channels, valid padding, ReLU →
+2×2 max-pool → attention → BatchNorm]; on a 100×100 input the maps are 49, 23, 10 and
+4 pixels wide. Then pooling over space → BatchNorm → dropout 0.5 → linear classifier.
+¬CTX, CTX, UNet and ARNN variants attend after every pool (sigmoid masks after pools
+1–3, softmax after pool 4); SAN attends once, after the last pool; NONE never.
+**Our choice:** after a softmax mask the features are *summed* over space (a weighted
+average); otherwise they are averaged.
+
+The scalability variant (supplement Table 3) puts a fifth conv+pool stack in front,
+followed by NONE, ARNN or BRNN^δ (``front=...``), then the ARNN network above.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from .._checks import check_choice, check_positive
+from ..arnn import AttentionRNN, BlockAttentionRNN
+from ..attention import ContextAttention, NoContextAttention, SANAttention, UNet, UNetAttention
+
+__all__ = ["MBGNet", "ATTENTIONS", "make_attention"]
+
+ATTENTIONS = ("none", "noctx", "ctx", "san", "arnn", "arnn_sample",
+              "unet2", "unet3", "unet2_arnn", "unet3_arnn")
+FRONTS = (None, "none", "arnn", "brnn")
+
+
+def make_attention(kind, channels, query_dim, normalization, hidden=16, block_size=2):
+    """One attention module of the MBG network by name (``None`` for ``"none"``)."""
+    args = dict(query_dim=query_dim, normalization=normalization)
+    if kind == "noctx":
+        return NoContextAttention(channels, **args)
+    if kind == "ctx":
+        return ContextAttention(channels, 3, **args)
+    if kind == "san":
+        return SANAttention(channels, query_dim=query_dim)
+    if kind in ("arnn", "arnn_sample"):
+        return AttentionRNN(channels, hidden, context_size=3, **args)
+    if kind == "brnn":
+        return BlockAttentionRNN(channels, hidden, block_size=block_size, **args)
+    if kind in ("unet2", "unet3"):
+        return UNetAttention(channels, depth=int(kind[-1]), base_channels=channels, **args)
+    if kind in ("unet2_arnn", "unet3_arnn"):
+        unet = UNet(channels, depth=int(kind[4]), query_dim=query_dim, base_channels=channels)
+        return AttentionRNN(channels, hidden, context_net=unet, **args)  # supplement Eq. 1
+    return None
+
+
+class Stage(nn.Module):
+    """3×3 valid conv → ReLU → 2×2 max-pool → (attention) → BatchNorm."""
+
+    def __init__(self, cin, cout, attention=None):
+        super().__init__()
+        self.conv, self.attention = nn.Conv2d(cin, cout, 3), attention
+        self.pool, self.bn = nn.MaxPool2d(2), nn.BatchNorm2d(cout)
+
+    def forward(self, x, query, sample=False, temperature=0.5):
+        x = self.pool(torch.relu(self.conv(x)))  # (B, C, H', W')
+        mask = None
+        if self.attention is not None:
+            extra = dict(sample=True, temperature=temperature) if sample else {}
+            mask = self.attention(x, query, **extra)  # (B, 1, H', W')
+            x = x * mask
+        return self.bn(x), mask
+
+
+class MBGNet(nn.Module):
+    """Attribute prediction on MBG: ``image (B, 3, H, W), query (B, D) -> logits, masks``.
+
+    Args:
+        attention: one of :data:`ATTENTIONS`.
+        num_classes: 5 (colours, MBG) or 10 (digits, MBG^inv).
+        query_dim: 10 (digit query) or 5 (colour query, MBG^inv).
+        channels: conv width (32 in the paper); hidden: ARNN state size.
+        front: ``None`` (Table 2 networks) or the scalability study's fifth stack
+            attention ``"none" | "arnn" | "brnn"`` (Table 3; the rest is ARNN).
+        block_size: δ of BRNN^δ.
+    """
+
+    def __init__(self, attention="arnn", num_classes=5, query_dim=10, channels=32, hidden=16,
+                 front=None, block_size=2, temperature=0.5):
+        super().__init__()
+        check_choice(attention, ATTENTIONS, "attention")
+        check_choice(front, FRONTS, "front")
+        check_positive(channels, "channels")
+        self.attention, self.front, self.temperature = attention, front, temperature
+        if front is not None:
+            attention = "arnn"
+        kinds = ([None] * 3 + ["san"]) if attention == "san" else [attention] * 4
+        stages = [Stage(3 if k == 0 else channels, channels, make_attention(
+            kind, channels, query_dim, "softmax" if k == 3 else "sigmoid", hidden, block_size))
+            for k, kind in enumerate(kinds)]
+        if front is not None:
+            stages.insert(0, Stage(3, channels, make_attention(
+                front, channels, query_dim, "sigmoid", hidden, block_size)))
+            stages[1].conv = nn.Conv2d(channels, channels, 3)
+        self.stages = nn.ModuleList(stages)
+        self.head = nn.Sequential(nn.BatchNorm1d(channels), nn.Dropout(0.5),
+                                  nn.Linear(channels, num_classes))
+
+    def forward(self, image, query, sample=None):
+        """Returns ``logits (B, num_classes)`` and the list of masks (``None`` where a
+        stage does not attend). ``sample`` defaults to True for ``"arnn_sample"`` in
+        training mode (ARNN~ trains on its samples) and False otherwise."""
+        if sample is None:
+            sample = self.attention == "arnn_sample" and self.training
+        x, masks = image, []
+        for stage in self.stages:
+            x, mask = stage(x, query, sample, self.temperature)
+            masks.append(mask)
+        last = masks[-1]
+        if last is not None and self.stages[-1].attention.normalization == "softmax":
+            pooled = x.sum(dim=(2, 3))  # the softmax mask already weights the positions
+        else:
+            pooled = x.mean(dim=(2, 3))  # (B, C)
+        return self.head(pooled), masks
