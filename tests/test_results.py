@@ -1,0 +1,37 @@
+"""Results files: provenance, validation, atomic writes; the paper's numbers."""
+
+import json
+
+import pytest
+
+from arnn_lite import paper, results
+
+
+def test_write_then_load_round_trip(tmp_path):
+    prov = results.provenance(seed=3, device="cpu", started=results.now(), duration_s=1.25,
+                              command="python -m arnn_lite.experiments.mbg --model ctx")
+    path = results.write_result(tmp_path / "mbg" / "ctx.json", "mbg", "book", {"epochs": 1},
+                                {"accuracy": 0.5}, prov)
+    loaded = results.load_results(root=tmp_path)
+    assert len(loaded) == 1 and loaded[0]["path"] == str(path)
+    assert loaded[0]["provenance"]["seed"] == 3 and loaded[0]["provenance"]["duration_s"] == 1.2
+    assert loaded[0]["provenance"]["git_commit"] != ""
+    assert not list(tmp_path.glob("**/*.tmp"))
+
+
+def test_incomplete_results_are_rejected(tmp_path):
+    with pytest.raises(ValueError, match="provenance lacks 'git_commit'"):
+        results.write_result(tmp_path / "x.json", "mbg", "book", {}, {}, {"command": "x"})
+    (tmp_path / "bad.json").write_text(json.dumps({"experiment": "mbg"}))
+    with pytest.raises(ValueError, match="bad.json: missing key 'protocol'"):
+        results.load_results(root=tmp_path)
+
+
+def test_git_commit_outside_a_repository(tmp_path):
+    assert results.git_commit(cwd=tmp_path) == "unknown"
+
+
+def test_paper_numbers_are_the_supplements():
+    row = paper.paper_row("mbg", "unet3_arnn")
+    assert row["values"]["total"] == 92.29 and "Table 1" in row["source"]
+    assert paper.paper_row("mbg", "arnn") is None  # main-paper tables are not available to us
