@@ -1,0 +1,73 @@
+"""The training loop: learning, exact resume, early stopping, checkpoint integrity."""
+
+import dataclasses
+
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from arnn_lite import train
+
+
+def _data(n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=g)
+    return TensorDataset(x, (x[:, 0] + x[:, 1] > 0).long())
+
+
+def _model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Dropout(0.2),
+                               torch.nn.Linear(16, 2))
+
+
+def _loss(net, batch, device):
+    x, y = (t.to(device) for t in batch)
+    return torch.nn.functional.cross_entropy(net(x), y)
+
+
+def _evaluate(model, loader, device):
+    right = sum(int((model(x).argmax(1) == y).sum()) for x, y in loader)
+    return {"accuracy": right / len(loader.dataset)}
+
+
+CONFIG = train.TrainConfig(epochs=6, batch_size=16, lr=1e-2, patience=None, decay_start=2, decay_every=2)
+
+
+def test_learns_and_decays_lr(tmp_path):
+    history, best = train.fit(_model(), _data(), _data(seed=1), _loss, _evaluate, CONFIG, progress=False)
+    assert len(history) == 6 and history[-1]["accuracy"] > 0.8
+    assert [h["lr"] for h in history] == [CONFIG.lr_at(e) for e in range(6)]
+    assert CONFIG.lr_at(1) == 1e-2 and CONFIG.lr_at(2) == pytest.approx(1e-2 / 1.5)
+    assert CONFIG.lr_at(4) == pytest.approx(1e-2 / 1.5 ** 2)
+
+
+def test_resume_after_a_stop_gives_the_same_result(tmp_path):
+    straight = _model()
+    h1, _ = train.fit(straight, _data(), _data(seed=1), _loss, _evaluate, CONFIG, progress=False)
+    ckpt = tmp_path / "run.pt"
+    resumed = _model()
+    train.fit(resumed, _data(), _data(seed=1), _loss, _evaluate,
+              dataclasses.replace(CONFIG, epochs=3), checkpoint=ckpt, progress=False)
+    torch.manual_seed(123)  # whatever happened in between must not matter
+    resumed = _model()
+    h2, _ = train.fit(resumed, _data(), _data(seed=1), _loss, _evaluate, CONFIG,
+                      checkpoint=ckpt, resume=True, progress=False)
+    assert [h["accuracy"] for h in h1] == [h["accuracy"] for h in h2]
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_early_stopping():
+    config = dataclasses.replace(CONFIG, epochs=50, lr=0.0, patience=3)
+    history, _ = train.fit(_model(), _data(), _data(seed=1), _loss, _evaluate, config, progress=False)
+    assert len(history) == 4  # best at epoch 1, then three epochs without improvement
+
+
+def test_checkpoint_sha_is_checked(tmp_path):
+    path = tmp_path / "c.pt"
+    train.save_checkpoint({"w": torch.ones(2)}, path)
+    digest = train.sha256(path)
+    assert torch.equal(train.load_checkpoint(path, digest)["w"], torch.ones(2))
+    with pytest.raises(ValueError, match="SHA-256 does not match"):
+        train.load_checkpoint(path, "0" * 64)
