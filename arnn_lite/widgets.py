@@ -10,7 +10,7 @@ Defined in chapter 02 (``chapters/02_skew.ipynb``): :func:`plot_scan_order`,
 :func:`gradient_field`, :func:`plot_state_taps`, :func:`plot_receptive_field`,
 :func:`receptive_field_widget`. Chapter 04 (``chapters/04_diagonal_bilstm.ipynb``):
 :func:`region_map`, :func:`plot_regions`, :func:`plot_direction_fields`,
-:func:`direction_fields_widget`.
+:func:`direction_fields_widget`, :func:`plot_coverage`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ __all__ = [
     "antidiagonal_index", "raster_index", "plot_scan_order", "plot_skew", "skew_widget",
     "gradient_field", "plot_state_taps", "plot_receptive_field", "receptive_field_widget",
     "REGION_LABELS", "region_map", "plot_regions", "plot_direction_fields",
-    "direction_fields_widget",
+    "direction_fields_widget", "plot_coverage",
 ]
 
 Pixel = Tuple[int, int]
@@ -225,9 +225,9 @@ def plot_state_taps(height: int = 4, width: int = 5, pixel: Pixel = (2, 2)) -> p
     orig, skewed, labels, skew_labels = _skew_panels(height, width)
     fig, axes = plt.subplots(1, 2, figsize=(3 + 0.7 * (width + T), 0.8 * height + 1.6),
                              gridspec_kw={"width_ratios": [width, T]}, constrained_layout=True)
-    cmap = plt.get_cmap("Greys").with_extremes(under=_PAD_COLOUR)
+    cmap = plt.get_cmap("Blues").with_extremes(under=_PAD_COLOUR)
     for ax, values, text in [(axes[0], orig, labels), (axes[1], skewed, skew_labels)]:
-        ax.imshow(np.where(values >= 0, 0.15, -1), cmap=cmap, vmin=0, vmax=1)
+        ax.imshow(np.where(values >= 0, 0.2, -1), cmap=cmap, vmin=0, vmax=1)  # grey = padding
         _annotate(ax, text)
     _grid_axes(axes[0], height, width, "column j")
     _grid_axes(axes[1], height, T, "column t = i + j")
@@ -260,7 +260,7 @@ def plot_receptive_field(field: torch.Tensor, pixel: Pixel, title: Optional[str]
         The figure holding the axes.
     """
     if ax is None:
-        _, ax = plt.subplots(figsize=(4.2, 3.6), constrained_layout=True)
+        _, ax = plt.subplots(figsize=(5.6, 4.0), constrained_layout=True)
     values = field.detach().double().numpy()
     nonzero = values[values > 0]
     norm = LogNorm(vmin=nonzero.min(), vmax=nonzero.max()) if nonzero.size else None
@@ -372,3 +372,26 @@ def direction_fields_widget(model: Callable[[torch.Tensor], torch.Tensor], x: to
 
     return widgets.interactive(draw, i=widgets.IntSlider(H // 2, 0, H - 1, description="i"),
                                j=widgets.IntSlider(W // 2, 0, W - 1, description="j"))
+
+
+def plot_coverage(fraction: torch.Tensor, title: str = "Fraction of the input each output sees",
+                  ax=None) -> plt.Figure:
+    """Heat map of how much of the input each output pixel depends on (chapter 04).
+
+    Args:
+        fraction: ``(H, W)`` values in ``[0, 1]``, one per output pixel.
+
+    Returns:
+        The figure holding the axes (with a colour bar).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.6, 4.0), constrained_layout=True)
+    image = ax.imshow(fraction.detach().numpy(), cmap="viridis", vmin=0, vmax=1)
+    H, W = fraction.shape
+    _grid_axes(ax, H, W, "output column j", "output row i")
+    if H * W > 144:
+        ax.set_xticks(range(0, W, max(1, W // 6)))
+        ax.set_yticks(range(0, H, max(1, H // 6)))
+    ax.set_title(title)
+    ax.figure.colorbar(image, ax=ax, shrink=0.85, label="fraction of input pixels seen")
+    return ax.figure

@@ -111,3 +111,10 @@ def test_plot_direction_fields_and_widget():
     assert axes[2].get_legend() is not None
     assert "(2, 1)" in fig._suptitle.get_text()
     assert isinstance(widgets.direction_fields_widget(bi, x, hidden=3), ipywidgets.interactive)
+
+
+def test_plot_coverage():
+    fig = widgets.plot_coverage(torch.rand(4, 5), "coverage")
+    (ax,) = image_axes(fig)
+    assert ax.get_title() == "coverage" and ax.get_xlabel() and ax.get_ylabel()
+    assert len(fig.axes) == 2  # image + colour bar

@@ -1,0 +1,100 @@
+"""Checkers for the exercises of chapter 03, the diagonal LSTM
+(``chapters/03_diagonal_lstm.ipynb``)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..rnn import DiagonalLSTM
+from . import ExerciseError, check_close, check_shape, passed, run_student
+
+__all__ = ["check_lstm_step", "check_state_to_state_by_hand", "check_receptive_field",
+           "lstm_step_reference", "receptive_field_reference"]
+
+
+def lstm_step_reference(gates: torch.Tensor, c_prev: torch.Tensor):
+    """Known-correct LSTM step; gates ``(B, 4K, ...)`` ordered ``[o, f, i, g]``."""
+    o, f, i, g = gates.chunk(4, dim=1)  # each (B, K, ...)
+    c = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def check_lstm_step(lstm_step) -> None:
+    """Exercise ex-03-lstm-step: ``lstm_step(gates, c_prev) -> (h, c)``."""
+    gen = torch.Generator().manual_seed(3)
+    for K, shape in [(3, (2, 5)), (1, (1, 4, 6)), (2, (3, 1))]:
+        gates = torch.randn(shape[0], 4 * K, *shape[1:], generator=gen, dtype=torch.float64)
+        c_prev = torch.randn(shape[0], K, *shape[1:], generator=gen, dtype=torch.float64)
+        got = run_student(lstm_step, gates.clone(), c_prev.clone(), name="lstm_step")
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise ExerciseError(f"lstm_step: expected a pair (h, c), got {type(got).__name__}")
+        h, c = lstm_step_reference(gates, c_prev)
+        where = f"lstm_step(gates {tuple(gates.shape)}, c_prev {tuple(c_prev.shape)})"
+        order = ("The gates are ordered [o, f, i, g] along dim 1: "
+                 "o, f, i, g = gates.chunk(4, dim=1).")
+        check_close(f"{where}: c", got[1], c, atol=1e-10,
+                    hint=f"c = sigmoid(f) * c_prev + sigmoid(i) * tanh(g). {order}")
+        check_close(f"{where}: h", got[0], h, atol=1e-10,
+                    hint="h = sigmoid(o) * tanh(c), with the NEW c; return (h, c) in that order.")
+    passed("lstm_step computes c and h with gates ordered [o, f, i, g].")
+
+
+def _taps(h_prev, weight, bias, swap=False):
+    """``K_ss ⊛ h`` along a column; ``swap`` exchanges the taps (a classic mistake)."""
+    w = weight.flip(-1) if swap else weight
+    return F.conv1d(F.pad(h_prev, (1, 0)), w, bias)  # (B, 4K, H)
+
+
+def check_state_to_state_by_hand(state_to_state_by_hand) -> None:
+    """Exercise ex-03-state-taps: the 2×1 state-to-state convolution without ``conv1d``."""
+    gen = torch.Generator().manual_seed(4)
+    for B, K, H in [(2, 3, 5), (1, 1, 4), (3, 2, 1)]:
+        h_prev = torch.randn(B, K, H, generator=gen, dtype=torch.float64)  # (B, K, H)
+        weight = torch.randn(4 * K, K, 2, generator=gen, dtype=torch.float64)
+        bias = torch.randn(4 * K, generator=gen, dtype=torch.float64)
+        got = run_student(state_to_state_by_hand, h_prev.clone(), weight, bias,
+                          name="state_to_state_by_hand")
+        where = f"state_to_state_by_hand(h_prev {tuple(h_prev.shape)})"
+        check_shape(where, got, (B, 4 * K, H), "One output per gate channel and per row.")
+        if H > 1 and torch.allclose(got.detach().double(), _taps(h_prev, weight, bias, swap=True)):
+            raise ExerciseError(
+                f"{where}: the two taps are swapped. weight[..., 0] reads the row ABOVE "
+                "(h_prev[..., r - 1], zero for r = 0) and weight[..., 1] the same row r "
+                "(the pixel to the left).")
+        check_close(where, got, _taps(h_prev, weight, bias), atol=1e-10,
+                    hint="out[:, :, r] = weight[..., 0] @ h_prev[:, :, r-1] (zero for r = 0) "
+                         "+ weight[..., 1] @ h_prev[:, :, r] + bias.")
+    passed("your two taps reproduce the state-to-state convolution.")
+
+
+def receptive_field_reference(i: int, j: int, height: int, width: int,
+                              reverse: bool = False) -> torch.Tensor:
+    """Known-correct receptive field of output ``(i, j)``, measured from input gradients."""
+    torch.manual_seed(0)
+    lstm = DiagonalLSTM(1, 2, reverse=reverse).double()
+    x = torch.randn(1, 1, height, width, dtype=torch.float64, requires_grad=True)
+    lstm(x)[0, :, i, j].sum().backward()
+    return x.grad[0, 0] != 0  # (H, W)
+
+
+def check_receptive_field(receptive_field) -> None:
+    """Exercise ex-03-receptive-field: which inputs the output ``(i, j)`` depends on."""
+    cases = [(2, 3, 4, 6, False), (0, 0, 3, 3, False), (4, 1, 5, 2, False),
+             (1, 2, 4, 6, True), (0, 0, 3, 3, True), (2, 0, 5, 2, True)]
+    for i, j, H, W, reverse in cases:
+        got = run_student(receptive_field, i, j, H, W, reverse=reverse, name="receptive_field")
+        where = f"receptive_field({i}, {j}, {H}, {W}, reverse={reverse})"
+        check_shape(where, got, (H, W), "Return a bool tensor of shape (height, width).")
+        expected = receptive_field_reference(i, j, H, W, reverse)
+        got = got.bool()
+        if not torch.equal(got, expected):
+            wrong = (got != expected).nonzero()[0].tolist()
+            should = bool(expected[wrong[0], wrong[1]])
+            hint = ("The output pixel sees itself and everything up and to the left "
+                    "(reverse=False), or down and to the right (reverse=True); both "
+                    "inequalities are inclusive.")
+            raise ExerciseError(
+                f"{where}: input {tuple(wrong)} should {'be' if should else 'NOT be'} in the "
+                f"receptive field (measured from the gradients of a DiagonalLSTM). {hint}")
+    passed("your receptive fields match the gradients of DiagonalLSTM in both directions.")
