@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
-__all__ = ["TrainConfig", "fit", "save_checkpoint", "load_checkpoint", "sha256", "is_main"]
+__all__ = ["TrainConfig", "fit", "make_loader", "save_checkpoint", "load_checkpoint", "sha256", "is_main"]
 
 
 @dataclasses.dataclass
@@ -76,7 +76,7 @@ def load_checkpoint(path, expected_sha256=None, map_location="cpu") -> dict:
     return torch.load(path, map_location=map_location, weights_only=True)
 
 
-def _loader(dataset: Dataset, config: TrainConfig, epoch: int, shuffle: bool):
+def make_loader(dataset: Dataset, config: TrainConfig, epoch: int, shuffle: bool):
     if dist.is_available() and dist.is_initialized():
         sampler = DistributedSampler(dataset, shuffle=shuffle, seed=config.seed)
         sampler.set_epoch(epoch)
@@ -128,13 +128,13 @@ def fit(model, train_set, val_set, loss_fn: Callable, evaluate: Callable, config
         history, best, best_state, start = state["history"], state["best"], state["best_state"], state["epoch"] + 1
         best_epoch = state["best_epoch"]
         _set_rng_state(state["rng"])
-    val_loader = _loader(val_set, config, 0, shuffle=False)
+    val_loader = make_loader(val_set, config, 0, shuffle=False)
     for epoch in range(start, config.epochs):
         for group in opt.param_groups:
             group["lr"] = config.lr_at(epoch)
         net.train()
         started, losses = time.perf_counter(), []
-        batches = _loader(train_set, config, epoch, shuffle=True)
+        batches = make_loader(train_set, config, epoch, shuffle=True)
         for batch in tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
                           disable=not (progress and is_main())):
             with torch.autocast(device.type, enabled=device.type == "cuda"):

@@ -1,0 +1,163 @@
+"""MBG / MBG^inv attribute prediction: train one model, evaluate, write a results file.
+
+    python -m arnn_lite.experiments.mbg --model arnn --protocol book [--inverse] [--resume]
+
+Protocols: ``paper`` is PAN's recipe (30k / 10k / 10k, up to 300 epochs, batch 200,
+RMSprop 0.003, clip 5, patience 50, lr / 1.5 every 10 epochs after 30): a GPU job.
+``book`` keeps the recipe but shrinks data and epochs to fit a 2-core CPU; its sizes
+are in :data:`PROTOCOLS` and every results file records them. ``--train-size`` etc.
+override either (the results file then says ``protocol: custom``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from .. import results
+from ..datasets.mbg import MBG, SCALE_BINS, scale_bin
+from ..datasets.mnist import default_root
+from ..models.mbg import ATTENTIONS, MBGNet
+from ..train import TrainConfig, fit, is_main, make_loader
+
+__all__ = ["PROTOCOLS", "Materialized", "evaluate", "run", "main"]
+
+PROTOCOLS = {
+    "paper": dict(train=30000, val=10000, test=10000, canvas=100,
+                  config=TrainConfig()),
+    "book": dict(train=2000, val=500, test=1000, canvas=100,
+                 config=TrainConfig(epochs=8, batch_size=50, patience=4, decay_start=4, decay_every=2)),
+}
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Materialized(Dataset):
+    """An MBG split generated once into memory (images as uint8), cached on disk."""
+
+    def __init__(self, source: MBG, cache_dir=None):
+        key = f"{source.split}-{source.size}-{source.seed}-{int(source.inverse)}-{source.canvas}.pt"
+        path = Path(cache_dir) / key if cache_dir else None
+        if path is not None and path.exists():
+            self.data = torch.load(path, weights_only=True)
+            return
+        items = [source[i] for i in range(len(source))]
+        self.data = {
+            "image": torch.stack([(it["image"] * 255).round().to(torch.uint8) for it in items]),
+            "query": torch.stack([it["query"] for it in items]),
+            "label": torch.tensor([it["label"] for it in items]),
+            "scale": torch.tensor([it["scale"] for it in items]),
+            "box": torch.stack([it["box"] for it in items]),
+        }
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(self.data, path)
+
+    def __len__(self):
+        return len(self.data["label"])
+
+    def __getitem__(self, i):
+        item = {k: v[i] for k, v in self.data.items()}
+        item["image"] = item["image"].float() / 255.0
+        return item
+
+
+def loss_fn(net, batch, device):
+    logits, _ = net(batch["image"].to(device), batch["query"].to(device))
+    return F.cross_entropy(logits, batch["label"].to(device))
+
+
+def mass_in_box(mask, box, canvas):
+    """Fraction of each mask's mass inside the queried digit's box, mask upsampled to
+    the canvas: ``(B, 1, h, w), (B, 4) -> (B,)``. 1 means all attention on the digit."""
+    up = F.interpolate(mask, size=(canvas, canvas), mode="bilinear", align_corners=False)[:, 0]
+    ys, xs = torch.arange(canvas, device=mask.device), torch.arange(canvas, device=mask.device)
+    inside = ((xs[None, None] >= box[:, 0, None, None]) & (xs[None, None] < box[:, 2, None, None]) &
+              (ys[None, :, None] >= box[:, 1, None, None]) & (ys[None, :, None] < box[:, 3, None, None]))
+    return (up * inside).sum((1, 2)) / up.sum((1, 2)).clamp_min(1e-12)
+
+
+def evaluate(model, loader, device):
+    """Accuracy (total and per scale bin) and per-layer mask mass inside the target box."""
+    right, count = torch.zeros(len(SCALE_BINS)), torch.zeros(len(SCALE_BINS))
+    mass = None
+    for batch in loader:
+        image = batch["image"].to(device)
+        logits, masks = model(image, batch["query"].to(device))
+        ok = (logits.argmax(1).cpu() == batch["label"]).float()
+        bins = torch.tensor([scale_bin(float(s)) for s in batch["scale"]])
+        right.index_add_(0, bins, ok)
+        count.index_add_(0, bins, torch.ones_like(ok))
+        layer = [float(mass_in_box(m, batch["box"].to(device), image.shape[-1]).sum())
+                 if m is not None else None for m in masks]
+        mass = layer if mass is None else [a + b if a is not None else None for a, b in zip(mass, layer)]
+    n = float(count.sum())
+    return {"accuracy": float(right.sum()) / n,
+            "accuracy_by_scale": {f"{lo}-{hi}": (float(r / c) if c else None)
+                                  for (lo, hi), r, c in zip(SCALE_BINS, right, count)},
+            "mask_mass_in_box": [m / n if m is not None else None for m in mass]}
+
+
+def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_dir=None,
+        resume=False, overrides=None, progress=True, command=None):
+    """Train and test one model; write ``data/results/mbg[_inv]/<protocol>/<model>.json``."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    spec = dict(PROTOCOLS[protocol])
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    config = dataclasses.replace(spec.pop("config"), seed=seed,
+                                 **{k: overrides.pop(k) for k in list(overrides) if k in ("epochs", "batch_size")})
+    spec.update(overrides)
+    label = protocol if not overrides else "custom"
+    name = "mbg_inv" if inverse else "mbg"
+    out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / name / label
+    cache = default_root() / "mbg"  # generated splits, reused across runs
+    torch.manual_seed(seed)
+    sets = {split: Materialized(MBG(split, spec[split], seed, inverse, spec["canvas"]), cache)
+            for split in ("train", "val", "test")}
+    net = MBGNet(model, num_classes=10 if inverse else 5, query_dim=5 if inverse else 10)
+    started, t0 = results.now(), time.perf_counter()
+    history, best = fit(net, sets["train"], sets["val"], loss_fn, evaluate, config,
+                        checkpoint=out_dir / f"{model}.ckpt", resume=resume, device=device,
+                        progress=progress)
+    net.load_state_dict(best)
+    net.eval()
+    with torch.no_grad():
+        test = evaluate(net.to(device), make_loader(sets["test"], config, 0, shuffle=False), device)
+    if is_main():
+        torch.save(best, out_dir / f"{model}.pt")
+        results.write_result(out_dir / f"{model}.json", name, label,
+                             {"model": model, **spec, **dataclasses.asdict(config)},
+                             {"test": test, "history": history},
+                             results.provenance(seed, device, started, time.perf_counter() - t0, command))
+    return test, history
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Train one MBG model and write its results file.")
+    p.add_argument("--model", choices=ATTENTIONS, default="arnn")
+    p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="book")
+    p.add_argument("--inverse", action="store_true", help="MBG^inv: query a colour, predict the digit")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device")
+    p.add_argument("--out-dir")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    for name in ("train", "val", "test", "canvas", "epochs", "batch_size"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, dest=name)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    a = p.parse_args(argv)
+    overrides = {k: getattr(a, k) for k in ("train", "val", "test", "canvas", "epochs", "batch_size")}
+    command = " ".join(["python -m arnn_lite.experiments.mbg", *map(shlex.quote, argv)])
+    test, _ = run(a.model, a.protocol, a.inverse, a.seed, a.device, a.out_dir, a.resume, overrides,
+                  command=command)
+    print(f"{a.model}: test accuracy {test['accuracy']:.4f}")
+
+
+if __name__ == "__main__":
+    main()

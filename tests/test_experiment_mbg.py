@@ -1,0 +1,46 @@
+"""The MBG experiment end to end on a tiny protocol: results file, and a killed run resumed."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+
+ARGS = ["--model", "noctx", "--train", "20", "--val", "10", "--test", "10",
+        "--batch-size", "10", "--seed", "1"]
+
+
+def _run(out, *extra, **kw):
+    return subprocess.Popen([sys.executable, "-m", "arnn_lite.experiments.mbg", *ARGS,
+                             "--out-dir", str(out), *extra], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def _result(out):
+    return json.loads((out / "noctx.json").read_text())
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path):
+    straight = _run(tmp_path / "a", "--epochs", "3")
+    assert straight.wait(timeout=600) == 0, straight.stdout.read()
+    ref = _result(tmp_path / "a")
+    assert ref["protocol"] == "custom" and ref["config"]["train"] == 20
+    assert ref["provenance"]["command"].startswith("python -m arnn_lite.experiments.mbg --model noctx")
+    assert set(ref["metrics"]["test"]) == {"accuracy", "accuracy_by_scale", "mask_mass_in_box"}
+    assert len(ref["metrics"]["test"]["mask_mass_in_box"]) == 4
+
+    victim = _run(tmp_path / "b", "--epochs", "3")
+    ckpt = tmp_path / "b" / "noctx.ckpt"
+    deadline = time.time() + 600
+    while not ckpt.exists() and victim.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert not (tmp_path / "b" / "noctx.json").exists(), "the run finished before it was killed"
+    resumed = _run(tmp_path / "b", "--epochs", "3", "--resume")
+    assert resumed.wait(timeout=600) == 0, resumed.stdout.read()
+    got = _result(tmp_path / "b")
+    assert got["metrics"]["test"] == ref["metrics"]["test"]
+    assert [h["accuracy"] for h in got["metrics"]["history"]] == \
+           [h["accuracy"] for h in ref["metrics"]["history"]]
