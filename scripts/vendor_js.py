@@ -70,17 +70,21 @@ def fetch(name: str, version: str, integrity: str, cache: Path) -> bytes:
     """Download (or read from cache) a tarball and verify its sha512 integrity."""
     algo, _, expected = integrity.partition("-")
     path = cache / f"{name.replace('/', '+')}-{version}.tgz"
-    data = path.read_bytes() if path.exists() else None
-    if data is None:
+    cached = path.exists()
+    if cached:
+        data = path.read_bytes()
+    else:
         print(f"vendor_js: downloading {tarball_url(name, version)}", flush=True)
         with urllib.request.urlopen(tarball_url(name, version), timeout=120) as response:
             data = response.read()
     actual = base64.b64encode(hashlib.new(algo, data).digest()).decode()
     if actual != expected:
-        raise SystemExit(f"vendor_js: integrity mismatch for {name}@{version}: "
+        source = path if cached else tarball_url(name, version)
+        raise SystemExit(f"vendor_js: integrity mismatch for {name}@{version} from {source}: "
                          f"expected {integrity}, got {algo}-{actual}")
-    cache.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    if not cached:
+        cache.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
     return data
 
 
