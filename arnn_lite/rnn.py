@@ -21,7 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ._checks import check_features, check_positive
-from .ops import anti_diagonal_mask, skew, unskew
+from .ops import skew, unskew
 
 __all__ = ["DiagonalLSTM", "DiagonalBiLSTM"]
 
@@ -74,22 +74,42 @@ class DiagonalLSTM(nn.Module):
             Skewed hidden states ``(B, hidden + E, H, T)``; zero outside the image.
         """
         B, _, H, T = pre.shape
-        valid = anti_diagonal_mask(H, T - H + 1, pre.device).to(pre.dtype)  # (H, T)
+        hidden = self.hidden_channels
+        # Rows with t < r hold no pixel yet; their states must stay zero (the left
+        # neighbour of column j = 0). Only the first H - 1 steps have such rows.
+        upper = (torch.arange(H, device=pre.device)[:, None] <= torch.arange(T, device=pre.device))
+        upper = upper.to(pre.dtype).t().unbind(0)  # T x (H,): 1 where row r <= t
         steps = pre.permute(3, 0, 1, 2).unbind(0)  # T x (B, 4*hidden, H); unbind, never index
-        state = pre.new_zeros(B, self.hidden_channels + self.feedback_channels, H)
-        c = pre.new_zeros(B, self.hidden_channels, H)
-        weight, bias = self.state_to_state.weight, self.state_to_state.bias
+        w = self.state_to_state.weight  # (4*hidden, S, 2); tap 1: left (row r), tap 0: up (row r-1)
+        w_cat = torch.cat([w[..., 1], w[..., 0]], dim=1)  # (4*hidden, 2S)
+        bias = self.state_to_state.bias[:, None]  # (4*hidden, 1)
+        state = pre.new_zeros(B, hidden + self.feedback_channels, H)
+        c = pre.new_zeros(B, hidden, H)
         outputs = []
-        for t, (pre_t, v_t) in enumerate(zip(steps, valid.t().unbind(0))):
-            gates = pre_t + F.conv1d(F.pad(state, (1, 0)), weight, bias)  # (B, 4*hidden, H)
-            o, f, i, g = gates.chunk(4, dim=1)  # each (B, hidden, H)
-            c = (torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)) * v_t  # zero off-image
-            h = torch.sigmoid(o) * torch.tanh(c)  # (B, hidden, H); zero where c is
+        for t, pre_t in enumerate(steps):
+            keep = upper[t] if t < H - 1 else None  # rows that have started, or all
+            h, c = self.step(pre_t, state, c, w_cat, bias, keep)
             if self.feedback_channels:
-                h = torch.cat([h, hook(t, h) * v_t], dim=1)  # (B, hidden + E, H)
+                feedback = hook(t, h)  # (B, E, H)
+                h = torch.cat([h, feedback if keep is None else feedback * keep], dim=1)
             state = h.to(pre.dtype)
             outputs.append(state)
         return torch.stack(outputs, dim=-1)  # (B, hidden + E, H, T)
+
+
+    def step(self, pre_t, state, c, w_cat, bias, keep=None):
+        """One anti-diagonal: ``(B, 4*hidden, H)`` inputs, previous ``(B, S, H)`` state
+        and ``(B, hidden, H)`` cell -> new ``h``, ``c``. ``keep`` ``(H,)`` zeroes rows
+        that hold no pixel yet."""
+        up = F.pad(state[..., :-1], (1, 0))  # (B, S, H): row r holds the state of row r-1
+        both = torch.cat([state, up], dim=1)  # (B, 2S, H): [left; up]
+        gates = pre_t + torch.einsum("os,bsh->boh", w_cat, both) + bias  # (B, 4*hidden, H)
+        hidden = self.hidden_channels
+        o, f, i = torch.sigmoid(gates[:, :3 * hidden]).chunk(3, dim=1)  # one call for 3 gates
+        c = f * c + i * torch.tanh(gates[:, 3 * hidden:])  # (B, hidden, H)
+        if keep is not None:
+            c = c * keep
+        return o * torch.tanh(c), c  # h is zero wherever c is
 
 
 class DiagonalBiLSTM(nn.Module):

@@ -1,6 +1,10 @@
-"""Receptive fields measured through input gradients (used by several test modules)."""
+"""Receptive fields measured through input gradients, and a step counter (used by
+several test modules)."""
 
 import torch
+
+from arnn_lite import DiagonalLSTM
+
 
 
 def receptive_field(fn, x, i, j):
@@ -14,3 +18,11 @@ def receptive_field(fn, x, i, j):
 def quadrant(H, W, i, j, reverse=False):
     r, c = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
     return (r >= i) & (c >= j) if reverse else (r <= i) & (c <= j)
+
+
+def count_steps(monkeypatch):
+    """Record the shape of every recurrence step taken by any DiagonalLSTM."""
+    calls, real = [], DiagonalLSTM.step
+    monkeypatch.setattr(DiagonalLSTM, "step",
+                        lambda self, pre_t, *a: calls.append(tuple(pre_t.shape)) or real(self, pre_t, *a))
+    return calls

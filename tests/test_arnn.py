@@ -6,7 +6,7 @@ import torch
 from arnn_lite import AttentionRNN, BlockAttentionRNN, reference
 from arnn_lite.attention import ContextAttention, UNetAttention
 from tests.conftest import DEVICES
-from tests.helpers import receptive_field
+from tests.helpers import count_steps, receptive_field
 
 SHAPES = [(1, 1), (3, 5), (5, 3), (4, 4), (2, 7)]
 
@@ -131,15 +131,17 @@ def test_unet_as_context_network():
     assert unet.unet.down[0][0].weight.grad.abs().sum() > 0
 
 
+def test_arnn_steps_over_anti_diagonals(monkeypatch):
+    calls = count_steps(monkeypatch)
+    AttentionRNN(3, 4)(torch.randn(2, 3, 12, 10))
+    assert len(calls) == 2 * (12 + 10 - 1)  # backward and forward scans
+
+
 def test_block_arnn_shapes_and_fewer_steps(monkeypatch):
-    import arnn_lite.rnn as rnn
-    calls = []
-    real = rnn.F.conv1d
-    monkeypatch.setattr(rnn.F, "conv1d", lambda *a, **k: calls.append(1) or real(*a, **k))
+    calls = count_steps(monkeypatch)
     out = BlockAttentionRNN(3, 4, block_size=4)(torch.randn(2, 3, 12, 10))
     assert out.shape == (2, 1, 12, 10)
-    steps = 3 + 3 - 1  # ⌈12/4⌉ + ⌈10/4⌉ - 1 per direction
-    assert len(calls) == 2 * steps + steps  # forward lstm steps also call conv1d for the readout
+    assert calls == [(2, 16, 3)] * (2 * (3 + 3 - 1))  # ⌈12/4⌉ + ⌈10/4⌉ - 1 per direction
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -5,7 +5,7 @@ import torch
 
 from arnn_lite import DiagonalBiLSTM, DiagonalLSTM, reference
 from tests.conftest import DEVICES
-from tests.helpers import quadrant, receptive_field
+from tests.helpers import count_steps, quadrant, receptive_field
 
 SHAPES = [(1, 1), (3, 5), (5, 3), (4, 4), (1, 6), (6, 1)]
 
@@ -71,12 +71,9 @@ def test_autocast_cpu_bfloat16():
 
 
 def test_scan_loops_over_anti_diagonals_not_pixels(monkeypatch):
-    calls = []
-    import arnn_lite.rnn as rnn
-    real = rnn.F.conv1d
-    monkeypatch.setattr(rnn.F, "conv1d", lambda *a, **k: calls.append(1) or real(*a, **k))
+    calls = count_steps(monkeypatch)
     DiagonalLSTM(2, 3)(torch.randn(1, 2, 7, 9))
-    assert len(calls) == 7 + 9 - 1  # one state-to-state step per anti-diagonal
+    assert calls == [(1, 12, 7)] * (7 + 9 - 1)  # one step per anti-diagonal, all rows at once
 
 
 @pytest.mark.parametrize("make, match", [
