@@ -326,13 +326,21 @@ def _is_light(cell) -> bool:
                and isinstance(n.value, ast.Constant)) for n in body)
 
 
-def exercise_run_plan(nb, solutions: bool, fast: bool = True) -> list[int]:
-    """Indices of the code cells to execute to try the exercises of ``nb``.
+def _imports_only(cell) -> str:
+    try:
+        body = parse_cell(cell.source).body
+    except SyntaxError:
+        return ""
+    return "\n".join(ast.unparse(n) for n in body if isinstance(n, (ast.Import, ast.ImportFrom)))
 
-    ``fast``: the first code cell (setup), the import/def-only cells before the first
-    exercise, then every code cell from the first exercise to the last check cell.
-    Otherwise every code cell up to the last check cell. Cells tagged ``slow`` are
-    skipped; ``solutions=False`` also skips the solution cells (the student edition).
+
+def exercise_run_plan(nb, solutions: bool, fast: bool = True) -> list[tuple[int, str]]:
+    """``(cell index, source to run)`` for trying the exercises of ``nb``.
+
+    ``fast``: the first code cell (setup), the earlier cells that only import and define,
+    the import statements of the other earlier cells, then every code cell from the first
+    exercise to the last check cell. Otherwise every code cell up to the last check cell.
+    Cells tagged ``slow`` are skipped; ``solutions=False`` also skips the solution cells.
     """
     exercises = find_exercises(nb)
     if not exercises:
@@ -340,24 +348,31 @@ def exercise_run_plan(nb, solutions: bool, fast: bool = True) -> list[int]:
     first, last = exercises[0].index, max(ex.check or ex.index for ex in exercises)
     code = [i for i, c in enumerate(nb.cells[:last + 1]) if c.cell_type == "code"
             and "slow" not in tags(c) and (solutions or "solution" not in tags(c))]
-    if not fast:
-        return code
-    return [i for k, i in enumerate(code) if k == 0 or i >= first or _is_light(nb.cells[i])]
+    plan = []
+    for k, i in enumerate(code):
+        cell = nb.cells[i]
+        if not fast or k == 0 or i >= first or _is_light(cell):
+            plan.append((i, cell.source))
+        elif _imports_only(cell):
+            plan.append((i, _imports_only(cell)))
+    return plan
 
 
-def run_cells(nb, indices, cwd, timeout: int = 600) -> dict[int, tuple[str, str] | None]:
-    """Execute cells ``indices`` of ``nb`` in one fresh kernel (errors do not stop the run).
+def run_cells(nb, plan, cwd, timeout: int = 600) -> dict[int, tuple[str, str] | None]:
+    """Execute a plan in one fresh kernel (errors do not stop the run).
+
+    Args:
+        plan: cell indices of ``nb``, or ``(index, source)`` pairs to run other source.
 
     Returns ``{index: None | (error name, error message)}``."""
     from nbclient import NotebookClient
+    plan = [(p, nb.cells[p].source) if isinstance(p, int) else p for p in plan]
     run = nbformat.v4.new_notebook(metadata=copy.deepcopy(nb.metadata))
-    run.cells = [copy.deepcopy(nb.cells[i]) for i in indices]
-    for cell in run.cells:
-        cell.outputs = []
+    run.cells = [nbformat.v4.new_code_cell(source) for _, source in plan]
     NotebookClient(run, timeout=timeout, allow_errors=True, kernel_name="python3",
                    resources={"metadata": {"path": str(cwd)}}).execute()
     result = {}
-    for i, cell in zip(indices, run.cells):
+    for (i, _), cell in zip(plan, run.cells):
         err = next((o for o in cell.outputs if o.output_type == "error"), None)
         result[i] = (err.ename, err.evalue) if err else None
     return result

@@ -184,7 +184,7 @@ def test_student_edition_has_no_solution(path):
 def _run(nb, solutions, cwd):
     fast = os.environ.get("ARNN_CLASSROOM_FULL") != "1"
     result = classroom.run_cells(nb, classroom.exercise_run_plan(nb, solutions, fast), cwd)
-    if fast and any(r and r[0] == "NameError" for r in result.values()):
+    if fast and any(r and "NameError" in f"{r[0]}: {r[1]}" for r in result.values()):
         result = classroom.run_cells(nb, classroom.exercise_run_plan(nb, solutions, False), cwd)
     return result
 
