@@ -314,8 +314,11 @@ def region_map(forward_field: torch.Tensor, backward_field: torch.Tensor) -> tor
 
 
 def plot_regions(regions: torch.Tensor, pixel: Pixel, title: Optional[str] = None,
-                 ax=None) -> plt.Figure:
+                 ax=None, labels: Sequence[str] = REGION_LABELS) -> plt.Figure:
     """Draw a :func:`region_map` with a legend and the output ``pixel`` outlined (chapter 04).
+
+    Args:
+        labels: legend entries for the values 0-3 (default :data:`REGION_LABELS`).
 
     Returns:
         The figure holding the axes.
@@ -329,7 +332,7 @@ def plot_regions(regions: torch.Tensor, pixel: Pixel, title: Optional[str] = Non
         ax.set_xticks(range(0, W, max(1, W // 6)))
         ax.set_yticks(range(0, H, max(1, H // 6)))
     _outline(ax, [pixel], colour="black")
-    handles = [Patch(color=c, label=l) for c, l in zip(_REGION_COLOURS, REGION_LABELS)]
+    handles = [Patch(color=c, label=l) for c, l in zip(_REGION_COLOURS, labels)]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
     ax.set_title(title or f"Who sees which input, output {tuple(pixel)}")
     return ax.figure
@@ -345,9 +348,10 @@ def plot_direction_fields(forward_field: torch.Tensor, backward_field: torch.Ten
     """
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), constrained_layout=True)
     for ax, field, name in zip(axes, (forward_field, backward_field), names):
-        plot_receptive_field(field, pixel, f"{name} direction sees", ax=ax)
+        plot_receptive_field(field, pixel, f"{name} direction sees", ax=ax)  # one panel each
+    labels = ("neither direction", f"{names[0]} only", f"{names[1]} only", "both")
     plot_regions(region_map(forward_field, backward_field), pixel, "Union, and what neither sees",
-                 ax=axes[2])
+                 ax=axes[2], labels=labels)
     fig.suptitle(f"{suptitle}: receptive fields of output {tuple(pixel)}")
     return fig
 

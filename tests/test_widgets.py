@@ -118,3 +118,10 @@ def test_plot_coverage():
     (ax,) = image_axes(fig)
     assert ax.get_title() == "coverage" and ax.get_xlabel() and ax.get_ylabel()
     assert len(fig.axes) == 2  # image + colour bar
+
+
+def test_plot_direction_fields_legend_follows_names():
+    field = torch.ones(3, 3)
+    fig = widgets.plot_direction_fields(field, field, (1, 1), "PixelRNN", names=("forward", "r2l"))
+    texts = [t.get_text() for t in image_axes(fig)[2].get_legend().get_texts()]
+    assert texts == ["neither direction", "forward only", "r2l only", "both"]
