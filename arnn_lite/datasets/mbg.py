@@ -115,22 +115,22 @@ class MBG(Dataset):
         return self.size
 
     def rng(self, index: int) -> np.random.Generator:
-        """The random stream of one item: a function of (seed, split, index) only."""
-        return np.random.default_rng([self.seed, SPLIT_IDS[self.split], index])
+        """The random stream of one item: a function of (seed, split, index, inverse) only."""
+        return np.random.default_rng([self.seed, SPLIT_IDS[self.split], index, int(self.inverse)])
 
     def __getitem__(self, index):
         if not 0 <= index < self.size:
             raise IndexError(f"index: expected 0 <= index < {self.size}, got {index}")
         rng = self.rng(index)
         digits_img, by_class = _digit_pool(self.split)
-        image = self._background(rng)  # (3, S, S) in 0..255
-        self._scatter_distractors(rng, image, digits_img)
-        placed = self._place_digits(rng)
-        colours = self._colours(rng, len(placed))
+        image = self.background(rng)  # (3, S, S) in 0..255
+        self.scatter_distractors(rng, image, digits_img)
+        placed = self.place_digits(rng)
+        colours = self.colours(rng, len(placed))
         masks = []
         for (digit, side, x0, y0), colour in zip(placed, colours):
             ink = _resize(digits_img[int(rng.choice(by_class[digit]))], side)  # (side, side)
-            masks.append(self._paint(rng, image, ink, PALETTE[colour], x0, y0))
+            masks.append(self.paint(rng, image, ink, PALETTE[colour], x0, y0))
         target = 0  # the digit placed first (see _place_digits)
         digit, side, x0, y0 = placed[target]
         query = torch.zeros(5 if self.inverse else 10)
@@ -145,7 +145,7 @@ class MBG(Dataset):
         }
 
     # -- the steps of one item, each a few lines ------------------------------------
-    def _background(self, rng):
+    def background(self, rng):
         """A tinted, darkened crop of a random photograph, plus palette blobs."""
         photo = _photos()[int(rng.integers(len(_photos())))]
         _, h, w = photo.shape
@@ -163,15 +163,15 @@ class MBG(Dataset):
             image = alpha * PALETTE[int(rng.integers(5))][:, None, None] + (1 - alpha) * image
         return image
 
-    def _scatter_distractors(self, rng, image, digits_img):
+    def scatter_distractors(self, rng, image, digits_img):
         """PAN's clutter: 5×5 crops of random MNIST digits in palette colours."""
         for _ in range(self.distractors):
             ink = digits_img[int(rng.integers(len(digits_img)))]
             y, x = rng.integers(4, 19, 2)
-            self._paint(rng, image, ink[y:y + 5, x:x + 5], PALETTE[int(rng.integers(5))],
+            self.paint(rng, image, ink[y:y + 5, x:x + 5], PALETTE[int(rng.integers(5))],
                         *rng.integers(0, self.canvas - 5, 2))
 
-    def _place_digits(self, rng, attempts=30):
+    def place_digits(self, rng, attempts=30):
         """Distinct digit classes with non-overlapping boxes. The first is the target and
         keeps its scale ~ U(scales) (so per-scale bins are balanced); the others, largest
         first, are shrunk while they do not fit (down to the smallest scale), then dropped.
@@ -183,26 +183,26 @@ class MBG(Dataset):
         sides = sides[:1] + sorted(sides[1:], reverse=True)
         for attempt in range(attempts):
             corner = attempt == attempts - 1
-            placed = self._layout(rng, classes, sides, corner)
+            placed = self.layout(rng, classes, sides, corner)
             if len(placed) >= min(count, self.num_digits[0]):
                 break
         return placed
 
-    def _layout(self, rng, classes, sides, corner=False):
+    def layout(self, rng, classes, sides, corner=False):
         far = self.canvas - sides[0]
         spot = tuple(int(v) for v in rng.choice([0, far], 2)) if corner else \
-            self._free_spot(rng, sides[0], [])
+            self.free_spot(rng, sides[0], [])
         placed, smallest = [(int(classes[0]), sides[0], *spot)], int(28 * self.scales[0])
         for digit, side in zip(classes[1:], sides[1:]):
             while side >= smallest:
-                spot = self._free_spot(rng, side, placed)
+                spot = self.free_spot(rng, side, placed)
                 if spot is not None:
                     placed.append((int(digit), side, *spot))
                     break
                 side = int(side * 0.85)
         return placed
 
-    def _free_spot(self, rng, side, placed, tries=60):
+    def free_spot(self, rng, side, placed, tries=60):
         """A top-left corner whose box overlaps no placed box, or ``None``."""
         corners = rng.integers(0, self.canvas - side + 1, size=(tries, 2))  # (tries, 2): x0, y0
         if not placed:
@@ -214,7 +214,7 @@ class MBG(Dataset):
         free = np.flatnonzero(apart.all(axis=1))
         return tuple(int(v) for v in corners[free[0]]) if len(free) else None
 
-    def _colours(self, rng, count):
+    def colours(self, rng, count):
         """Colour indices; MBG^inv gives digit 0 a colour no other digit has."""
         if not self.inverse:
             return [int(c) for c in rng.integers(5, size=count)]
@@ -223,7 +223,7 @@ class MBG(Dataset):
         return [target] + [others[int(i)] for i in rng.integers(4, size=count - 1)]
 
     @staticmethod
-    def _paint(rng, image, ink, colour, x0, y0):
+    def paint(rng, image, ink, colour, x0, y0):
         """Alpha-blend ``ink`` ``(h, w)`` in ``colour`` + N(0, 10) noise at ``(x0, y0)``."""
         h, w = ink.shape
         noisy = colour[:, None, None] + torch.from_numpy(
