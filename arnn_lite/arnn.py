@@ -106,8 +106,12 @@ class AttentionRNN(SpatialAttention):
             return a / a.sum(dim=(2, 3), keepdim=True).clamp_min(1e-12)
         return a
 
-    def scan(self, xc, sample=False, temperature=0.5, generator=None):
+    def scan(self, xc, sample=False, temperature=0.5, generator=None, teacher=None):
         """The two diagonal scans over context features ``xc`` ``(B, C', H, W)``.
+
+        ``teacher`` ``(B, 1, H, W)``, if given, is fed forward instead of the predicted
+        values (teacher forcing): the logits are then those of the autoregressive model
+        ``p(a) = Π p(a[i, j] | earlier values, x, q)`` at that mask (chapter 06).
 
         Returns:
             ``(logits, a)``, both ``(B, 1, H, W)``: ``a`` is what was fed forward
@@ -123,11 +127,18 @@ class AttentionRNN(SpatialAttention):
         if sample:
             noise = logistic_noise((B, 1, H, W), xc, generator)  # (B, 1, H, W)
             noise_steps = skew(noise).permute(3, 0, 1, 2).unbind(0)  # T x (B, 1, H)
+        if teacher is not None:
+            teacher_steps = skew(teacher.to(xc.dtype)).permute(3, 0, 1, 2).unbind(0)  # T x (B, 1, H)
         logits, fed = [], []
 
         def feed_back(t, h):  # h: (B, hidden, H), column t of hᶠ
             l_t = F.conv1d(h, w_f) + lb_steps[t]  # (B, 1, H)
-            a_t = relaxed_bernoulli(l_t, noise_steps[t], temperature) if sample else torch.sigmoid(l_t)
+            if teacher is not None:
+                a_t = teacher_steps[t]
+            elif sample:
+                a_t = relaxed_bernoulli(l_t, noise_steps[t], temperature)
+            else:
+                a_t = torch.sigmoid(l_t)
             logits.append(l_t)
             fed.append(a_t)
             return a_t

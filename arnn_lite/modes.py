@@ -16,7 +16,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .ops import skew, unskew
 
 __all__ = ["COLOURS", "make_two_modes", "teacher_forced_logits", "which_mode",
            "count_components", "mode_counts"]
@@ -90,21 +89,7 @@ def teacher_forced_logits(arnn, x, query, fed):
     Returns:
         Logits ``(B, 1, H, W)``.
     """
-    xc = arnn.context(x, query)  # (B, C', H, W)
-    hidden, width = arnn.hidden_channels, xc.shape[-1]
-    hb = arnn.backward_lstm(xc)  # (B, hidden, H, W)
-    w_f = arnn.readout.weight[:, :hidden, 0]  # (1, hidden, 1)
-    lb = F.conv2d(hb, arnn.readout.weight[:, hidden:], arnn.readout.bias)  # (B, 1, H, W)
-    lb_steps = skew(lb).permute(3, 0, 1, 2).unbind(0)  # T x (B, 1, H)
-    fed_steps = skew(fed.to(xc.dtype)).permute(3, 0, 1, 2).unbind(0)  # T x (B, 1, H)
-    logits = []
-
-    def hook(t, h):  # h: (B, hidden, H)
-        logits.append(F.conv1d(h, w_f) + lb_steps[t])  # (B, 1, H)
-        return fed_steps[t]
-
-    arnn.forward_lstm.scan(skew(arnn.forward_lstm.input_to_state(xc)), hook)
-    return unskew(torch.stack(logits, -1), width)  # (B, 1, H, W)
+    return arnn.scan(arnn.context(x, query), teacher=fed)[0]  # (B, 1, H, W)
 
 
 def which_mode(mask, targets, threshold: float = 0.5, min_iou: float = 0.5) -> int:

@@ -65,7 +65,6 @@ def diagonal_lstm(x: torch.Tensor, lstm: DiagonalLSTM, hook=None) -> torch.Tenso
 def _scan(arnn: AttentionRNN, xc, sample, temperature, generator):
     """Per-pixel ARNN recurrence over context features ``xc``: returns (logits, fed)."""
     B, _, H, W = xc.shape
-    hidden = arnn.hidden_channels
     hb = diagonal_lstm(xc, arnn.backward_lstm)  # (B, hidden, H, W)
     w = arnn.readout.weight[0, :, 0, 0]  # (2*hidden,)
     noise = logistic_noise((B, 1, H, W), xc, generator) if sample else None
