@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
-__all__ = ["TrainConfig", "fit", "make_loader", "save_checkpoint", "load_checkpoint", "sha256", "is_main"]
+__all__ = ["TrainConfig", "fit", "make_loader", "init_distributed", "save_checkpoint", "load_checkpoint", "sha256", "is_main"]
 
 
 @dataclasses.dataclass
@@ -43,6 +43,18 @@ class TrainConfig:
         """Learning rate of ``epoch`` (0-based)."""
         steps = max(0, (epoch - self.decay_start) // self.decay_every + 1) if epoch >= self.decay_start else 0
         return self.lr / self.decay_factor ** steps
+
+
+def init_distributed() -> torch.device:
+    """Join the process group when started by ``torchrun`` (NCCL on GPUs, gloo on CPU)
+    and return this process's device."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        return torch.device("cuda", local)
+    return torch.device("cpu")
 
 
 def is_main() -> bool:
@@ -77,8 +89,11 @@ def load_checkpoint(path, expected_sha256=None, map_location="cpu") -> dict:
 
 
 def make_loader(dataset: Dataset, config: TrainConfig, epoch: int, shuffle: bool):
-    if dist.is_available() and dist.is_initialized():
-        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=config.seed)
+    """Training batches (``shuffle``: an order fixed by ``(seed, epoch)``, one shard per
+    rank under DDP) or evaluation batches (every rank sees all of them, so every rank
+    takes the same early-stopping decision)."""
+    if shuffle and dist.is_available() and dist.is_initialized():
+        sampler = DistributedSampler(dataset, shuffle=True, seed=config.seed)  # a shard per rank
         sampler.set_epoch(epoch)
     elif shuffle:
         sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(

@@ -44,3 +44,16 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     assert got["metrics"]["test"] == ref["metrics"]["test"]
     assert [h["accuracy"] for h in got["metrics"]["history"]] == \
            [h["accuracy"] for h in ref["metrics"]["history"]]
+
+
+def test_runs_under_torchrun_with_two_gloo_processes(tmp_path):
+    out = tmp_path / "ddp"
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+         "29517", "-m", "arnn_lite.experiments.mbg", *ARGS, "--epochs", "1", "--out-dir", str(out)],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stdout.count("test accuracy") == 1  # rank 0 alone reports and writes
+    result = _result(out)
+    assert result["metrics"]["history"][0]["epoch"] == 1
+    assert sorted(p.name for p in out.iterdir()) == ["noctx.ckpt", "noctx.json", "noctx.pt"]

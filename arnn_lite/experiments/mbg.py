@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
@@ -26,7 +27,7 @@ from .. import results
 from ..datasets.mbg import MBG, SCALE_BINS, scale_bin
 from ..datasets.mnist import default_root
 from ..models.mbg import ATTENTIONS, MBGNet
-from ..train import TrainConfig, fit, is_main, make_loader
+from ..train import TrainConfig, fit, init_distributed, is_main, make_loader
 
 __all__ = ["PROTOCOLS", "Materialized", "evaluate", "run", "main"]
 
@@ -131,6 +132,7 @@ def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_d
     with torch.no_grad():
         test = evaluate(net.to(device), make_loader(sets["test"], config, 0, shuffle=False), device)
     if is_main():
+        out_dir.mkdir(parents=True, exist_ok=True)
         torch.save(best, out_dir / f"{model}.pt")
         results.write_result(out_dir / f"{model}.json", name, label,
                              {"model": model, **spec, **dataclasses.asdict(config)},
@@ -154,9 +156,13 @@ def main(argv=None):
     a = p.parse_args(argv)
     overrides = {k: getattr(a, k) for k in ("train", "val", "test", "canvas", "epochs", "batch_size")}
     command = " ".join(["python -m arnn_lite.experiments.mbg", *map(shlex.quote, argv)])
-    test, _ = run(a.model, a.protocol, a.inverse, a.seed, a.device, a.out_dir, a.resume, overrides,
+    device = a.device or init_distributed()
+    test, _ = run(a.model, a.protocol, a.inverse, a.seed, device, a.out_dir, a.resume, overrides,
                   command=command)
-    print(f"{a.model}: test accuracy {test['accuracy']:.4f}")
+    if is_main():
+        print(f"{a.model}: test accuracy {test['accuracy']:.4f}")
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
