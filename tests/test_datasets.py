@@ -74,7 +74,7 @@ def test_queried_digit_really_has_the_label_colour(items):
 def test_digits_do_not_overlap_and_counts_in_range(items):
     ds, _ = items
     for index in range(60):
-        placed = ds._place_digits(ds.rng(index))
+        placed = ds.place_digits(ds.rng(index))
         assert 5 <= len(placed) <= 9
         assert len({d for d, *_ in placed}) == len(placed)  # distinct classes
         for a in range(len(placed)):
@@ -94,7 +94,7 @@ def test_inverse_queries_a_unique_colour():
     ds = MBG("test", size=20, seed=0, inverse=True)
     for index in range(20):
         it = ds[index]
-        colours = ds._colours(ds.rng(index), 6)
+        colours = ds.colours(ds.rng(index), 6)
         assert colours.count(colours[0]) == 1
         assert it["query"].shape == (5,) and 0 <= it["label"] < 10
 
