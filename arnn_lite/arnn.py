@@ -120,7 +120,7 @@ class AttentionRNN(SpatialAttention):
         B, _, H, W = xc.shape
         hidden = self.hidden_channels
         hb = self.backward_lstm(xc)  # (B, hidden, H, W)
-        w_f = self.readout.weight[:, :hidden, 0]  # (1, hidden, 1): conv1d kernel over hᶠ
+        w_f = self.readout.weight[:, :hidden, 0, 0]  # (1, hidden): readout weights of hᶠ
         lb = F.conv2d(hb, self.readout.weight[:, hidden:], self.readout.bias)  # (B, 1, H, W)
         lb_steps = skew(lb).permute(3, 0, 1, 2).unbind(0)  # T x (B, 1, H)
         noise_steps = None
@@ -132,7 +132,7 @@ class AttentionRNN(SpatialAttention):
         logits, fed = [], []
 
         def feed_back(t, h):  # h: (B, hidden, H), column t of hᶠ
-            l_t = F.conv1d(h, w_f) + lb_steps[t]  # (B, 1, H)
+            l_t = torch.matmul(w_f, h) + lb_steps[t]  # (1, hidden) @ (B, hidden, H) -> (B, 1, H)
             if teacher is not None:
                 a_t = teacher_steps[t]
             elif sample:

@@ -103,7 +103,7 @@ class DiagonalLSTM(nn.Module):
         that hold no pixel yet."""
         up = F.pad(state[..., :-1], (1, 0))  # (B, S, H): row r holds the state of row r-1
         both = torch.cat([state, up], dim=1)  # (B, 2S, H): [left; up]
-        gates = pre_t + torch.einsum("os,bsh->boh", w_cat, both) + bias  # (B, 4*hidden, H)
+        gates = torch.baddbmm(pre_t + bias, w_cat.expand(len(both), -1, -1), both)  # (B, 4*hidden, H)
         hidden = self.hidden_channels
         o, f, i = torch.sigmoid(gates[:, :3 * hidden]).chunk(3, dim=1)  # one call for 3 gates
         c = f * c + i * torch.tanh(gates[:, 3 * hidden:])  # (B, hidden, H)
