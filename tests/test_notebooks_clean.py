@@ -59,6 +59,12 @@ def test_first_code_cell_calls_setup(path):
     assert "arnn_lite.book" in first and "setup(" in first, (
         f"{path.name}: the first code cell must run `from arnn_lite.book import setup; "
         f"cfg = setup()`, found:\n{first}")
+    # On a fresh Colab runtime the package is not there yet: the cell installs it first.
+    from arnn_lite.book import REPOSITORY_URL
+    assert 'find_spec("arnn_lite")' in first and f"git+{REPOSITORY_URL}@main" in first, (
+        f"{path.name}: the setup cell must install arnn_lite when it is missing (Colab), "
+        f"found:\n{first}")
+    assert first.index("%pip install") < first.index("from arnn_lite.book import setup")
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
