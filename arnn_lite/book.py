@@ -155,9 +155,11 @@ def setup(seed: int = 0, mode: str | None = None, quiet: bool = False) -> BookCo
     seed_everything(seed)
     set_figure_defaults()
     _CURRENT = config
-    if not quiet:
+    if not quiet:  # the provenance of every number this page computes live
+        from .results import git_commit, now
         print(f"arnn_lite: device={config.device} mode={config.mode} seed={config.seed} "
-              f"colab={config.on_colab} torch={torch.__version__}")
+              f"colab={config.on_colab} torch={torch.__version__} "
+              f"commit={git_commit()[:12]} date={now()}")
     return config
 
 
