@@ -16,6 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .toy import count_components  # noqa: F401  (re-exported: chapter 06 uses it)
+
 
 __all__ = ["COLOURS", "make_two_modes", "teacher_forced_logits", "which_mode",
            "count_components", "mode_counts"]
@@ -114,24 +116,6 @@ def mode_counts(masks, targets) -> dict:
     for k, mask in enumerate(masks):
         counts[which_mode(mask, targets if targets.dim() == 3 else targets[k])] += 1
     return counts
-
-
-def count_components(binary) -> int:
-    """Number of 4-connected components of ``True`` cells in a 2-D boolean array."""
-    binary = np.asarray(binary, bool)
-    seen, (H, W), count = np.zeros_like(binary), binary.shape, 0
-    for i0, j0 in zip(*np.nonzero(binary)):
-        if seen[i0, j0]:
-            continue
-        count, stack = count + 1, [(i0, j0)]
-        seen[i0, j0] = True
-        while stack:  # flood fill
-            i, j = stack.pop()
-            for a, b in ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1)):
-                if 0 <= a < H and 0 <= b < W and binary[a, b] and not seen[a, b]:
-                    seen[a, b] = True
-                    stack.append((a, b))
-    return count
 
 
 def train_two_modes(arnn, data: dict, steps: int = 300, batch_size: int = 64, lr: float = 0.01,

@@ -18,8 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .attention import (ContextAttention, NoContextAttention, SANAttention,
-                        SpatialAttention)
+from .attention import ContextAttention, NoContextAttention, SANAttention
 from .arnn import AttentionRNN, BlockAttentionRNN
 
 __all__ = ["COLOURS", "SHAPES", "make_toy", "ToyDataset", "ToyNet", "build_attention",
@@ -250,7 +249,8 @@ def target_at(mask: torch.Tensor, size) -> torch.Tensor:
 
 def count_components(binary: np.ndarray) -> int:
     """Number of 4-connected components of ``True`` cells in a 2-D boolean array."""
-    seen = np.zeros_like(binary, bool)
+    binary = np.asarray(binary, bool)
+    seen = np.zeros_like(binary)
     H, W = binary.shape
     count = 0
     for i0, j0 in zip(*np.nonzero(binary)):
