@@ -53,6 +53,10 @@ $(VENV)/.stamp-mnist: Makefile $(VENV)/.stamp-requirements
 
 # MathJax, the ipywidgets HTML manager and RequireJS from the npm registry (see the script).
 $(VENDOR): book/vendor_js.py | $(PY)
+	@command -v npm >/dev/null || { \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
+	  echo "Installing npm with apt-get (book/vendor_js.py fetches packages with npm pack)"; \
+	  $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends npm; }
 	$(PY) book/vendor_js.py --dest book/vendor --cache $(VENV)/npm-tarballs
 
 install: $(VENV)/.stamp-package $(VENV)/.stamp-mnist $(VENDOR)

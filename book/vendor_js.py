@@ -1,12 +1,12 @@
 """Vendor the book's JavaScript (MathJax 3, the ipywidgets HTML manager, RequireJS) from npm.
 
 Why a script and not `npm install`: we need a handful of files from three packages, not a
-Node.js toolchain. The tarballs come from the npm registry (honours $NPM_CONFIG_REGISTRY),
-are checked against the sha512 `dist.integrity` that npm itself records, and only the files
+node_modules tree. `npm pack NAME@VERSION` fetches each tarball with npm's own registry
+settings; the tarball is checked against the sha512 `dist.integrity` pinned below, and only the files
 the built book loads are copied to `book/vendor/` (gitignored; listed in `html_extra_path`,
 so its contents land at the root of `_build/html`). About 6 MB on disk; nothing is committed.
 
-Usage: python scripts/vendor_js.py [--dest book/vendor] [--cache DIR]
+Usage: python book/vendor_js.py [--dest book/vendor] [--cache DIR]
 """
 
 from __future__ import annotations
@@ -17,13 +17,10 @@ import fnmatch
 import hashlib
 import io
 import json
-import os
 import shutil
+import subprocess
 import tarfile
-import urllib.request
 from pathlib import Path
-
-REGISTRY = os.environ.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org").rstrip("/")
 
 # name, version, sha512 integrity (from `npm view NAME@VERSION dist.integrity`),
 # destination folder, globs inside the tarball's `package/` to keep.
@@ -52,7 +49,7 @@ PACKAGES = [
 # the page's own folder unless RequireJS is told where the manager lives. Loaded between
 # require.js and embed-amd.js (see nb_ipywidgets_js in _config.yml).
 REQUIRE_PATHS_JS = """\
-// Written by scripts/vendor_js.py. Map the widget manager's AMD module to this folder so
+// Written by book/vendor_js.py. Map the widget manager's AMD module to this folder so
 // the fonts it loads next to itself resolve here, offline, from any page of the book.
 (function () {
   var here = document.currentScript.src.replace(/\\/[^\\/]*$/, "");
@@ -61,30 +58,29 @@ REQUIRE_PATHS_JS = """\
 """
 
 
-def tarball_url(name: str, version: str) -> str:
-    """Registry URL of a package tarball, e.g. .../@scope/pkg/-/pkg-1.0.0.tgz."""
-    return f"{REGISTRY}/{name}/-/{name.split('/')[-1]}-{version}.tgz"
+def npm_pack(name: str, version: str, cache: Path) -> Path:
+    """Fetch ``name@version``'s tarball into ``cache`` with ``npm pack``; return its path."""
+    if shutil.which("npm") is None:
+        raise SystemExit("vendor_js: npm not found; install Node.js's npm (Debian: apt-get install npm)")
+    cache.mkdir(parents=True, exist_ok=True)
+    print(f"vendor_js: npm pack {name}@{version}", flush=True)
+    out = subprocess.run(["npm", "pack", f"{name}@{version}", "--json", "--pack-destination", str(cache)],
+                         capture_output=True, text=True, check=True).stdout
+    return cache / json.loads(out)[0]["filename"]
 
 
 def fetch(name: str, version: str, integrity: str, cache: Path) -> bytes:
-    """Download (or read from cache) a tarball and verify its sha512 integrity."""
+    """Read a package tarball (``npm pack`` it on first use) and verify its sha512 integrity."""
     algo, _, expected = integrity.partition("-")
     path = cache / f"{name.replace('/', '+')}-{version}.tgz"
-    cached = path.exists()
-    if cached:
-        data = path.read_bytes()
-    else:
-        print(f"vendor_js: downloading {tarball_url(name, version)}", flush=True)
-        with urllib.request.urlopen(tarball_url(name, version), timeout=120) as response:
-            data = response.read()
+    if not path.exists():
+        npm_pack(name, version, cache).replace(path)
+    data = path.read_bytes()
     actual = base64.b64encode(hashlib.new(algo, data).digest()).decode()
     if actual != expected:
-        source = path if cached else tarball_url(name, version)
-        raise SystemExit(f"vendor_js: integrity mismatch for {name}@{version} from {source}: "
+        path.unlink()
+        raise SystemExit(f"vendor_js: integrity mismatch for {name}@{version}: "
                          f"expected {integrity}, got {algo}-{actual}")
-    if not cached:
-        cache.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
     return data
 
 
