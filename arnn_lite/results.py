@@ -44,13 +44,14 @@ def git_commit(cwd=None) -> str:
     return head + ("+dirty" if dirty else "")
 
 
-def provenance(seed: int, device, started: str, duration_s: float, command=None) -> dict:
-    """The provenance block of a results file; ``command`` defaults to this process's."""
+def provenance(seed: int, device, started: str, duration_s: float, command=None, commit=None) -> dict:
+    """The provenance block of a results file; ``command`` defaults to this process's and
+    ``commit`` to the current one (pass the commit read when the run *started*)."""
     device = torch.device(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     return {
         "command": command or " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv]),
-        "git_commit": git_commit(),
+        "git_commit": commit or git_commit(),
         "device": f"{device.type} ({name}, {torch.get_num_threads()} threads)",
         "torch_version": torch.__version__,
         "seed": seed,

@@ -123,7 +123,7 @@ def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_d
     sets = {split: Materialized(MBG(split, spec[split], seed, inverse, spec["canvas"]), cache)
             for split in ("train", "val", "test")}
     net = MBGNet(model, num_classes=10 if inverse else 5, query_dim=5 if inverse else 10)
-    started, t0 = results.now(), time.perf_counter()
+    started, t0, commit = results.now(), time.perf_counter(), results.git_commit()
     history, best = fit(net, sets["train"], sets["val"], loss_fn, evaluate, config,
                         checkpoint=out_dir / f"{model}.ckpt", resume=resume, device=device,
                         progress=progress)
@@ -137,7 +137,8 @@ def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_d
         results.write_result(out_dir / f"{model}.json", name, label,
                              {"model": model, **spec, **dataclasses.asdict(config)},
                              {"test": test, "history": history},
-                             results.provenance(seed, device, started, time.perf_counter() - t0, command))
+                             results.provenance(seed, device, started, time.perf_counter() - t0, command,
+                                                commit))
     return test, history
 
 
