@@ -71,3 +71,13 @@ def test_first_code_cell_calls_setup(path):
 def test_chapter_in_toc(path):
     entry = path.relative_to(ROOT).with_suffix("").as_posix()
     assert entry in toc_files(), f"{path.name}: add `- file: {entry}` to _toc.yml"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_title_has_colab_badge_for_this_chapter(path):
+    from arnn_lite.book import REPOSITORY_URL
+    first = json.loads(path.read_text())["cells"][0]
+    text = "".join(first["source"])
+    owner_repo = REPOSITORY_URL.split("github.com/")[1]
+    assert text.startswith("# ") and "colab-badge.svg" in text, f"{path.name}: no Colab badge under the title"
+    assert f"colab.research.google.com/github/{owner_repo}/blob/main/chapters/{path.name}" in text
