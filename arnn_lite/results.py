@@ -71,10 +71,11 @@ def validate(result: dict, where="result") -> dict:
     return result
 
 
-def write_result(path, experiment, protocol, config, metrics, prov) -> Path:
-    """Validate and write a results file atomically (a killed run never leaves half a file)."""
+def write_result(path, experiment, protocol, config, metrics, prov, **extra) -> Path:
+    """Validate and write a results file atomically (a killed run never leaves half a file).
+    ``extra`` keys are stored too (e.g. ``checkpoint={"file": ..., "sha256": ...}``)."""
     result = validate({"experiment": experiment, "protocol": protocol, "config": config,
-                       "metrics": metrics, "provenance": prov}, str(path))
+                       "metrics": metrics, "provenance": prov, **extra}, str(path))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+from arnn_lite.train import load_checkpoint
+
 
 ARGS = ["--model", "noctx", "--train", "20", "--val", "10", "--test", "10",
         "--batch-size", "10", "--seed", "1"]
@@ -29,6 +31,9 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     assert ref["provenance"]["command"].startswith("python -m arnn_lite.experiments.mbg --model noctx")
     assert set(ref["metrics"]["test"]) == {"accuracy", "accuracy_by_scale", "mask_mass_in_box"}
     assert len(ref["metrics"]["test"]["mask_mass_in_box"]) == 4
+    weights = tmp_path / "a" / ref["checkpoint"]["file"]
+    state = load_checkpoint(weights, ref["checkpoint"]["sha256"])  # hash recorded by the run
+    assert "stages.0.conv.weight" in state
 
     victim = _run(tmp_path / "b", "--epochs", "3")
     ckpt = tmp_path / "b" / "noctx.ckpt"

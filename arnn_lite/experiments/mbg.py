@@ -27,7 +27,8 @@ from .. import results
 from ..datasets.mbg import MBG, SCALE_BINS, scale_bin
 from ..datasets.mnist import default_root
 from ..models.mbg import ATTENTIONS, MBGNet
-from ..train import TrainConfig, fit, init_distributed, is_main, make_loader
+from ..train import (TrainConfig, fit, init_distributed, is_main, make_loader, save_checkpoint,
+                     sha256)
 
 __all__ = ["PROTOCOLS", "Materialized", "evaluate", "run", "main"]
 
@@ -132,13 +133,14 @@ def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_d
     with torch.no_grad():
         test = evaluate(net.to(device), make_loader(sets["test"], config, 0, shuffle=False), device)
     if is_main():
-        out_dir.mkdir(parents=True, exist_ok=True)
-        torch.save(best, out_dir / f"{model}.pt")
+        weights = out_dir / f"{model}.pt"
+        save_checkpoint(best, weights)
         results.write_result(out_dir / f"{model}.json", name, label,
                              {"model": model, **spec, **dataclasses.asdict(config)},
                              {"test": test, "history": history},
-                             results.provenance(seed, device, started, time.perf_counter() - t0, command,
-                                                commit))
+                             results.provenance(seed, device, started, time.perf_counter() - t0,
+                                                command, commit),
+                             checkpoint={"file": weights.name, "sha256": sha256(weights)})
     return test, history
 
 
