@@ -16,6 +16,7 @@ import os
 import random
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -161,6 +162,29 @@ def setup(seed: int = 0, mode: str | None = None, quiet: bool = False) -> BookCo
               f"colab={config.on_colab} torch={torch.__version__} "
               f"commit={git_commit()[:12]} date={now()}")
     return config
+
+
+def data_dir() -> Path:
+    """The repository's ``data/`` folder (shipped results and checkpoints).
+
+    ``$ARNN_DATA_DIR`` wins; then the checkout this package was installed from; on Colab,
+    where only the package is installed, a shallow clone of the repository is made once
+    (``~/attentionrnn-book``). Anywhere else a missing folder raises ``FileNotFoundError``.
+    """
+    if os.environ.get("ARNN_DATA_DIR"):
+        return Path(os.environ["ARNN_DATA_DIR"])
+    here = Path(__file__).resolve().parent.parent / "data"
+    if here.is_dir():
+        return here
+    clone = Path.home() / "attentionrnn-book"
+    if on_colab() and not clone.exists():
+        subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", REPOSITORY_BRANCH,
+                        REPOSITORY_URL, str(clone)], check=True)
+    if (clone / "data").is_dir():
+        return clone / "data"
+    raise FileNotFoundError(
+        f"data/ not found next to the package ({here}); set ARNN_DATA_DIR to a checkout's "
+        f"data folder, or clone {REPOSITORY_URL}")
 
 
 def current() -> BookConfig:

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 __all__ = ["REQUIRED", "PROVENANCE", "provenance", "write_result", "load_results",
-           "validate", "git_commit", "now"]
+           "validate", "git_commit", "now", "markdown_table"]
 
 REQUIRED = ("experiment", "protocol", "config", "metrics", "provenance")
 PROVENANCE = ("command", "git_commit", "device", "torch_version", "seed", "started", "duration_s")
@@ -87,11 +87,32 @@ def write_result(path, experiment, protocol, config, metrics, prov, **extra) -> 
 
 
 def load_results(pattern="**/*.json", root=None) -> list[dict]:
-    """Every results file under ``root`` (default ``data/results`` of the repository)
-    matching ``pattern``, validated, each with its ``path``; sorted by path."""
-    root = Path(root) if root is not None else Path(__file__).resolve().parent.parent / "data" / "results"
+    """Every results file under ``root`` (default ``data/results`` of the repository, see
+    :func:`arnn_lite.book.data_dir`) matching ``pattern``, validated, each with its
+    ``path``; sorted by path."""
+    if root is None:
+        from .book import data_dir
+        root = data_dir() / "results"
+    root = Path(root)
     out = []
     for path in sorted(root.glob(pattern)):
         result = validate(json.loads(path.read_text()), str(path))
         out.append({**result, "path": str(path)})
     return out
+
+
+def markdown_table(rows: list[dict], columns: list[str], formats: dict | None = None) -> str:
+    """A Markdown table of ``rows`` (dicts) with the given ``columns``; ``formats`` maps a
+    column to a format string (missing values print as "–"). Chapters display it with
+    ``IPython.display.Markdown`` so the book renders a real table."""
+    formats = formats or {}
+
+    def cell(row, col):
+        value = row.get(col)
+        if value is None:
+            return "–"
+        return formats[col].format(value) if col in formats else str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r, c) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)

@@ -145,3 +145,30 @@ def test_config_repository_matches_constant():
     assert config["repository"]["url"] == book.REPOSITORY_URL
     assert config["repository"]["branch"] == book.REPOSITORY_BRANCH
     assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+
+
+def test_data_dir_prefers_the_environment_then_the_checkout(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARNN_DATA_DIR", str(tmp_path))
+    assert book.data_dir() == tmp_path
+    monkeypatch.delenv("ARNN_DATA_DIR")
+    assert book.data_dir() == Path(book.__file__).resolve().parent.parent / "data"
+
+
+def test_data_dir_clones_the_repository_on_colab(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.delenv("ARNN_DATA_DIR", raising=False)
+    monkeypatch.setattr(book, "__file__", str(tmp_path / "site-packages" / "arnn_lite" / "book.py"))
+    monkeypatch.setattr(book.Path, "home", lambda: tmp_path)
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "simulated")
+
+    def fake_clone(cmd, check):
+        calls.append(cmd)
+        (Path(cmd[-1]) / "data").mkdir(parents=True)
+    monkeypatch.setattr(book.subprocess, "run", fake_clone)
+    assert book.data_dir() == tmp_path / "attentionrnn-book" / "data"
+    assert calls == [["git", "clone", "--quiet", "--depth", "1", "--branch", "main",
+                      book.REPOSITORY_URL, str(tmp_path / "attentionrnn-book")]]
+    monkeypatch.delenv("COLAB_RELEASE_TAG")
+    monkeypatch.setattr(book.Path, "home", lambda: tmp_path / "elsewhere")
+    with pytest.raises(FileNotFoundError, match="set ARNN_DATA_DIR"):
+        book.data_dir()

@@ -35,3 +35,9 @@ def test_paper_numbers_are_the_supplements():
     row = paper.paper_row("mbg", "unet3_arnn")
     assert row["values"]["total"] == 92.29 and "Table 1" in row["source"]
     assert paper.paper_row("mbg", "arnn") is None  # main-paper tables are not available to us
+
+
+def test_markdown_table_formats_and_marks_missing():
+    text = results.markdown_table([{"model": "ctx", "acc": 0.51234}, {"model": "arnn"}],
+                                  ["model", "acc"], {"acc": "{:.1%}"})
+    assert text.splitlines() == ["| model | acc |", "|---|---|", "| ctx | 51.2% |", "| arnn | – |"]
