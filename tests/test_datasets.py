@@ -48,6 +48,7 @@ def test_item_shapes_and_ranges(items):
     _, its = items
     it = its[0]
     assert it["image"].shape == (3, 100, 100) and 0 <= it["image"].min() and it["image"].max() <= 1
+    assert it["image"].dtype == torch.float32 and it["query"].dtype == torch.float32
     assert it["query"].shape == (10,) and it["query"].sum() == 1
     assert 0 <= it["label"] < 5 and it["mask"].shape == (1, 100, 100)
     x0, y0, x1, y1 = it["box"].tolist()

@@ -136,7 +136,7 @@ class MBG(Dataset):
         query = torch.zeros(5 if self.inverse else 10)
         query[colours[target] if self.inverse else digit] = 1.0
         return {
-            "image": (image / 255.0).clamp(0, 1),
+            "image": (image / 255.0).clamp(0, 1).float(),  # blobs are computed in float64
             "query": query,
             "label": digit if self.inverse else int(colours[target]),
             "scale": side / 28.0,
