@@ -35,41 +35,16 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["DEFAULT_REPOSITORY_URL", "repository_url", "tags", "student_notebook",
+from .book import REPOSITORY_URL  # one source of the URL (tested equal to _config.yml)
+
+__all__ = ["tags", "student_notebook",
            "write_student_edition", "Exercise", "find_exercises", "signature",
            "check_notebook", "parse_cell", "main"]
 
-DEFAULT_REPOSITORY_URL = "https://github.com/arnn-book/attentionrnn-from-scratch"
-ROOT = Path(__file__).resolve().parent.parent
 COPIED_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg"}  # pictures a chapter may embed
 
 
 # --------------------------------------------------------------------------- helpers
-def repository_url(config: Path | None = None) -> str:
-    """The book's GitHub URL: ``arnn_lite.book``'s constant, else ``repository.url`` of
-    ``_config.yml``, else :data:`DEFAULT_REPOSITORY_URL`."""
-    try:
-        from . import book  # written by the infrastructure engineer
-        for name in ("REPOSITORY_URL", "REPO_URL", "REPOSITORY", "GITHUB_URL"):
-            url = getattr(book, name, None)
-            if isinstance(url, str) and url.startswith("http"):
-                return url.rstrip("/")
-    except Exception:  # book.py missing or failing to import: fall back to the config
-        pass
-    config = config or ROOT / "_config.yml"
-    if config.exists():
-        text = config.read_text(encoding="utf-8")
-        try:
-            import yaml
-            url = ((yaml.safe_load(text) or {}).get("repository") or {}).get("url")
-        except Exception:
-            match = re.search(r"^repository:\s*\n(?:[ \t]+.*\n)*?[ \t]+url:\s*(\S+)", text, re.M)
-            url = match.group(1) if match else None
-        if url:
-            return str(url).strip("'\"").rstrip("/")
-    return DEFAULT_REPOSITORY_URL
-
-
 def tags(cell) -> set[str]:
     """The set of tags of a notebook cell."""
     return set(cell.get("metadata", {}).get("tags", []))
@@ -99,7 +74,7 @@ def student_notebook(nb, name: str, student_dir: str = "student", repo_url: str 
     """A student copy of notebook ``nb`` (not modified): solutions removed, outputs cleared,
     Colab links rewritten to ``<student_dir>/<notebook>``; a badge is added after the
     title when the chapter has none."""
-    repo_url = repo_url or repository_url()
+    repo_url = (repo_url or REPOSITORY_URL).rstrip("/")
     pattern = _colab_pattern(repo_url)
     out = copy.deepcopy(nb)
     out.cells = [cell for cell in out.cells if "solution" not in tags(cell)]
@@ -438,8 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="folder of the student copies in the repository, used in the "
                               "Colab links (default: 'student')")
     student.add_argument("--repo-url", default=None,
-                         help="GitHub URL of the repository (default: arnn_lite.book's "
-                              f"constant, else _config.yml, else {DEFAULT_REPOSITORY_URL})")
+                         help=f"GitHub URL of the repository (default: {REPOSITORY_URL})")
     student.set_defaults(run=_cmd_student)
     check = sub.add_parser(
         "check", help="validate the exercise convention; non-zero exit on any problem",
