@@ -21,6 +21,7 @@ from ._checks import check_positive
 from .attention import QueryContext, SpatialAttention, normalize
 from .ops import skew, unskew
 from .rnn import DiagonalLSTM
+from .scan import fused_enabled
 
 __all__ = ["AttentionRNN", "BlockAttentionRNN", "logistic_noise"]
 
@@ -122,28 +123,39 @@ class AttentionRNN(SpatialAttention):
         hb = self.backward_lstm(xc)  # (B, hidden, H, W)
         w_f = self.readout.weight[:, :hidden, 0, 0]  # (1, hidden): readout weights of hᶠ
         lb = F.conv2d(hb, self.readout.weight[:, hidden:], self.readout.bias)  # (B, 1, H, W)
-        lb_steps = skew(lb).permute(3, 0, 1, 2).unbind(0)  # T x (B, 1, H)
-        noise_steps = None
-        if sample:
-            noise = logistic_noise((B, 1, H, W), xc, generator)  # (B, 1, H, W)
-            noise_steps = skew(noise).permute(3, 0, 1, 2).unbind(0)  # T x (B, 1, H)
         if teacher is not None:
-            teacher_steps = skew(teacher.to(xc.dtype)).permute(3, 0, 1, 2).unbind(0)  # T x (B, 1, H)
+            mode, given = "teacher", teacher.to(xc.dtype)
+        elif sample:
+            mode, given = "sample", logistic_noise((B, 1, H, W), xc, generator)
+        else:
+            mode, given = "deterministic", None
+        if fused_enabled():  # same recurrence, hand-written backward (chapter 15)
+            states, logits = self.forward_lstm.fused(xc, lb, given, w_f=w_f, mode=mode,
+                                                     temperature=temperature)
+            return logits, states[:, hidden:]  # (B, 1, H, W) each
+        pre = skew(self.forward_lstm.input_to_state(xc))  # (B, 4*hidden, H, T)
+        given = skew(given) if given is not None else None  # (B, 1, H, T)
+        return self._scan_steps(pre, w_f, skew(lb), given, mode, temperature, W)
+
+    def _scan_steps(self, pre, w_f, lb, given, mode, temperature, W):
+        """The readable autograd path of :meth:`scan`: a hook feeds each value back."""
+        lb_steps = lb.permute(3, 0, 1, 2).unbind(0)  # T x (B, 1, H)
+        given_steps = given.permute(3, 0, 1, 2).unbind(0) if given is not None else None
         logits, fed = [], []
 
         def feed_back(t, h):  # h: (B, hidden, H), column t of hᶠ
             l_t = torch.matmul(w_f, h) + lb_steps[t]  # (1, hidden) @ (B, hidden, H) -> (B, 1, H)
-            if teacher is not None:
-                a_t = teacher_steps[t]
-            elif sample:
-                a_t = relaxed_bernoulli(l_t, noise_steps[t], temperature)
+            if mode == "teacher":
+                a_t = given_steps[t]
+            elif mode == "sample":
+                a_t = relaxed_bernoulli(l_t, given_steps[t], temperature)
             else:
                 a_t = torch.sigmoid(l_t)
             logits.append(l_t)
             fed.append(a_t)
             return a_t
 
-        self.forward_lstm.scan(skew(self.forward_lstm.input_to_state(xc)), feed_back)
+        self.forward_lstm.scan(pre, feed_back)
         return (unskew(torch.stack(logits, -1), W),  # (B, 1, H, W)
                 unskew(torch.stack(fed, -1), W))
 

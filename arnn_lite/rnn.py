@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from ._checks import check_features, check_positive
 from .ops import skew, unskew
+from .scan import diagonal_scan, from_scan_order, fused_enabled, scan_indices, to_scan_order
 
 __all__ = ["DiagonalLSTM", "DiagonalBiLSTM"]
 
@@ -57,10 +58,38 @@ class DiagonalLSTM(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x ``(B, C, H, W)``. Returns ``h`` of shape ``(B, hidden, H, W)``."""
         check_features(x, self.in_channels, "x")
+        if fused_enabled():  # same function, hand-written backward (chapter 15)
+            return self.fused(x)[0]
         if self.reverse:
             x = x.flip(-2, -1)
         h = unskew(self.scan(skew(self.input_to_state(x))), x.shape[-1])  # (B, hidden, H, W)
         return h.flip(-2, -1) if self.reverse else h
+
+    def state_weights(self):
+        """``K_ss`` as one matrix over ``[left; up]`` states ``(4*hidden, 2S)``, and its bias."""
+        w = self.state_to_state.weight  # (4*hidden, S, 2); tap 1: left (row r), tap 0: up (row r-1)
+        return torch.cat([w[..., 1], w[..., 0]], dim=1), self.state_to_state.bias
+
+    def fused(self, x: torch.Tensor, lb=None, given=None, **feedback):
+        """The whole layer through :func:`~arnn_lite.scan.diagonal_scan` (chapter 15).
+
+        Args:
+            x: ``(B, C, H, W)``. ``lb``, ``given``: AttentionRNN's backward logit and noise
+            or teacher values, ``(B, 1, H, W)``; ``feedback``: its ``w_f, mode, temperature``.
+
+        Returns:
+            ``(states (B, S, H, W), logits (B, 1, H, W) or None)``.
+        """
+        H, W = x.shape[-2:]
+        to_scan, from_scan = scan_indices(H, W, self.reverse, x.device)
+        w_cat, b_ss = self.state_weights()
+        w_in, b_is = self.input_to_state.weight[:, :, 0, 0], self.input_to_state.bias  # (4h, C)
+        extra = {k: to_scan_order(v, to_scan) if v is not None else None
+                 for k, v in (("lb", lb), ("given", given))}  # (T, H, B, 1)
+        states, logits = diagonal_scan(to_scan_order(x, to_scan), w_in, w_cat, b_is + b_ss,
+                                       **extra, **feedback)  # (T, H, B, S), (T, H, B, 1)
+        return (from_scan_order(states, from_scan, W),
+                from_scan_order(logits, from_scan, W) if logits is not None else None)
 
     def scan(self, pre: torch.Tensor, hook: Optional[StepHook] = None) -> torch.Tensor:
         """Run the recurrence over precomputed, skewed input-to-state terms.
@@ -80,9 +109,8 @@ class DiagonalLSTM(nn.Module):
         upper = (torch.arange(H, device=pre.device)[:, None] <= torch.arange(T, device=pre.device))
         upper = upper.to(pre.dtype).t().unbind(0)  # T x (H,): 1 where row r <= t
         steps = pre.permute(3, 0, 1, 2).unbind(0)  # T x (B, 4*hidden, H); unbind, never index
-        w = self.state_to_state.weight  # (4*hidden, S, 2); tap 1: left (row r), tap 0: up (row r-1)
-        w_cat = torch.cat([w[..., 1], w[..., 0]], dim=1)  # (4*hidden, 2S)
-        bias = self.state_to_state.bias[:, None]  # (4*hidden, 1)
+        w_cat, bias = self.state_weights()  # (4*hidden, 2S), (4*hidden,)
+        bias = bias[:, None]  # (4*hidden, 1)
         state = pre.new_zeros(B, hidden + self.feedback_channels, H)
         c = pre.new_zeros(B, hidden, H)
         outputs = []
