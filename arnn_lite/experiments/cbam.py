@@ -1,0 +1,194 @@
+"""CBAM vs CBAM+ARNN image classification: train one model, test it, write a results file.
+
+    python -m arnn_lite.experiments.cbam --spatial arnn --protocol book|paper [--dataset mnist|cifar100] [--resume]
+
+``--spatial``: ``none`` (channel gate only), ``cbam`` (CBAM's spatial gate) or ``arnn``
+(CBAM+ARNN). Protocols (chapter 12):
+
+* ``paper``: CIFAR-100 (45,000 train / 5,000 validation / 10,000 test), a CIFAR ResNet-56
+  with CBAM in every block, standard augmentation, the CIFAR ResNet recipe of He et al.
+  (SGD, momentum 0.9, weight decay 1e-4, lr 0.1 divided by 10 at epochs 82 and 123, 164
+  epochs, batch 128). A GPU job.
+* ``book``: cluttered coloured MNIST (offline), ResNet-8 of width 16, a few epochs with
+  RMSprop: sized for a 2-core CPU.
+
+``arnn_lite.train.fit`` builds RMSprop itself and has no option for SGD with momentum
+and weight decay yet. Until ``TrainConfig`` has ``optimizer``, ``momentum`` and
+``weight_decay`` fields, a paper-protocol run falls back to RMSprop (lr 1e-3, same
+schedule) and its results file records both the requested and the used optimiser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from .. import results
+from ..datasets.cifar import ImageTensors, load_cifar100, split_train_val
+from ..datasets.cluttered import cluttered_mnist
+from ..models.cbam import SPATIAL, cbam_resnet
+from ..train import TrainConfig, fit, init_distributed, is_main, make_loader, save_checkpoint, sha256
+from .mbg import mass_in_box
+
+__all__ = ["PROTOCOLS", "DATASETS", "fit_supports_sgd", "build_data", "evaluate", "run", "main"]
+
+DATASETS = ("mnist", "cifar100")
+SGD = {"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4}
+PROTOCOLS = {
+    "paper": dict(dataset="cifar100", depth=56, width=16, train=45000, val=5000, test=10000,
+                  augment=True, optimizer=SGD, fallback_lr=1e-3,
+                  config=TrainConfig(epochs=164, batch_size=128, lr=0.1, grad_clip=None, patience=None,
+                                     decay_start=82, decay_every=41, decay_factor=10.0)),
+    "book": dict(dataset="mnist", depth=8, width=16, train=6000, val=1000, test=2000,
+                 augment=False, optimizer={"name": "rmsprop", "lr": 1e-3}, fallback_lr=1e-3,
+                 config=TrainConfig(epochs=4, batch_size=128, lr=1e-3, grad_clip=None, patience=None,
+                                    decay_start=3, decay_every=1, decay_factor=10.0)),
+}
+REPO = Path(__file__).resolve().parents[2]
+SIZES = ("train", "val", "test", "depth", "width", "epochs", "batch_size")
+
+
+def fit_supports_sgd() -> bool:
+    """Whether :class:`~arnn_lite.train.TrainConfig` can ask ``fit`` for SGD + momentum + decay."""
+    return {"optimizer", "momentum", "weight_decay"} <= {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def optimizer_config(config: TrainConfig, wanted: dict, fallback_lr: float):
+    """``(config, used)``: the training config that makes ``fit`` use ``wanted`` if it can,
+    else RMSprop at ``fallback_lr`` (what ``fit`` builds today)."""
+    if wanted["name"] == "rmsprop":
+        return dataclasses.replace(config, lr=wanted["lr"]), dict(wanted)
+    if fit_supports_sgd():
+        config = dataclasses.replace(config, lr=wanted["lr"], optimizer=wanted["name"],
+                                     momentum=wanted["momentum"], weight_decay=wanted["weight_decay"])
+        return config, dict(wanted)
+    return dataclasses.replace(config, lr=fallback_lr), {
+        "name": "rmsprop", "lr": fallback_lr,
+        "note": "fallback: arnn_lite.train.fit has no SGD/momentum/weight-decay option yet"}
+
+
+def build_data(dataset, sizes, seed=0, augment=False, data_root=None, download=None, verify=True):
+    """The train, val and test splits (``ImageTensors``) and the number of classes."""
+    if dataset == "mnist":
+        sets = {s: cluttered_mnist(s, sizes[s], seed, augment=augment and s == "train")
+                for s in ("train", "val", "test")}
+        return sets, 10
+    images, labels, classes = load_cifar100("train", data_root, download, verify)
+    train_idx, val_idx = split_train_val(len(labels), sizes["val"], seed)
+    train_idx = train_idx[:sizes["train"]]
+    test_images, test_labels, _ = load_cifar100("test", data_root, download, verify)
+    return {"train": ImageTensors(images[train_idx], labels[train_idx], augment=augment),
+            "val": ImageTensors(images[val_idx], labels[val_idx]),
+            "test": ImageTensors(test_images[:sizes["test"]], test_labels[:sizes["test"]])}, len(classes)
+
+
+def loss_fn(net, batch, device):
+    logits, _ = net(batch["image"].to(device))
+    return F.cross_entropy(logits, batch["label"].to(device))
+
+
+def evaluate(model, loader, device):
+    """Top-1 and top-5 accuracy; per block, the mean spatial mask value and (when the
+    data carry target boxes) the share of mask mass inside the box."""
+    n, top1, top5, means, inside = 0, 0.0, 0.0, None, None
+    for batch in loader:
+        image, label = batch["image"].to(device), batch["label"].to(device)
+        logits, masks = model(image)
+        best = logits.topk(min(5, logits.shape[1]), dim=1).indices  # (B, 5)
+        top1 += float((best[:, 0] == label).sum())
+        top5 += float((best == label[:, None]).any(1).sum())
+        m = [None if k is None else float(k.mean((1, 2, 3)).sum()) for k in masks]
+        means = m if means is None else [None if a is None else a + b for a, b in zip(means, m)]
+        if "box" in batch:
+            b = [None if k is None else float(mass_in_box(k, batch["box"].to(device), image.shape[-1]).sum())
+                 for k in masks]
+            inside = b if inside is None else [None if a is None else a + c for a, c in zip(inside, b)]
+        n += len(label)
+    scale = (lambda v: None if v is None else v / n)
+    return {"accuracy": top1 / n, "top5": top5 / n, "mask_mean": [scale(v) for v in means],
+            "mask_mass_in_box": None if inside is None else [scale(v) for v in inside]}
+
+
+def run(spatial="arnn", protocol="book", dataset=None, seed=0, device=None, out_dir=None,
+        resume=False, overrides=None, progress=True, command=None, data_root=None,
+        download=None, verify=True, context_size=3):
+    """Train and test one model; write ``data/results/cbam/<protocol>/<spatial>.json``
+    and the best weights ``<spatial>.pt`` next to it. Returns ``(test metrics, history)``."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    spec = dict(PROTOCOLS[protocol])
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if dataset not in (None, spec["dataset"]):
+        overrides["dataset"] = dataset
+    if context_size != 3:
+        overrides["context_size"] = context_size
+    config, used = optimizer_config(spec.pop("config"), spec["optimizer"], spec["fallback_lr"])
+    config = dataclasses.replace(config, seed=seed, **{k: overrides.pop(k) for k in list(overrides)
+                                                       if k in ("epochs", "batch_size")})
+    label = protocol if not overrides else "custom"
+    spec.update(overrides)
+    out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / "cbam" / label
+    torch.manual_seed(seed)
+    sets, classes = build_data(spec["dataset"], spec, seed, spec["augment"], data_root, download, verify)
+    net = cbam_resnet(spec["depth"], classes, spatial, spec.get("context_size", 3), spec["width"])
+    started, t0, commit = results.now(), time.perf_counter(), results.git_commit()
+    history, best = fit(net, sets["train"], sets["val"], loss_fn, evaluate, config,
+                        checkpoint=out_dir / f"{spatial}.ckpt", resume=resume, device=device,
+                        progress=progress)
+    net.load_state_dict(best)
+    net.eval()
+    with torch.no_grad():
+        test = evaluate(net.to(device), make_loader(sets["test"], config, 0, shuffle=False), device)
+    test["parameters"] = sum(p.numel() for p in net.parameters())
+    if is_main():
+        weights = out_dir / f"{spatial}.pt"
+        save_checkpoint(best, weights)
+        wanted, _ = spec.pop("optimizer"), spec.pop("fallback_lr")
+        record = {"spatial": spatial, "context_size": spec.pop("context_size", 3), **spec,
+                  "optimizer_requested": wanted, "optimizer_used": used, **dataclasses.asdict(config)}
+        results.write_result(out_dir / f"{spatial}.json", "cbam", label, record,
+                             {"test": test, "history": history},
+                             results.provenance(seed, device, started, time.perf_counter() - t0,
+                                                command, commit),
+                             checkpoint={"file": weights.name, "sha256": sha256(weights)})
+    return test, history
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Train one CBAM / CBAM+ARNN ResNet and write its results file.")
+    p.add_argument("--spatial", choices=SPATIAL, default="arnn")
+    p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="book")
+    p.add_argument("--dataset", choices=DATASETS, help="default: the protocol's (book: mnist, paper: cifar100)")
+    p.add_argument("--context-size", type=int, default=3, help="spatial gate's k×k context (CBAM's code: 7)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device")
+    p.add_argument("--out-dir")
+    p.add_argument("--data-root", help="parent folder of cifar-100-python")
+    p.add_argument("--download", action="store_true", help="download CIFAR-100 if missing")
+    p.add_argument("--no-verify", action="store_true", help="skip torchvision's MD5 check (test files)")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    for name in SIZES:
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, dest=name)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    a = p.parse_args(argv)
+    command = " ".join(["python -m arnn_lite.experiments.cbam", *map(shlex.quote, argv)])
+    device = a.device or init_distributed()
+    test, _ = run(a.spatial, a.protocol, a.dataset, a.seed, device, a.out_dir, a.resume,
+                  {k: getattr(a, k) for k in SIZES}, command=command, data_root=a.data_root,
+                  download=True if a.download else None, verify=not a.no_verify,
+                  context_size=a.context_size)
+    if is_main():
+        print(f"{a.spatial}: test accuracy {test['accuracy']:.4f}, top-5 {test['top5']:.4f}")
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
