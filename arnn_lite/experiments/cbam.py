@@ -47,10 +47,10 @@ PROTOCOLS = {
                   augment=True, optimizer=SGD, fallback_lr=1e-3,
                   config=TrainConfig(epochs=164, batch_size=128, lr=0.1, grad_clip=None, patience=None,
                                      decay_start=82, decay_every=41, decay_factor=10.0)),
-    "book": dict(dataset="mnist", depth=8, width=16, train=6000, val=1000, test=2000,
+    "book": dict(dataset="mnist", depth=8, width=16, train=5000, val=1000, test=2000,
                  augment=False, optimizer={"name": "rmsprop", "lr": 1e-3}, fallback_lr=1e-3,
-                 config=TrainConfig(epochs=4, batch_size=128, lr=1e-3, grad_clip=None, patience=None,
-                                    decay_start=3, decay_every=1, decay_factor=10.0)),
+                 config=TrainConfig(epochs=5, batch_size=64, lr=1e-3, grad_clip=None, patience=None,
+                                    decay_start=4, decay_every=1, decay_factor=10.0)),
 }
 REPO = Path(__file__).resolve().parents[2]
 SIZES = ("train", "val", "test", "depth", "width", "epochs", "batch_size")
