@@ -93,124 +93,121 @@ def from_scan_order(y: torch.Tensor, index: torch.Tensor, W: int) -> torch.Tenso
     return pixels.view(H, W, B, C).permute(2, 3, 0, 1).contiguous()  # (B, C, H, W)
 
 
-def _keep_masks(H, T, like):
-    """``keep[t]`` ``(H, 1)``: 1 for rows ``r <= t``; only steps ``t < H - 1`` need one."""
-    rows = torch.arange(H, device=like.device)
-    return [(rows <= t).to(like.dtype).view(H, 1) for t in range(min(H - 1, T))]
+def _rows(t, H, W):
+    """Rows ``[lo, hi)`` of step ``t`` that hold a pixel: started (``r <= t``), not
+    finished (``t - r < W``). Only these are computed; the other ~half of the skewed
+    grid never is."""
+    return max(0, t - W + 1), min(t, H - 1) + 1
 
 
 class _DiagonalScan(torch.autograd.Function):
-    """Forward and hand-written backward of the scan in scan order, see the module doc.
+    """Forward and hand-written backward of the scan, see the module docstring.
 
-    Inside, every per-step tensor is channels-first, ``(channels, H, B)``, so that the
-    gates ``[o, f, i, g]`` and the states are contiguous blocks for the element-wise maths.
+    Per step, tensors are channels-first over the step's pixel rows, ``(channels, rows,
+    B)``, so gates and states are contiguous blocks. The states of the previous step are
+    kept in ``prev`` ``(S, H + 1, B)`` whose row 0 is a zero row: pixel row ``r`` reads its
+    left neighbour at ``r + 1`` and the pixel above at ``r``.
     """
 
     @staticmethod
-    def forward(ctx, X, w_in, w_cat, bias, w_f, lb, given, mode, temperature):
+    def forward(ctx, X, w_in, w_cat, bias, w_f, lb, given, mode, temperature, W):
         T, H, B, _ = X.shape
-        G4, N = w_in.shape[0], H * B
-        hidden, feedback = G4 // 4, w_f is not None
+        hidden, feedback = w_in.shape[0] // 4, w_f is not None
         S = hidden + int(feedback)  # state channels: h (and the fed-back value a)
-        Z = X.new_zeros(T + 1, 2 * S, H, B)  # Z[t]: [left; up] states read by step t
-        C = X.new_zeros(T + 1, hidden, H, B)  # cell states, C[0] = 0
-        A = X.new_empty(T, G4, H, B)  # gate activations [σ(o); σ(f); σ(i); tanh(g)]
-        TC = X.new_empty(T, hidden, H, B)  # tanh(c_t)
-        L = X.new_empty(T, 1, H, B) if feedback else None  # logits ℓ
-        keep = _keep_masks(H, T, X)
-        bias = bias[:, None]  # (4h, 1)
+        prev = X.new_zeros(S, H + 1, B)  # states of step t - 1, zero row on top
+        cells = X.new_zeros(hidden, H, B)  # cell states of step t - 1
+        states = X.new_zeros(T, S, H, B)  # outputs in scan order
+        logits = X.new_zeros(T, 1, H, B) if feedback else None
+        saved = []
         for t in range(T):
-            act = A[t].view(G4, N)
-            torch.addmm(bias, w_in, X[t].view(N, -1).t(), out=act)  # K_is ⊛ x_t: (4h, N)
-            act.addmm_(w_cat, Z[t].view(2 * S, N))  # + K_ss ⊛ [left; up]
+            lo, hi = _rows(t, H, W)
+            n = (hi - lo) * B
+            z = torch.cat([prev[:, lo + 1:hi + 1], prev[:, lo:hi]])  # (2S, rows, B): [left; up]
+            act = torch.addmm(bias[:, None], w_in, X[t, lo:hi].reshape(n, -1).t())  # K_is ⊛ x_t
+            act.addmm_(w_cat, z.view(2 * S, n))  # + K_ss ⊛ [left; up]: (4h, n)
             act[:3 * hidden].sigmoid_()
             act[3 * hidden:].tanh_()
-            o, f, i, g = A[t].split(hidden)  # (hidden, H, B) each
-            c = torch.mul(f, C[t], out=C[t + 1]).addcmul_(i, g)
-            if t < len(keep):
-                c.mul_(keep[t])  # rows that hold no pixel yet stay zero
-            torch.tanh(c, out=TC[t])
-            state = Z[t + 1]
-            h = torch.mul(o, TC[t], out=state[:hidden])
+            o, f, i, g = act.view(-1, hi - lo, B).split(hidden)  # (hidden, rows, B) each
+            c_prev = cells[:, lo:hi].clone()
+            c = torch.addcmul(f * c_prev, i, g)
+            cells[:, lo:hi] = c
+            tc = torch.tanh(c)
+            out = states[t, :, lo:hi]  # (S, rows, B)
+            torch.mul(o, tc, out=out[:hidden])
             if feedback:
-                torch.addmm(lb[t].view(1, N), w_f, h.view(hidden, N), out=L[t].view(1, N))
-                _feed(state[hidden:S], L[t], given, t, mode, temperature)
-                if t < len(keep):
-                    state[hidden:S].mul_(keep[t])
-            state[S:, 1:].copy_(state[:S, :-1])  # up: row r holds row r-1's state
-        ctx.save_for_backward(X, w_in, w_cat, w_f, Z, C, A, TC)
-        ctx.mode, ctx.temperature = mode, temperature
-        return Z[1:, :S], L
+                l_t = torch.addmm(lb[t, :, lo:hi].reshape(1, n), w_f, out[:hidden].reshape(hidden, n))
+                logits[t, :, lo:hi] = l_t.view(1, hi - lo, B)
+                _feed(out[hidden:], logits[t, :, lo:hi], given, t, lo, hi, mode, temperature)
+            prev[:, lo + 1:hi + 1] = out
+            saved.append((z, act, c_prev, tc))
+        ctx.save_for_backward(X, w_in, w_cat, w_f, states)
+        ctx.saved, ctx.mode, ctx.temperature, ctx.W = saved, mode, temperature, W
+        return states, logits
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_states, g_logits):
-        X, w_in, w_cat, w_f, Z, C, A, TC = ctx.saved_tensors
-        T, G4, H, B = A.shape
-        hidden, feedback, N = G4 // 4, w_f is not None, H * B
-        S = hidden + int(feedback)
-        dG = A.new_empty(T, G4, H, B)  # gradient of the gate pre-activations
-        dL = A.new_zeros(T, 1, H, B) if feedback else None
-        dS = A.new_zeros(S, H, B)  # gradient of state t, from step t + 1 and the output
-        dc = A.new_zeros(hidden, H, B)
-        keep = _keep_masks(H, T, A)
+        X, w_in, w_cat, w_f, states = ctx.saved_tensors
+        T, S, H, B = states.shape
+        hidden, feedback, W = w_in.shape[0] // 4, w_f is not None, ctx.W
+        d_x = torch.zeros_like(X)  # (T, H, B, C)
+        d_w_in, d_w_cat = torch.zeros_like(w_in), torch.zeros_like(w_cat)
+        d_bias = w_in.new_zeros(w_in.shape[0])
+        d_wf = torch.zeros_like(w_f) if feedback else None
+        d_lb = states.new_zeros(T, 1, H, B) if feedback else None
+        d_prev = states.new_zeros(S, H + 1, B)  # gradient of the states of step t
+        d_cells = states.new_zeros(hidden, H, B)  # gradient of the cells of step t
         for t in reversed(range(T)):
+            lo, hi = _rows(t, H, W)
+            n, (z, act, c_prev, tc) = (hi - lo) * B, ctx.saved[t]
+            d_out = d_prev[:, lo + 1:hi + 1]  # (S, rows, B)
             if g_states is not None:
-                dS.add_(g_states[t])
-            dh = dS[:hidden]
+                d_out = d_out + g_states[t, :, lo:hi]
+            dh = d_out[:hidden].reshape(hidden, n)
             if feedback:
-                _feed_backward(dS[hidden:], dL[t], Z[t + 1][hidden:S], g_logits, t,
-                               keep[t] if t < len(keep) else None, ctx.mode, ctx.temperature)
-                dh.view(hidden, N).addmm_(w_f.t(), dL[t].view(1, N))
-            o, f, i, g = A[t].split(hidden)
-            d_o, d_f, d_i, d_g = dG[t].split(hidden)
-            tc = TC[t]
-            torch.mul(dh, tc, out=d_o)
-            dc.addcmul_(dh * o, 1 - tc * tc)
-            if t < len(keep):
-                dc.mul_(keep[t])
-            torch.mul(dc, C[t], out=d_f)
-            torch.mul(dc, g, out=d_i)
-            torch.mul(dc, i, out=d_g)
-            dc.mul_(f)  # carried to step t - 1
-            s = A[t][:3 * hidden]
-            dG[t][:3 * hidden].mul_(s - s * s)  # σ' = σ (1 - σ)
-            d_g.mul_(1 - g * g)  # tanh' = 1 - tanh²
-            dz = torch.mm(w_cat.t(), dG[t].view(G4, N)).view(2 * S, H, B)  # d[left; up]
-            dS = dz[:S].clone()
-            dS[:, :-1].add_(dz[S:, 1:])  # row r's "up" was row r-1's state
-        dG_t = dG.view(T, G4, N)
-        Xf = X.view(T, N, -1)  # (T, N, C)
-        d_x = torch.matmul(dG_t.transpose(1, 2), w_in).view(X.shape)  # (T, H, B, C)
-        d_w_in = torch.bmm(dG_t, Xf).sum(0)  # (4h, C)
-        d_w_cat = torch.bmm(dG_t, Z[:T].view(T, 2 * S, N).transpose(1, 2)).sum(0)  # (4h, 2S)
-        d_wf = None
-        if feedback:
-            h_all = Z[1:, :hidden].reshape(T, hidden, N)
-            d_wf = torch.bmm(dL.view(T, 1, N), h_all.transpose(1, 2)).sum(0)  # (1, hidden)
-        return d_x, d_w_in, d_w_cat, dG_t.sum((0, 2)), d_wf, dL, None, None, None
+                dl = _feed_backward(d_out[hidden:], states[t, hidden:, lo:hi], g_logits, t, lo, hi,
+                                    ctx.mode, ctx.temperature).reshape(1, n)
+                d_lb[t, :, lo:hi] = dl.view(1, hi - lo, B)
+                d_wf.addmm_(dl, states[t, :hidden, lo:hi].reshape(hidden, n).t())
+                dh = torch.addmm(dh, w_f.t(), dl)
+            dh = dh.view(hidden, hi - lo, B)
+            o, f, i, g = act.view(-1, hi - lo, B).split(hidden)
+            dc = torch.addcmul(d_cells[:, lo:hi], dh * o, 1 - tc * tc)
+            s = act[:3 * hidden].view(-1, hi - lo, B)
+            d_act = torch.cat([dh * tc, dc * c_prev, dc * g, dc * i]).view(-1, n)  # d[o, f, i, g]
+            d_act[:3 * hidden].mul_(s.reshape(-1, n) - s.reshape(-1, n) ** 2)  # σ' = σ (1 - σ)
+            d_act[3 * hidden:].mul_(1 - g.reshape(hidden, n) ** 2)  # tanh' = 1 - tanh²
+            d_cells.zero_()
+            d_cells[:, lo:hi] = dc * f  # the cells of step t - 1
+            d_x[t, lo:hi] = torch.mm(d_act.t(), w_in).view(hi - lo, B, -1)
+            d_w_in.addmm_(d_act, X[t, lo:hi].reshape(n, -1))
+            d_w_cat.addmm_(d_act, z.view(2 * S, n).t())
+            d_bias.add_(d_act.sum(1))
+            dz = torch.mm(w_cat.t(), d_act).view(2 * S, hi - lo, B)  # d[left; up]
+            d_prev.zero_()
+            d_prev[:, lo + 1:hi + 1] = dz[:S]
+            d_prev[:, lo:hi] += dz[S:]  # row r's "up" was row r-1's state
+        return d_x, d_w_in, d_w_cat, d_bias, d_wf, d_lb, None, None, None, None
 
 
-def _feed(a, logits, given, t, mode, temperature):
-    """The value fed forward at step ``t`` (written into ``a``, ``(1, H, B)``)."""
+def _feed(a, logits, given, t, lo, hi, mode, temperature):
+    """The value fed forward at step ``t`` (written into ``a``, ``(1, rows, B)``)."""
     if mode == "teacher":
-        a.copy_(given[t])
+        a.copy_(given[t, :, lo:hi])
     elif mode == "sample":
-        torch.sigmoid((logits + given[t]) / temperature, out=a)  # relaxed Bernoulli
+        torch.sigmoid((logits + given[t, :, lo:hi]) / temperature, out=a)  # relaxed Bernoulli
     else:
         torch.sigmoid(logits, out=a)
 
 
-def _feed_backward(da, dl, a, g_logits, t, keep, mode, temperature):
-    """Gradient of the logit at step ``t`` (into ``dl``) from that of the fed value ``da``."""
-    if keep is not None:
-        da.mul_(keep)
-    if mode != "teacher":
-        torch.mul(da, a - a * a, out=dl)  # σ' = a (1 - a)
-        if mode == "sample":
-            dl.div_(temperature)
+def _feed_backward(da, a, g_logits, t, lo, hi, mode, temperature):
+    """Gradient of the logits of step ``t`` from that of the fed values ``da``."""
+    dl = da * (a - a * a) if mode != "teacher" else torch.zeros_like(da)  # σ' = a (1 - a)
+    if mode == "sample":
+        dl = dl / temperature
     if g_logits is not None:
-        dl.add_(g_logits[t])
+        dl = dl + g_logits[t, :, lo:hi]
+    return dl
 
 
 def diagonal_scan(X, w_in, w_cat, bias, w_f=None, lb=None, given=None, mode="deterministic",
@@ -231,14 +228,15 @@ def diagonal_scan(X, w_in, w_cat, bias, w_f=None, lb=None, given=None, mode="det
         ``(states, logits)`` in scan order: ``(T, H, B, S)`` with ``S = hidden`` (plus the
         fed value with feedback) and ``(T, H, B, 1)`` (``None`` without feedback).
     """
+    W = X.shape[0] - X.shape[1] + 1  # T = H + W - 1
     lb, given = (_channels_first(a) for a in (lb, given))  # (T, 1, H, B)
     tensors = (X, w_in, w_cat, bias, w_f, lb, given)
     device_type = X.device.type
     if torch.is_autocast_enabled(device_type):  # the recurrence runs in float32
         with torch.autocast(device_type, enabled=False):
-            out = _DiagonalScan.apply(*(_as(a, torch.float32) for a in tensors), mode, temperature)
+            out = _DiagonalScan.apply(*(_as(a, torch.float32) for a in tensors), mode, temperature, W)
     else:
-        out = _DiagonalScan.apply(*(_as(a, X.dtype) for a in tensors), mode, temperature)
+        out = _DiagonalScan.apply(*(_as(a, X.dtype) for a in tensors), mode, temperature, W)
     return tuple(_channels_last(a) for a in out)  # (T, S, H, B) -> (T, H, B, S)
 
 
