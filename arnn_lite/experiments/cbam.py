@@ -8,7 +8,7 @@
 * ``paper``: CIFAR-100 (45,000 train / 5,000 validation / 10,000 test), a CIFAR ResNet-56
   with CBAM in every block (the main paper's depth is not in our sources), standard
   augmentation, SGD with momentum 0.9 and weight decay 1e-4 (CBAM's optimiser) on the
-  CIFAR schedule of He et al.: batch 128, lr 0.1 divided by 10 at epochs 91 and 136
+  CIFAR schedule of He et al.: batch 128, lr 0.1 divided by 10 at epochs 91 and 137
   (32k and 48k iterations), 182 epochs (64k iterations). A GPU job.
 * ``book``: cluttered coloured MNIST (offline), ResNet-8 of width 16, a few epochs with
   RMSprop: sized for a 2-core CPU.
@@ -47,7 +47,7 @@ PROTOCOLS = {
     "paper": dict(dataset="cifar100", depth=56, width=16, train=45000, val=5000, test=10000,
                   augment=True, optimizer=SGD, fallback_lr=1e-3,
                   config=TrainConfig(epochs=182, batch_size=128, lr=0.1, grad_clip=None, patience=None,
-                                     decay_start=91, decay_every=45, decay_factor=10.0)),
+                                     decay_start=91, decay_every=46, decay_factor=10.0)),
     "book": dict(dataset="mnist", depth=8, width=16, train=5000, val=1000, test=2000,
                  augment=False, optimizer={"name": "rmsprop", "lr": 1e-3}, fallback_lr=1e-3,
                  config=TrainConfig(epochs=5, batch_size=64, lr=1e-3, grad_clip=None, patience=None,
