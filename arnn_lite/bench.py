@@ -1,8 +1,14 @@
-"""Timing of attention modules: forward + backward, warm-up then median of repeats.
+"""Timing of the attention modules and of whole MBG train steps, in one run.
 
-``python -m arnn_lite.bench [--device cpu|cuda] [--out FILE]`` times every module at one
-size in a single run and prints the ratio of each to CTX, so ratios are never taken
-across runs or machines. Chapter 15 ("Making the scan fast") reads the JSON it writes.
+    python -m arnn_lite.bench [--device cpu|cuda] [--out data/bench/cpu.json] [--quick]
+
+Times forward + backward of every attention module at the MBG network's layer sizes
+(49×49, 23×23, 10×10; 32 channels) and one full MBG train step (forward, backward,
+RMSprop update) for NONE, CTX, ARNN and BRNN² at batch sizes 32 and 200. ARNN is timed
+twice: on the fused scan (the default, :mod:`arnn_lite.scan`) and on the readable
+step-by-step autograd path. Every case is warm-up then the median of repeats; ratios to
+CTX are taken within this one run, never across runs or machines. Chapter 15 ("Making
+the scan fast") reads the JSON files this writes.
 """
 
 from __future__ import annotations
@@ -12,14 +18,22 @@ import json
 import platform
 import statistics
 import time
-from datetime import datetime, timezone
+from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from . import AttentionRNN, BlockAttentionRNN
 from .attention import ContextAttention, NoContextAttention, SANAttention
+from .models.mbg import MBGNet
+from .results import git_commit, now
+from .scan import use_fused
 
-__all__ = ["time_forward_backward", "bench_modules", "main"]
+__all__ = ["time_call", "bench_modules", "bench_train_steps", "run", "main"]
+
+SIZES = (49, 23, 10)  # the MBG network's attention maps on a 100×100 canvas
+MODULES = ("NoCTX", "CTX", "SAN", "ARNN", "ARNN (autograd)", "BRNN2")
+NETWORKS = ("none", "ctx", "arnn", "arnn (autograd)", "brnn")
 
 
 def _sync(device):
@@ -27,55 +41,143 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def time_forward_backward(module, x, query=None, repeats=10, warmup=2):
-    """Median seconds of ``module(x, query).sum().backward()`` over ``repeats`` runs."""
+def time_call(fn, device="cpu", repeats=5, warmup=1) -> float:
+    """Median wall-clock seconds of ``fn()`` over ``repeats`` runs after ``warmup``."""
     times = []
     for k in range(warmup + repeats):
-        _sync(x.device)
+        _sync(device)
         start = time.perf_counter()
-        module(x, query).sum().backward()
-        _sync(x.device)
+        fn()
+        _sync(device)
         if k >= warmup:
             times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
-def bench_modules(channels=32, size=24, batch=16, hidden=16, device="cpu", repeats=10, seed=0):
-    """Time every attention module at one size; returns ``{name: seconds}``."""
+def _make_module(name, channels, hidden):
+    if name == "NoCTX":
+        return NoContextAttention(channels, query_dim=10)
+    if name == "CTX":
+        return ContextAttention(channels, 3, query_dim=10)
+    if name == "SAN":
+        return SANAttention(channels, query_dim=10)
+    if name.startswith("ARNN"):
+        return AttentionRNN(channels, hidden, query_dim=10)
+    return BlockAttentionRNN(channels, hidden, block_size=2, query_dim=10)
+
+
+def bench_modules(sizes=SIZES, channels=32, batch=32, hidden=16, device="cpu", repeats=5, seed=0):
+    """Forward + backward seconds of each module at each size: ``{size: {name: s}}``."""
     torch.manual_seed(seed)
-    modules = {
-        "NoCTX": NoContextAttention(channels, query_dim=10),
-        "CTX": ContextAttention(channels, 3, query_dim=10),
-        "SAN": SANAttention(channels, query_dim=10),
-        "ARNN": AttentionRNN(channels, hidden, query_dim=10),
-        "BRNN2": BlockAttentionRNN(channels, hidden, block_size=2, query_dim=10),
+    out = {}
+    for size in sizes:
+        x = torch.randn(batch, channels, size, size, device=device, requires_grad=True)
+        q = torch.randn(batch, 10, device=device)
+        out[size] = {}
+        for name in MODULES:
+            module = _make_module(name, channels, hidden).to(device)
+            with use_fused(name != "ARNN (autograd)"):
+                out[size][name] = time_call(lambda: module(x, q).sum().backward(), device, repeats)
+    return out
+
+
+def _network(name):
+    if name == "brnn":  # the ARNN network with BRNN² in every attention layer
+        net = MBGNet("arnn")
+        for k, stage in enumerate(net.stages):
+            stage.attention = BlockAttentionRNN(32, 16, block_size=2, query_dim=10,
+                                                normalization="softmax" if k == 3 else "sigmoid")
+        return net
+    return MBGNet(name.split(" ")[0])
+
+
+def bench_train_steps(batches=(32, 200), device="cpu", repeats=3, canvas=100, seed=0):
+    """Seconds per MBG train step (forward, backward, RMSprop): ``{batch: {net: s}}``."""
+    out = {}
+    for batch in batches:
+        torch.manual_seed(seed)
+        image = torch.rand(batch, 3, canvas, canvas, device=device)
+        query = F.one_hot(torch.randint(0, 10, (batch,)), 10).float().to(device)
+        label = torch.randint(0, 5, (batch,), device=device)
+        out[batch] = {}
+        for name in NETWORKS:
+            net = _network(name).to(device).train()
+            opt = torch.optim.RMSprop(net.parameters(), lr=3e-3)
+
+            def step():
+                opt.zero_grad(set_to_none=True)
+                F.cross_entropy(net(image, query)[0], label).backward()
+                opt.step()
+
+            with use_fused(name != "arnn (autograd)"):
+                out[batch][name] = time_call(step, device, repeats)
+    return out
+
+
+def ratios(times: dict, baseline: str) -> dict:
+    """Each entry of ``times`` divided by ``times[baseline]``."""
+    return {name: sec / times[baseline] for name, sec in times.items()}
+
+
+def run(device="cpu", quick=False, out=None, command=None) -> dict:
+    """All cases in one run; returns (and with ``out`` writes) the JSON document."""
+    started, t0 = now(), time.perf_counter()
+    sizes, batches, repeats = ((10,), (4,), 2) if quick else (SIZES, (32, 200), 5)
+    modules = bench_modules(sizes, device=device, repeats=repeats)
+    steps = bench_train_steps(batches, device=device, repeats=max(2, repeats - 2))
+    result = {
+        "experiment": "bench", "protocol": "quick" if quick else "full",
+        "config": {"sizes": list(sizes), "channels": 32, "hidden": 16, "module_batch": 32,
+                   "train_batches": list(batches), "repeats": repeats, "statistic": "median"},
+        "metrics": {
+            "modules_s": {str(k): v for k, v in modules.items()},
+            "modules_vs_ctx": {str(k): ratios(v, "CTX") for k, v in modules.items()},
+            "train_step_s": {str(k): v for k, v in steps.items()},
+            "train_step_vs_ctx": {str(k): ratios(v, "ctx") for k, v in steps.items()},
+        },
+        "provenance": {
+            "command": command or "python -m arnn_lite.bench", "git_commit": git_commit(),
+            "device": _device_name(device), "torch_version": torch.__version__,
+            "python": platform.python_version(), "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "threads": torch.get_num_threads(), "started": started,
+            "duration_s": time.perf_counter() - t0,
+        },
     }
-    x = torch.randn(batch, channels, size, size, device=device, requires_grad=True)
-    q = torch.randn(batch, 10, device=device)
-    return {name: time_forward_backward(m.to(device), x, q, repeats) for name, m in modules.items()}
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _device_name(device) -> str:
+    if torch.device(device).type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"cpu: {torch.get_num_threads()} threads"
+
+
+def report(result: dict) -> str:
+    """The ratios as a few lines of text."""
+    lines = []
+    for size, r in result["metrics"]["modules_vs_ctx"].items():
+        lines.append(f"modules {size}x{size}: " + ", ".join(f"{k} {v:.2f}x" for k, v in r.items()))
+    for batch, r in result["metrics"]["train_step_vs_ctx"].items():
+        secs = result["metrics"]["train_step_s"][batch]
+        lines.append(f"train step, batch {batch}: " + ", ".join(
+            f"{k} {secs[k]:.3f} s ({v:.2f}x)" for k, v in r.items()))
+    return "\n".join(lines)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--channels", type=int, default=32)
-    parser.add_argument("--size", type=int, default=24)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--hidden", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--out", help="write the results as JSON here")
+    parser.add_argument("--out", help="write the results as JSON here (e.g. data/bench/cpu.json)")
+    parser.add_argument("--quick", action="store_true", help="small sizes, for tests and a first look")
     args = parser.parse_args(argv)
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    times = bench_modules(args.channels, args.size, args.batch, args.hidden, args.device, args.repeats)
-    for name, sec in times.items():
-        print(f"{name:6s} {sec * 1e3:9.2f} ms   {sec / times['CTX']:6.2f}x CTX")
-    result = {"experiment": "bench_modules", "config": vars(args), "metrics": times,
-              "device": args.device, "torch_version": torch.__version__,
-              "platform": platform.platform(), "threads": torch.get_num_threads(),
-              "started": started}
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=2)
+    command = "python -m arnn_lite.bench" + "".join(
+        f" {flag}" for flag in (["--device", args.device] + (["--quick"] if args.quick else [])))
+    result = run(args.device, args.quick, args.out, command)
+    print(report(result))
     return result
 
 

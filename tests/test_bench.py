@@ -1,0 +1,30 @@
+"""The benchmark's JSON: every case present, ratios taken within the run, provenance."""
+
+import json
+
+from arnn_lite import bench
+
+
+def test_quick_bench_writes_complete_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    result = bench.main(["--device", "cpu", "--quick", "--out", str(out)])
+    assert json.loads(out.read_text()) == result
+    metrics = result["metrics"]
+    for size, times in metrics["modules_s"].items():
+        assert set(times) == set(bench.MODULES) and all(t > 0 for t in times.values())
+        assert metrics["modules_vs_ctx"][size]["CTX"] == 1.0
+        assert metrics["modules_vs_ctx"][size]["ARNN"] == times["ARNN"] / times["CTX"]
+    for batch, times in metrics["train_step_s"].items():
+        assert set(times) == set(bench.NETWORKS)
+        assert metrics["train_step_vs_ctx"][batch]["ctx"] == 1.0
+    prov = result["provenance"]
+    assert prov["command"] == "python -m arnn_lite.bench --device cpu --quick"
+    assert prov["device"].startswith("cpu") and prov["torch_version"] and prov["git_commit"]
+    assert "train step, batch 4" in capsys.readouterr().out
+
+
+def test_brnn_network_uses_block_attention_everywhere():
+    net = bench._network("brnn")
+    kinds = [type(stage.attention).__name__ for stage in net.stages]
+    assert kinds == ["BlockAttentionRNN"] * 4
+    assert net.stages[-1].attention.normalization == "softmax"
