@@ -1,0 +1,270 @@
+"""ModularGAN vs ModularGAN+ARNN hair-colour transfer: train, measure, write results.
+
+    python -m arnn_lite.experiments.mgan --attention mgan|arnn --protocol book|paper \
+        [--dataset synthetic|celeba] [--data-root DIR] [--resume]
+
+Chapter 14 (``chapters/14_mgan_hair_colour.ipynb``) walks through it. The recipe is
+StarGAN's, which ModularGAN follows: WGAN-GP critic with an attribute head, Adam (lr
+1e-4, betas 0.5 / 0.999), 5 critic steps per generator step, lambda_gp 10, lambda_cls 1,
+target labels drawn by shuffling the batch's labels. The generator adds ModularGAN's two
+L1 terms: reconstruction ``R(E(x)) ≈ x`` (lambda_rec 10) and the feature cycle
+``E(R(T(E(x), c))) ≈ T(E(x), c)`` (lambda_cyc 10). ``paper`` is that recipe on CelebA
+128×128 with ModularGAN's layer sizes (20 epochs, lr decaying linearly to 0 over the
+last 10): a GPU job. ``book`` keeps the losses and optimiser but shrinks images, networks
+and epochs to fit a 2-core CPU (sizes in :data:`PROTOCOLS`, recorded in every results
+file). A separately trained hair-colour classifier (``--classifier``, trained first if
+missing) judges the translations; see :mod:`arnn_lite.experiments.mgan_eval`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .. import results
+from ..datasets.faces import SyntheticFaces, celeba_hair, materialize
+from ..models.mgan import ATTENTIONS, Discriminator, ModularGenerator
+from ..train import TrainConfig, load_checkpoint, make_loader, save_checkpoint, sha256
+from .mgan_eval import Stacked, evaluate_translations, load_classifier, train_classifier, translation_pairs
+
+__all__ = ["GANConfig", "PROTOCOLS", "gradient_penalty", "critic_loss", "generator_loss",
+           "train_gan", "run", "main"]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclasses.dataclass
+class GANConfig:
+    """Optimisation of the GAN (defaults: the StarGAN / ModularGAN recipe)."""
+
+    epochs: int = 20
+    batch_size: int = 16
+    lr: float = 1e-4
+    betas: tuple = (0.5, 0.999)
+    n_critic: int = 5  # critic steps per generator step
+    lambda_gp: float = 10.0
+    lambda_cls: float = 1.0
+    lambda_rec: float = 10.0
+    lambda_cyc: float = 10.0
+    decay_start: int | None = 10  # lr falls linearly to 0 from this epoch to the last
+    num_workers: int = 0
+    seed: int = 0
+
+    def lr_at(self, epoch: int) -> float:
+        if self.decay_start is None or epoch < self.decay_start:
+            return self.lr
+        return self.lr * (self.epochs - epoch) / (self.epochs - self.decay_start + 1)
+
+
+PROTOCOLS = {
+    "paper": dict(dataset="celeba", image_size=128, train=None, val=200, test=2000,
+                  generator=dict(conv_dim=64, downsample=2, repeat=6, hidden=16),
+                  critic=dict(conv_dim=64, repeat=6), gan=GANConfig(),
+                  classifier=TrainConfig(epochs=5, batch_size=64, lr=1e-3, patience=None, decay_start=3)),
+    "book": dict(dataset="synthetic", image_size=32, train=2000, val=50, test=300,
+                 generator=dict(conv_dim=16, downsample=1, repeat=1, hidden=8),
+                 critic=dict(conv_dim=16, repeat=3), gan=GANConfig(epochs=10, decay_start=None),
+                 classifier=TrainConfig(epochs=3, batch_size=50, lr=1e-3, patience=None, decay_start=100)),
+}
+
+
+def gradient_penalty(critic, real, fake, alpha) -> torch.Tensor:
+    """WGAN-GP: ``mean((‖∇_x̂ critic(x̂)‖₂ − 1)²)`` at ``x̂ = α·real + (1 − α)·fake``, the
+    norm taken per image over all its pixels. ``alpha`` ``(B, 1, 1, 1)``; differentiable
+    in the critic's weights (``create_graph``)."""
+    mixed = (alpha * real + (1 - alpha) * fake.detach()).requires_grad_(True)  # (B, 3, S, S)
+    score = critic(mixed)
+    grad, = torch.autograd.grad(score.sum(), mixed, create_graph=True)  # (B, 3, S, S)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def critic_loss(G, D, x, label, target, alpha, cfg: GANConfig) -> dict:
+    """``-D(x) + D(G(x, c)) + λ_cls CE(D_cls(x), label) + λ_gp GP`` (images in [-1, 1])."""
+    with torch.no_grad():
+        fake = G(x, F.one_hot(target, 3).float())[0]
+    src_real, cls_real = D(x)
+    src_fake, _ = D(fake)
+    terms = {"d_adv": src_fake.mean() - src_real.mean(), "d_cls": F.cross_entropy(cls_real, label),
+             "gp": gradient_penalty(lambda z: D(z)[0], x, fake, alpha)}
+    terms["d_loss"] = terms["d_adv"] + cfg.lambda_cls * terms["d_cls"] + cfg.lambda_gp * terms["gp"]
+    return terms
+
+
+def generator_loss(G, D, x, target, cfg: GANConfig) -> dict:
+    """``-D(G(x, c)) + λ_cls CE(D_cls(G(x, c)), c) + λ_rec L1(R(E(x)), x) + λ_cyc L1(E(G(x, c)), T(E(x), c))``."""
+    fake, _, features = G(x, F.one_hot(target, 3).float())
+    src, cls = D(fake)
+    terms = {"g_adv": -src.mean(), "g_cls": F.cross_entropy(cls, target),
+             "rec": (G.reconstruct(x) - x).abs().mean(),
+             "cyc": (G.encoder(fake) - features).abs().mean()}
+    terms["g_loss"] = (terms["g_adv"] + cfg.lambda_cls * terms["g_cls"]
+                       + cfg.lambda_rec * terms["rec"] + cfg.lambda_cyc * terms["cyc"])
+    return terms
+
+
+def _epoch(G, D, opt_g, opt_d, loader, cfg, gen, step, device, progress, desc):
+    """One pass over the data: a critic step per batch, a generator step every
+    ``n_critic``. Returns the mean of each loss term and the updated step count."""
+    from tqdm.auto import tqdm
+    sums, counts = {}, {}
+    for batch in tqdm(loader, desc=desc, leave=False, disable=not progress):
+        x, label = batch["image"].to(device) * 2 - 1, batch["label"].to(device)  # [-1, 1]
+        target = label[torch.randperm(len(label), generator=gen).to(device)]  # StarGAN's targets
+        alpha = torch.rand(len(label), 1, 1, 1, generator=gen).to(device)
+        terms = critic_loss(G, D, x, label, target, alpha, cfg)
+        opt_d.zero_grad(set_to_none=True)
+        terms["d_loss"].backward()
+        opt_d.step()
+        step += 1
+        if step % cfg.n_critic == 0:
+            g_terms = generator_loss(G, D, x, target, cfg)
+            opt_g.zero_grad(set_to_none=True)
+            g_terms["g_loss"].backward()
+            opt_g.step()
+            terms.update(g_terms)
+        for k, v in terms.items():
+            sums[k], counts[k] = sums.get(k, 0.0) + v.item(), counts.get(k, 0) + 1
+    return {k: sums[k] / counts[k] for k in sums}, step
+
+
+def train_gan(G, D, train_set, cfg: GANConfig, checkpoint=None, resume=False, device="cpu",
+              evaluate=None, progress=True, stop_after=None):
+    """Train generator ``G`` and critic ``D``; return the history (one dict per epoch).
+
+    Args:
+        checkpoint: written atomically after every epoch (models, optimisers, random
+            state, history); read back when ``resume``.
+        evaluate: ``G -> dict`` of validation metrics added to each epoch's entry.
+        stop_after: return after this many epochs of this call, as if killed (tests).
+    """
+    G.to(device), D.to(device)
+    opt_g = torch.optim.Adam(G.parameters(), cfg.lr, betas=tuple(cfg.betas))
+    opt_d = torch.optim.Adam(D.parameters(), cfg.lr, betas=tuple(cfg.betas))
+    gen = torch.Generator().manual_seed(cfg.seed)  # targets and GP mixing weights
+    history, start, step = [], 0, 0
+    if resume and checkpoint is not None and Path(checkpoint).exists():
+        state = load_checkpoint(checkpoint)
+        for module, key in ((G, "generator"), (D, "critic"), (opt_g, "opt_g"), (opt_d, "opt_d")):
+            module.load_state_dict(state[key])
+        gen.set_state(state["generator_rng"])
+        history, start, step = state["history"], state["epoch"] + 1, state["step"]
+    loader_cfg = TrainConfig(batch_size=cfg.batch_size, seed=cfg.seed, num_workers=cfg.num_workers)
+    for epoch in range(start, cfg.epochs):
+        for opt in (opt_g, opt_d):
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr_at(epoch)
+        G.train(), D.train()
+        started = time.perf_counter()
+        losses, step = _epoch(G, D, opt_g, opt_d, make_loader(train_set, loader_cfg, epoch, True),
+                              cfg, gen, step, device, progress, f"epoch {epoch + 1}/{cfg.epochs}")
+        entry = {"epoch": epoch + 1, "step": step, "lr": cfg.lr_at(epoch), **losses}
+        entry.update(evaluate(G) if evaluate else {})
+        entry["seconds"] = time.perf_counter() - started
+        history.append(entry)
+        if checkpoint is not None:
+            save_checkpoint({"generator": G.state_dict(), "critic": D.state_dict(),
+                             "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                             "generator_rng": gen.get_state(), "history": history,
+                             "epoch": epoch, "step": step}, checkpoint)
+        if stop_after is not None and epoch + 1 - start >= stop_after:
+            break
+    return history
+
+
+# --------------------------------------------------------------------------- data
+def load_splits(spec: dict, seed: int, data_root=None) -> dict:
+    """``train`` (a Dataset of dicts) and the ``val`` / ``test`` translation pairs."""
+    size = spec["image_size"]
+    if spec["dataset"] == "synthetic":
+        sets = {split: SyntheticFaces(split, spec[split], seed, size) for split in ("train", "val", "test")}
+        out = {"train": Stacked(materialize(sets["train"]))}
+    else:
+        if data_root is None:
+            raise ValueError("data_root: expected the folder that holds celeba/ (--data-root), got None")
+        sets = {"train": celeba_hair(data_root, "train", size), "val": celeba_hair(data_root, "valid", size),
+                "test": celeba_hair(data_root, "test", size)}
+        out = {"train": sets["train"]}
+        if spec["train"]:
+            out["train"] = torch.utils.data.Subset(sets["train"], range(min(spec["train"], len(sets["train"]))))
+    for split in ("val", "test"):
+        out[split] = translation_pairs(sets[split], range(min(spec[split], len(sets[split]))))
+    return out
+
+
+# --------------------------------------------------------------------------- one run
+def run(attention="arnn", protocol="book", dataset=None, seed=0, device=None, out_dir=None,
+        resume=False, overrides=None, data_root=None, progress=True, command=None,
+        classifier_only=False, stop_after=None):
+    """Train one generator (and the judge, if missing); write
+    ``data/results/mgan/<protocol>/<attention>.json`` and ``<attention>.pt``
+    (generator weights). Returns ``(test metrics, history)``."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    spec = {k: v for k, v in PROTOCOLS[protocol].items()}
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    gan = dataclasses.replace(spec.pop("gan"), seed=seed,
+                              **{k: overrides.pop(k) for k in list(overrides) if k in ("epochs", "batch_size")})
+    label = protocol if not overrides and dataset in (None, spec["dataset"]) else "custom"
+    spec.update(overrides, dataset=dataset or spec["dataset"])
+    out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / "mgan" / label
+    splits = load_splits(spec, seed, data_root)
+    classifier = None if classifier_only else load_classifier(out_dir, device)
+    if classifier is None:
+        classifier = train_classifier(spec, splits, out_dir, seed, device, command, progress)
+    if classifier_only:
+        return None, None
+    torch.manual_seed(seed)
+    G = ModularGenerator(attention, **spec["generator"])
+    D = Discriminator(spec["image_size"], **spec["critic"])
+    started, t0, commit = results.now(), time.perf_counter(), results.git_commit()
+    history = train_gan(G, D, splits["train"], gan, out_dir / f"{attention}.ckpt", resume, device,
+                        lambda g: evaluate_translations(g, classifier, splits["val"], device),
+                        progress, stop_after)
+    if stop_after is not None and len(history) < gan.epochs:
+        return None, history  # "killed": no results file
+    test = evaluate_translations(G, classifier, splits["test"], device)
+    weights = out_dir / f"{attention}.pt"
+    save_checkpoint({k: v.detach().cpu() for k, v in G.state_dict().items()}, weights)
+    config = {"attention": attention, **{k: v for k, v in spec.items() if k != "classifier"},
+              "gan": dataclasses.asdict(gan)}
+    results.write_result(out_dir / f"{attention}.json", "mgan", label, config,
+                         {"test": test, "history": history},
+                         results.provenance(seed, device, started, time.perf_counter() - t0, command, commit),
+                         checkpoint={"file": weights.name, "sha256": sha256(weights)},
+                         classifier={"file": "classifier.pt", "sha256": sha256(out_dir / "classifier.pt")})
+    return test, history
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Train ModularGAN (mgan) or ModularGAN+ARNN (arnn) "
+                                            "for hair-colour transfer and write its results file.")
+    p.add_argument("--attention", choices=ATTENTIONS, default="arnn")
+    p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="book")
+    p.add_argument("--dataset", choices=("synthetic", "celeba"),
+                   help="default: synthetic faces for book, CelebA for paper")
+    p.add_argument("--data-root", help="folder holding celeba/ (img_align_celeba/, list_attr_celeba.txt, ...)")
+    p.add_argument("--classifier", action="store_true", help="(re)train only the hair-colour judge")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device")
+    p.add_argument("--out-dir")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    for name in ("train", "val", "test", "epochs", "batch_size"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, dest=name)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    a = p.parse_args(argv)
+    overrides = {k: getattr(a, k) for k in ("train", "val", "test", "epochs", "batch_size")}
+    command = " ".join(["python -m arnn_lite.experiments.mgan", *map(shlex.quote, argv)])
+    test, _ = run(a.attention, a.protocol, a.dataset, a.seed, a.device, a.out_dir, a.resume, overrides,
+                  a.data_root, command=command, classifier_only=a.classifier)
+    if test is not None:
+        print(f"{a.attention}: " + ", ".join(f"{k} {v:.3f}" for k, v in test.items()))
+
+
+if __name__ == "__main__":
+    main()
