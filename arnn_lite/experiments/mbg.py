@@ -24,13 +24,14 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from .. import results
-from ..datasets.mbg import MBG, SCALE_BINS, scale_bin
+from ..datasets.mbg import MBG, PALETTE, SCALE_BINS, scale_bin
 from ..datasets.mnist import default_root
 from ..models.mbg import ATTENTIONS, MBGNet
 from ..train import (TrainConfig, fit, init_distributed, is_main, make_loader, save_checkpoint,
                      sha256)
 
-__all__ = ["PROTOCOLS", "Materialized", "evaluate", "run", "main"]
+__all__ = ["PROTOCOLS", "Materialized", "evaluate", "run", "main", "mass_in_box", "ink_coverage",
+           "same_colour_mass"]
 
 PROTOCOLS = {
     "paper": dict(train=30000, val=10000, test=10000, canvas=100,
@@ -84,6 +85,37 @@ def mass_in_box(mask, box, canvas):
     inside = ((xs[None, None] >= box[:, 0, None, None]) & (xs[None, None] < box[:, 2, None, None]) &
               (ys[None, :, None] >= box[:, 1, None, None]) & (ys[None, :, None] < box[:, 3, None, None]))
     return (up * inside).sum((1, 2)) / up.sum((1, 2)).clamp_min(1e-12)
+
+
+def ink_coverage(mask, ink, threshold=0.5):
+    """Share of the queried digit's ink that a mask covers (chapter 10):
+    ``(B, 1, h, w), (B, 1, S, S) -> (B,)``. The mask is upsampled bilinearly to the
+    canvas and divided by its maximum; a pixel is covered where that is ``>= threshold``;
+    pixels count by their ink (alpha). 1 means the mask lies over the whole digit."""
+    up = F.interpolate(mask, size=ink.shape[-2:], mode="bilinear", align_corners=False)
+    up = up / up.amax(dim=(2, 3), keepdim=True).clamp_min(1e-12)  # (B, 1, S, S), max 1
+    return ((up >= threshold).float() * ink).sum((1, 2, 3)) / ink.sum((1, 2, 3)).clamp_min(1e-12)
+
+
+def same_colour_mass(mask, image, colour, box, tolerance=60.0):
+    """Share of a mask's mass on pixels of the queried colour *outside* the digit's box
+    (chapter 10): ``(B, 1, h, w), (B, 3, S, S) in [0, 1], (B,) colour indices, (B, 4)
+    -> (B,)``. A pixel has the colour when its RGB lies within ``tolerance`` (0..255
+    units, Euclidean) of the palette colour. On MBG^inv no other digit has the queried
+    colour, so these pixels are background: palette blobs and distractor crops."""
+    canvas = image.shape[-1]
+    up = F.interpolate(mask, size=(canvas, canvas), mode="bilinear", align_corners=False)[:, 0]
+    rgb = PALETTE.to(image.device)[colour] / 255.0  # (B, 3)
+    near = (image - rgb[:, :, None, None]).norm(dim=1) * 255.0 < tolerance  # (B, S, S)
+    inside = _inside(box, canvas)  # (B, S, S)
+    return (up * (near & ~inside)).sum((1, 2)) / up.sum((1, 2)).clamp_min(1e-12)
+
+
+def _inside(box, canvas):
+    """``(B, 4)`` boxes ``(x0, y0, x1, y1)``, ends exclusive -> boolean ``(B, S, S)``."""
+    ys = xs = torch.arange(canvas, device=box.device)
+    return ((xs[None, None] >= box[:, 0, None, None]) & (xs[None, None] < box[:, 2, None, None]) &
+            (ys[None, :, None] >= box[:, 1, None, None]) & (ys[None, :, None] < box[:, 3, None, None]))
 
 
 def evaluate(model, loader, device):

@@ -57,11 +57,11 @@ class Stage(nn.Module):
         self.conv, self.attention = nn.Conv2d(cin, cout, 3), attention
         self.pool, self.bn = nn.MaxPool2d(2), nn.BatchNorm2d(cout)
 
-    def forward(self, x, query, sample=False, temperature=0.5):
+    def forward(self, x, query, sample=False, temperature=0.5, generator=None):
         x = self.pool(torch.relu(self.conv(x)))  # (B, C, H', W')
         mask = None
         if self.attention is not None:
-            extra = dict(sample=True, temperature=temperature) if sample else {}
+            extra = dict(sample=True, temperature=temperature, generator=generator) if sample else {}
             mask = self.attention(x, query, **extra)  # (B, 1, H', W')
             x = x * mask
         return self.bn(x), mask
@@ -101,15 +101,16 @@ class MBGNet(nn.Module):
         self.head = nn.Sequential(nn.BatchNorm1d(channels), nn.Dropout(0.5),
                                   nn.Linear(channels, num_classes))
 
-    def forward(self, image, query, sample=None):
+    def forward(self, image, query, sample=None, generator=None):
         """Returns ``logits (B, num_classes)`` and the list of masks (``None`` where a
         stage does not attend). ``sample`` defaults to True for ``"arnn_sample"`` in
-        training mode (ARNN~ trains on its samples) and False otherwise."""
+        training mode (ARNN~ trains on its samples) and False otherwise; ``generator``
+        (a ``torch.Generator``) makes ARNN~ samples reproducible (chapter 10)."""
         if sample is None:
             sample = self.attention == "arnn_sample" and self.training
         x, masks = image, []
         for stage in self.stages:
-            x, mask = stage(x, query, sample, self.temperature)
+            x, mask = stage(x, query, sample, self.temperature, generator)
             masks.append(mask)
         last = masks[-1]
         if last is not None and self.stages[-1].attention.normalization == "softmax":

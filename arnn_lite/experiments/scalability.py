@@ -1,0 +1,164 @@
+"""Scalability study (supplement Table 3): NONE vs ARNN vs BRNN^δ after a fifth stack.
+
+    python -m arnn_lite.experiments.scalability --front arnn --protocol book [--block-size 2] [--resume]
+
+The network is :class:`~arnn_lite.models.mbg.MBGNet` with ``front=...``: a fifth
+3×3 conv + 2×2 pool stack in front of the ARNN network of Table 2, followed by no
+attention (``none``), an ARNN (``arnn``) or a block ARNN with block size δ (``brnn``).
+Chapter 11 (``chapters/11_scalability.ipynb``) reads the results.
+
+**Our choice:** the canvas is 128×128, so that five valid-conv + pool stacks leave
+maps of 63, 30, 14, 6 and 2 pixels (a 100×100 canvas leaves 49, 23, 10, 4 and 1: the
+last, softmax, attention would have a single position to choose from). The task is MBG colour prediction (as in the
+supplement's Section 4.1). Each results file records accuracy (total, per scale bin,
+mask mass per stage), the measured seconds per training step (forward, backward and
+optimiser step on one batch, median of several timed steps) and the sequential step
+counts of the front attention.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import math
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from .. import results
+from ..datasets.mbg import MBG
+from ..datasets.mnist import default_root
+from ..models.mbg import MBGNet
+from ..train import TrainConfig, fit, make_loader, save_checkpoint, sha256
+from .mbg import REPO, Materialized, evaluate, loss_fn
+
+__all__ = ["PROTOCOLS", "FRONTS", "map_sizes", "sequential_steps", "time_steps", "run", "main"]
+
+FRONTS = ("none", "arnn", "brnn")
+PROTOCOLS = {
+    "paper": dict(train=30000, val=10000, test=10000, canvas=128, config=TrainConfig()),
+    "book": dict(train=300, val=100, test=200, canvas=128,  # sized for minutes on a shared CPU:
+                 config=TrainConfig(epochs=2, batch_size=50, patience=2, decay_start=2)),  # a timing study
+}
+
+
+def map_sizes(canvas: int, stacks: int = 5) -> list[int]:
+    """Side of the map after each valid 3×3 conv + 2×2 max-pool stack: ``(s - 2) // 2``.
+    Raises ``ValueError`` if a map would be smaller than 1 pixel."""
+    sizes, side = [], canvas
+    for k in range(stacks):
+        side = (side - 2) // 2
+        if side < 1:
+            raise ValueError(f"canvas: expected a side that survives {stacks} conv+pool stacks, "
+                             f"got {canvas} (stack {k + 1} leaves {side} pixels)")
+        sizes.append(side)
+    return sizes
+
+
+def sequential_steps(height: int, width: int, block_size: int | None = None) -> int:
+    """Sequential steps of one diagonal scan: ``H + W - 1`` (ARNN), or on the
+    ``⌈H/δ⌉ × ⌈W/δ⌉`` grid of BRNN^δ, ``⌈H/δ⌉ + ⌈W/δ⌉ - 1``."""
+    if block_size is not None:
+        height, width = math.ceil(height / block_size), math.ceil(width / block_size)
+    return height + width - 1
+
+
+def time_steps(net, dataset, config: TrainConfig, device, steps: int = 5, warmup: int = 1) -> list[float]:
+    """Wall-clock seconds of ``steps`` training steps (forward, backward, RMSprop step)
+    on one batch of ``dataset``, after ``warmup`` untimed ones. A copy of ``net`` is
+    trained, so ``net`` itself is left as it was."""
+    with torch.random.fork_rng(devices=[]):  # timing leaves the training's random stream alone
+        return _timed(copy.deepcopy(net).to(device).train(), dataset, config, device, steps, warmup)
+
+
+def _timed(net, dataset, config, device, steps, warmup):
+    opt = torch.optim.RMSprop(net.parameters(), lr=config.lr)
+    batch = next(iter(make_loader(dataset, config, 0, shuffle=False)))
+    times = []
+    for k in range(warmup + steps):
+        started = time.perf_counter()
+        loss = loss_fn(net, batch, device)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if torch.cuda.is_available() and torch.device(device).type == "cuda":
+            torch.cuda.synchronize()
+        if k >= warmup:
+            times.append(time.perf_counter() - started)
+    return times
+
+
+def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_dir=None,
+        resume=False, overrides=None, progress=True, command=None, timing_steps=3):
+    """Train and test one variant; write ``data/results/mbg_scale/<protocol>/front_<front>.json``."""
+    if front not in FRONTS:
+        raise ValueError(f"front: expected one of {FRONTS}, got {front!r}")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    spec = dict(PROTOCOLS[protocol])
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    config = dataclasses.replace(spec.pop("config"), seed=seed,
+                                 **{k: overrides.pop(k) for k in list(overrides) if k in ("epochs", "batch_size")})
+    spec.update(overrides)
+    label = protocol if not overrides else "custom"
+    sizes = map_sizes(spec["canvas"])  # checks the canvas before any work
+    out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / "mbg_scale" / label
+    torch.manual_seed(seed)
+    sets = {split: Materialized(MBG(split, spec[split], seed, False, spec["canvas"]), default_root() / "mbg")
+            for split in ("train", "val", "test")}
+    net = MBGNet("arnn", front=front, block_size=block_size)
+    started, t0, commit = results.now(), time.perf_counter(), results.git_commit()
+    step_times = time_steps(net, sets["train"], config, device, steps=timing_steps)
+    history, best = fit(net, sets["train"], sets["val"], loss_fn, evaluate, config,
+                        checkpoint=out_dir / f"front_{front}.ckpt", resume=resume, device=device,
+                        progress=progress)
+    net.load_state_dict(best)
+    net.eval()
+    with torch.no_grad():
+        test = evaluate(net.to(device), make_loader(sets["test"], config, 0, shuffle=False), device)
+    side = sizes[0]
+    front_steps = {"none": 0, "arnn": sequential_steps(side, side),
+                   "brnn": sequential_steps(side, side, block_size)}[front]
+    steps_per_epoch = math.ceil(spec["train"] / config.batch_size)
+    timing = {"seconds_per_step": statistics.median(step_times), "step_times": step_times,
+              "batch_size": config.batch_size, "front_map": side, "front_sequential_steps": front_steps,
+              "epoch_seconds_per_step": [h["seconds"] / steps_per_epoch for h in history]}
+    weights = out_dir / f"front_{front}.pt"
+    save_checkpoint(best, weights)
+    results.write_result(out_dir / f"front_{front}.json", "mbg_scale", label,
+                         {"model": "arnn", "front": front, "block_size": block_size, **spec,
+                          "map_sizes": sizes, **dataclasses.asdict(config)},
+                         {"test": test, "timing": timing, "history": history},
+                         results.provenance(seed, device, started, time.perf_counter() - t0, command, commit),
+                         checkpoint={"file": weights.name, "sha256": sha256(weights)})
+    return test, timing
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Train one scalability-study variant and write its results file.")
+    p.add_argument("--front", choices=FRONTS, default="arnn")
+    p.add_argument("--block-size", type=int, default=2, help="δ of BRNN^δ")
+    p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="book")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device")
+    p.add_argument("--out-dir")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--timing-steps", type=int, default=3, help="timed training steps (after one untimed)")
+    for name in ("train", "val", "test", "canvas", "epochs", "batch_size"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, dest=name)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    a = p.parse_args(argv)
+    overrides = {k: getattr(a, k) for k in ("train", "val", "test", "canvas", "epochs", "batch_size")}
+    command = " ".join(["python -m arnn_lite.experiments.scalability", *map(shlex.quote, argv)])
+    test, timing = run(a.front, a.protocol, a.block_size, a.seed, a.device, a.out_dir, a.resume,
+                       overrides, command=command, timing_steps=a.timing_steps)
+    print(f"front {a.front}: test accuracy {test['accuracy']:.4f}, "
+          f"{timing['seconds_per_step']:.3f} s per training step")
+
+
+if __name__ == "__main__":
+    main()

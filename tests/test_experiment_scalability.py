@@ -1,0 +1,59 @@
+"""The scalability experiment on a tiny protocol: results file with accuracy and step
+time, map sizes and step counts, and an interrupted run resumed to the same result."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from arnn_lite.experiments import scalability
+from arnn_lite.train import load_checkpoint
+
+TINY = dict(train=6, val=4, test=4, batch_size=3)
+
+
+def test_map_sizes_and_sequential_steps():
+    assert scalability.map_sizes(128) == [63, 30, 14, 6, 2]
+    assert scalability.map_sizes(100, 4) == [49, 23, 10, 4]
+    with pytest.raises(ValueError, match="canvas: expected"):
+        scalability.map_sizes(20)
+    assert scalability.sequential_steps(63, 63) == 125
+    assert scalability.sequential_steps(63, 63, 2) == 63  # ceil(63 / 2) = 32
+    assert scalability.sequential_steps(63, 63, 4) == 31
+
+
+def test_command_writes_accuracy_and_step_time(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "arnn_lite.experiments.scalability", "--front", "brnn",
+         "--block-size", "4", "--train", "6", "--val", "4", "--test", "4", "--batch-size", "3",
+         "--epochs", "1", "--timing-steps", "2", "--out-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "s per training step" in proc.stdout
+    result = json.loads((tmp_path / "front_brnn.json").read_text())
+    assert result["experiment"] == "mbg_scale" and result["protocol"] == "custom"
+    assert result["config"]["front"] == "brnn" and result["config"]["block_size"] == 4
+    assert result["config"]["map_sizes"] == [63, 30, 14, 6, 2]
+    timing = result["metrics"]["timing"]
+    assert timing["seconds_per_step"] > 0 and len(timing["step_times"]) == 2
+    assert timing["front_sequential_steps"] == 31 and timing["front_map"] == 63
+    assert len(result["metrics"]["test"]["mask_mass_in_box"]) == 5
+    assert result["provenance"]["command"].startswith("python -m arnn_lite.experiments.scalability")
+    state = load_checkpoint(tmp_path / "front_brnn.pt", result["checkpoint"]["sha256"])
+    assert "stages.0.attention.local.weight" in state
+
+
+def test_resumed_run_matches_a_straight_one(tmp_path):
+    kw = dict(device="cpu", progress=False, timing_steps=1)
+    straight, _ = scalability.run("none", out_dir=tmp_path / "a", overrides={**TINY, "epochs": 2}, **kw)
+    scalability.run("none", out_dir=tmp_path / "b", overrides={**TINY, "epochs": 1}, **kw)
+    resumed, _ = scalability.run("none", out_dir=tmp_path / "b", overrides={**TINY, "epochs": 2},
+                                 resume=True, **kw)
+    assert resumed == straight
+    assert json.loads((tmp_path / "b" / "front_none.json").read_text())["metrics"]["history"][1]["epoch"] == 2
+
+
+def test_unknown_front_is_rejected():
+    with pytest.raises(ValueError, match="front: expected one of"):
+        scalability.run("ctx", overrides=TINY)
