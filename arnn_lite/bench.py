@@ -29,7 +29,7 @@ from .models.mbg import MBGNet
 from .results import git_commit, now
 from .scan import use_fused
 
-__all__ = ["time_call", "bench_modules", "bench_train_steps", "run", "main"]
+__all__ = ["time_call", "bench_modules", "bench_train_steps", "arnn_flops", "gemm_rate", "run", "main"]
 
 SIZES = (49, 23, 10)  # the MBG network's attention maps on a 100×100 canvas
 MODULES = ("NoCTX", "CTX", "SAN", "ARNN", "ARNN (autograd)", "BRNN2")
@@ -114,6 +114,30 @@ def bench_train_steps(batches=(32, 200), device="cpu", repeats=3, canvas=100, se
     return out
 
 
+def arnn_flops(size, channels=32, hidden=16, batch=32) -> dict:
+    """Multiply-add FLOPs of one AttentionRNN forward + backward at ``size × size``.
+
+    Counts the matrix products only (the element-wise LSTM maths is O(hidden) per pixel,
+    the products O(hidden · (C + hidden))): per pixel and direction, the gates cost
+    ``2 · 4h · (C + 2S)`` (input-to-state and state-to-state, ``S`` state channels) and
+    the backward pass twice that. ``scan`` is the two scans; ``context`` the 3×3 context
+    convolution that CTX computes too.
+    """
+    pixels = batch * size * size
+    gates = sum(2 * 4 * hidden * (channels + 2 * s) for s in (hidden, hidden + 1))  # both directions
+    context = 2 * channels * channels * 9
+    return {"scan": 3 * pixels * gates, "context": 3 * pixels * context}
+
+
+def gemm_rate(m=64, k=66, n=1568, device="cpu", repeats=20) -> float:
+    """FLOP/s of one ``(m, k) @ (k, n)`` product: by default the shape of one scan step of
+    the first MBG layer (4·hidden gates, C + 2S inputs, 49 rows × batch 32)."""
+    a, b = torch.randn(m, k, device=device), torch.randn(k, n, device=device)
+    reps = max(1, int(2e8 // (2 * m * k * n)))  # about 0.2 GFLOP per timed call
+    sec = time_call(lambda: [torch.mm(a, b) for _ in range(reps)], device, repeats)
+    return 2 * m * k * n * reps / sec
+
+
 def ratios(times: dict, baseline: str) -> dict:
     """Each entry of ``times`` divided by ``times[baseline]``."""
     return {name: sec / times[baseline] for name, sec in times.items()}
@@ -125,6 +149,7 @@ def run(device="cpu", quick=False, out=None, command=None) -> dict:
     sizes, batches, repeats = ((10,), (4,), 2) if quick else (SIZES, (32, 200), 5)
     modules = bench_modules(sizes, device=device, repeats=repeats)
     steps = bench_train_steps(batches, device=device, repeats=max(2, repeats - 2))
+    flops = {str(size): arnn_flops(size) for size in sizes}
     result = {
         "experiment": "bench", "protocol": "quick" if quick else "full",
         "config": {"sizes": list(sizes), "channels": 32, "hidden": 16, "module_batch": 32,
@@ -134,6 +159,9 @@ def run(device="cpu", quick=False, out=None, command=None) -> dict:
             "modules_vs_ctx": {str(k): ratios(v, "CTX") for k, v in modules.items()},
             "train_step_s": {str(k): v for k, v in steps.items()},
             "train_step_vs_ctx": {str(k): ratios(v, "ctx") for k, v in steps.items()},
+            "arnn_flops": flops,
+            "gemm_flops_per_s": {"step_shape": gemm_rate(device=device),
+                                 "square_1024": gemm_rate(1024, 1024, 1024, device, 5)},
         },
         "provenance": {
             "command": command or "python -m arnn_lite.bench", "git_commit": git_commit(),
