@@ -1,0 +1,210 @@
+"""VQA: MCB, MCB+ATT and MCB+ARNN: train one model, evaluate, write a results file.
+
+    python -m arnn_lite.experiments.vqa --attention arnn --protocol book [--resume]
+
+Data: the synthetic question set over MBG-style scenes
+(:class:`~arnn_lite.datasets.vqa.VQAScenes`), or, with ``--vqa2-root DIR``, VQA v2 from
+precomputed features (:class:`~arnn_lite.datasets.vqa.VQAv2Features`; its val split is
+halved by image id parity into our validation and test sets).
+
+Protocols: ``paper`` takes MCB's sizes (Fukui et al., 2016: d = 16000, 2 glimpses,
+512-channel attention, a 2048-d question vector) on a larger synthetic set: a GPU job.
+``book`` shrinks data, model and epochs to fit a 2-core CPU. Both train with the book's
+one loop, :func:`arnn_lite.train.fit` (RMSprop), not MCB's solver settings. Results go
+to ``data/results/vqa[2]/<protocol>/<attention>.json`` with accuracy per question type.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.utils.data import Dataset, Subset
+
+from .. import results
+from ..datasets.mnist import default_root
+from ..datasets.vqa import VQAScenes, VQAv2Features
+from ..models.vqa import ATTENTIONS, MCBNet
+from ..train import (TrainConfig, fit, init_distributed, is_main, make_loader, save_checkpoint,
+                     sha256)
+from .mbg import mass_in_box
+
+__all__ = ["PROTOCOLS", "Materialized", "build_model", "evaluate", "load_data", "run", "main"]
+
+SCENE = dict(num_digits=(2, 3), scales=(0.6, 0.8), distractors=3, blobs=1)
+PROTOCOLS = {
+    "paper": dict(train=30000, val=5000, test=5000, canvas=64, scene=SCENE,
+                  model=dict(d=16000, d_att=16000, channels=256, hidden=2048, att_channels=512,
+                             glimpses=2, arnn_hidden=32, dropout=0.3),
+                  config=TrainConfig(epochs=60, batch_size=64, lr=1e-3, patience=10,
+                                     decay_start=20, decay_every=10)),
+    "book": dict(train=4000, val=500, test=1000, canvas=48, scene=SCENE,
+                 model=dict(d=1024, d_att=256, channels=32, hidden=128, att_channels=32,
+                            glimpses=1, arnn_hidden=16, dropout=0.2),
+                 config=TrainConfig(epochs=10, batch_size=64, lr=1e-3, patience=4,
+                                    decay_start=6, decay_every=2)),
+}
+REPO = Path(__file__).resolve().parents[2]
+KEYS = ("image", "question", "length", "answer", "qtype", "box")
+
+
+class Materialized(Dataset):
+    """A synthetic split generated once into memory (images as uint8), cached on disk."""
+
+    def __init__(self, source: VQAScenes, cache_dir=None):
+        scene = source.scene
+        key = (f"vqa-{source.split}-{source.size}-{source.seed}-{source.canvas}-{scene.num_digits}-"
+               f"{scene.scales}-{scene.distractors}-{scene.blobs}-{'.'.join(source.qtypes)}.pt").replace(" ", "")
+        path = Path(cache_dir) / key if cache_dir else None
+        self.vocab, self.answers, self.qtype_names = source.vocab, source.answers, source.qtype_names
+        if path is not None and path.exists():
+            self.data = torch.load(path, weights_only=True)
+            return
+        items = [source[i] for i in range(len(source))]
+        self.data = {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in KEYS}
+        self.data["image"] = (self.data["image"] * 255).round().to(torch.uint8)  # (N, 3, S, S)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(self.data, path)
+
+    def __len__(self):
+        return len(self.data["answer"])
+
+    def __getitem__(self, i):
+        item = {k: v[i] for k, v in self.data.items()}
+        item["image"] = item["image"].float() / 255.0
+        return item
+
+
+def load_data(spec, seed=0, vqa2_root=None, cache=True):
+    """``{"train", "val", "test"}`` datasets, each with ``vocab``, ``answers``, ``qtype_names``."""
+    if vqa2_root is None:
+        cache_dir = default_root() / "vqa" if cache else None
+        return {split: Materialized(VQAScenes(split, spec[split], seed, spec["canvas"], **spec["scene"]),
+                                    cache_dir)
+                for split in ("train", "val", "test")}
+    train = VQAv2Features(vqa2_root, "train")
+    held = VQAv2Features(vqa2_root, "val", vocab=train.vocab, answers=train.answers)
+    halves = [[k for k, (q, _) in enumerate(held.items) if q["image_id"] % 2 == r] for r in (0, 1)]
+    sets = {"train": train, "val": Subset(held, halves[0]), "test": Subset(held, halves[1])}
+    for s in ("val", "test"):
+        sets[s].vocab, sets[s].answers, sets[s].qtype_names = held.vocab, held.answers, held.qtype_names
+    return sets
+
+
+def build_model(attention, dataset, seed=0, **model):
+    """The :class:`MCBNet` for ``dataset``'s vocabularies and image channels."""
+    image_channels = dataset[0]["image"].shape[0]
+    return MCBNet(attention, vocab_size=len(dataset.vocab), num_answers=len(dataset.answers),
+                  image_channels=image_channels, seed=seed, **model)
+
+
+def forward(net, batch, device):
+    return net(batch["image"].to(device), batch["question"].to(device), batch["length"])
+
+
+def loss_fn(net, batch, device):
+    logits, _ = forward(net, batch, device)  # (B, A)
+    return F.cross_entropy(logits, batch["answer"].to(device), ignore_index=-1)
+
+
+def evaluate(model, loader, device, qtype_names=("colour", "digit", "count", "position")):
+    """Accuracy (total and per question type; VQA accuracy when items carry ``scores``)
+    and the attention mass inside the asked-about digit's box (where there is one)."""
+    K = len(qtype_names)
+    right, count, mass, boxed = torch.zeros(K), torch.zeros(K), 0.0, 0
+    for batch in loader:
+        logits, mask = forward(model, batch, device)
+        pred = logits.argmax(1).cpu()  # (B,)
+        if "scores" in batch:
+            ok = batch["scores"].gather(1, pred[:, None])[:, 0]  # VQA accuracy min(#/3, 1)
+        else:
+            ok = (pred == batch["answer"]).float()
+        right.index_add_(0, batch["qtype"], ok)
+        count.index_add_(0, batch["qtype"], torch.ones_like(ok))
+        has = batch["box"][:, 0] >= 0
+        if mask is not None and has.any():
+            m = mask.mean(1, keepdim=True)[has.to(mask.device)]  # (b, 1, h, w): glimpses averaged
+            mass += float(mass_in_box(m, batch["box"][has].to(m.device), batch["image"].shape[-1]).sum())
+            boxed += int(has.sum())
+    return {"accuracy": float(right.sum() / count.sum()),
+            "accuracy_by_type": {n: (float(r / c) if c else None) for n, r, c in zip(qtype_names, right, count)},
+            "mask_mass_in_box": mass / boxed if boxed and mask is not None else None}
+
+
+def run(attention="arnn", protocol="book", seed=0, device=None, out_dir=None, resume=False,
+        overrides=None, progress=True, command=None, vqa2_root=None):
+    """Train and test one model; write ``data/results/vqa[2]/<protocol>/<attention>.json``."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    spec = dict(PROTOCOLS[protocol])
+    spec["model"] = dict(spec["model"])
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    label = protocol if not overrides else "custom"
+    config = dataclasses.replace(spec.pop("config"), seed=seed, **{
+        k: overrides.pop(k) for k in list(overrides) if k in ("epochs", "batch_size", "lr")})
+    spec["model"].update({k: overrides.pop(k) for k in list(overrides) if k in spec["model"]})
+    spec.update(overrides)
+    name = "vqa2" if vqa2_root else "vqa"
+    out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / name / label
+    torch.manual_seed(seed)
+    sets = load_data(spec, seed, vqa2_root)
+    net = build_model(attention, sets["train"], seed, **spec["model"])
+    score = functools.partial(evaluate, qtype_names=sets["train"].qtype_names)
+    started, t0, commit = results.now(), time.perf_counter(), results.git_commit()
+    history, best = fit(net, sets["train"], sets["val"], loss_fn, score, config,
+                        checkpoint=out_dir / f"{attention}.ckpt", resume=resume, device=device,
+                        progress=progress)
+    net.load_state_dict(best)
+    net.eval()
+    with torch.no_grad():
+        test = score(net.to(device), make_loader(sets["test"], config, 0, shuffle=False), device)
+    if is_main():
+        weights = out_dir / f"{attention}.pt"
+        save_checkpoint(best, weights)
+        results.write_result(out_dir / f"{attention}.json", name, label,
+                             {"attention": attention, "data": "vqa2" if vqa2_root else "synthetic scenes",
+                              **spec, **dataclasses.asdict(config)},
+                             {"test": test, "history": history},
+                             results.provenance(seed, device, started, time.perf_counter() - t0,
+                                                command, commit),
+                             checkpoint={"file": weights.name, "sha256": sha256(weights)})
+    return test, history
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Train one VQA model (MCB, MCB+ATT, MCB+ARNN) and write its results file.")
+    p.add_argument("--attention", choices=ATTENTIONS, default="arnn")
+    p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="book")
+    p.add_argument("--vqa2-root", help="folder with VQA v2 JSON files and features/ (else: synthetic scenes)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device")
+    p.add_argument("--out-dir")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    ints = ("train", "val", "test", "canvas", "epochs", "batch_size", "d", "d_att", "channels", "hidden")
+    for key in ints:
+        p.add_argument(f"--{key.replace('_', '-')}", type=int, dest=key)
+    p.add_argument("--lr", type=float)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    a = p.parse_args(argv)
+    overrides = {k: getattr(a, k) for k in ints + ("lr",)}
+    command = " ".join(["python -m arnn_lite.experiments.vqa", *map(shlex.quote, argv)])
+    device = a.device or init_distributed()
+    test, _ = run(a.attention, a.protocol, a.seed, device, a.out_dir, a.resume, overrides,
+                  command=command, vqa2_root=a.vqa2_root)
+    if is_main():
+        by_type = ", ".join(f"{k} {v:.3f}" for k, v in test["accuracy_by_type"].items() if v is not None)
+        print(f"{a.attention}: test accuracy {test['accuracy']:.4f} ({by_type})")
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""The VQA experiment end to end on a tiny protocol: results file, a killed run resumed,
+and the VQA v2 path on a tiny example in the official format."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from arnn_lite.experiments import vqa as experiment
+from arnn_lite.train import load_checkpoint
+
+from .test_datasets_vqa import write_tiny_vqa2
+
+ARGS = ["--attention", "arnn", "--train", "24", "--val", "8", "--test", "8", "--batch-size", "8",
+        "--d", "64", "--d-att", "32", "--channels", "8", "--hidden", "16", "--seed", "1"]
+
+
+def _run(out, *extra):
+    return subprocess.Popen([sys.executable, "-m", "arnn_lite.experiments.vqa", *ARGS,
+                             "--out-dir", str(out), *extra], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _result(out):
+    return json.loads((out / "arnn.json").read_text())
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path):
+    straight = _run(tmp_path / "a", "--epochs", "3")
+    assert straight.wait(timeout=600) == 0, straight.stdout.read()
+    ref = _result(tmp_path / "a")
+    assert ref["experiment"] == "vqa" and ref["protocol"] == "custom"
+    assert ref["config"]["train"] == 24 and ref["config"]["model"]["d"] == 64
+    assert ref["provenance"]["command"].startswith("python -m arnn_lite.experiments.vqa --attention arnn")
+    test = ref["metrics"]["test"]
+    assert set(test) == {"accuracy", "accuracy_by_type", "mask_mass_in_box"}
+    assert set(test["accuracy_by_type"]) == {"colour", "digit", "count", "position"}
+    state = load_checkpoint(tmp_path / "a" / ref["checkpoint"]["file"], ref["checkpoint"]["sha256"])
+    assert "attend.0.readout.weight" in state and "fuse.h1" in state
+
+    victim = _run(tmp_path / "b", "--epochs", "3")
+    ckpt = tmp_path / "b" / "arnn.ckpt"
+    deadline = time.time() + 600
+    while not ckpt.exists() and victim.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert not (tmp_path / "b" / "arnn.json").exists(), "the run finished before it was killed"
+    resumed = _run(tmp_path / "b", "--epochs", "3", "--resume")
+    assert resumed.wait(timeout=600) == 0, resumed.stdout.read()
+    got = _result(tmp_path / "b")
+    assert got["metrics"]["test"] == ref["metrics"]["test"]
+    assert [h["accuracy"] for h in got["metrics"]["history"]] == \
+           [h["accuracy"] for h in ref["metrics"]["history"]]
+
+
+def test_vqa2_path_on_a_tiny_official_format_example(tmp_path):
+    rows = [(i, f"Is the {w} red?", ["yes"] * 4 if i % 3 else ["no"] * 4, "yes/no")
+            for i, w in enumerate(["cat", "dog", "bus", "car", "cup", "hat"] * 2)]
+    write_tiny_vqa2(tmp_path / "vqa2", "train", rows)
+    write_tiny_vqa2(tmp_path / "vqa2", "val", rows[:6])
+    test, history = experiment.run("att", "book", seed=0, device="cpu", out_dir=tmp_path / "out",
+                                   overrides=dict(epochs=1, batch_size=4, d=32, d_att=16, channels=8,
+                                                  hidden=8),
+                                   progress=False, command="test", vqa2_root=tmp_path / "vqa2")
+    result = json.loads((tmp_path / "out" / "att.json").read_text())
+    assert result["experiment"] == "vqa2" and result["config"]["data"] == "vqa2"
+    assert set(test["accuracy_by_type"]) == {"yes/no", "number", "other"}
+    assert test["accuracy_by_type"]["number"] is None and 0 <= test["accuracy"] <= 1
+    assert test["mask_mass_in_box"] is None
