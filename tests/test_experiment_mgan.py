@@ -20,7 +20,7 @@ def test_run_writes_results_and_resumes_to_the_same_generator(tmp_path):
     ref = json.loads((tmp_path / "a" / "arnn.json").read_text())
     assert ref["experiment"] == "mgan" and ref["protocol"] == "custom"
     assert ref["provenance"]["command"].startswith("python -m arnn_lite.experiments.mgan --attention arnn")
-    assert ref["config"]["gan"]["n_critic"] == 5 and ref["config"]["gan"]["lr"] == 1e-4
+    assert ref["config"]["gan"]["n_critic"] == 5 and ref["config"]["gan"]["betas"] == [0.5, 0.999]
     assert {"target_accuracy", "mask_iou", "mask_tv_hair", "change_outside_hair",
             "l1_to_truth"} <= set(ref["metrics"]["test"])
     assert [h["step"] for h in ref["metrics"]["history"]] == [5, 10]
@@ -77,3 +77,11 @@ def test_mask_metrics_on_hand_made_masks():
     a, b = torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 4)
     b[..., 2:, :] = 0.5  # change only outside the hair
     assert float(masked_change(a, b, hair < 0.5)) == 0.5 and float(masked_change(a, b, hair > 0.5)) == 0.0
+
+
+def test_paper_protocol_keeps_the_recipe_and_book_says_what_it_changes():
+    paper = mgan.PROTOCOLS["paper"]["gan"]
+    assert (paper.lr, tuple(paper.betas), paper.n_critic, paper.batch_size) == (1e-4, (0.5, 0.999), 5, 16)
+    assert (paper.lambda_gp, paper.lambda_cls, paper.lambda_rec, paper.lambda_cyc) == (10, 1, 10, 10)
+    book = mgan.PROTOCOLS["book"]
+    assert book["gan"].n_critic == 5 and "lr 1e-3" in book["changes_from_recipe"]
