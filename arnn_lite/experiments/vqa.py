@@ -39,17 +39,17 @@ from .mbg import mass_in_box
 
 __all__ = ["PROTOCOLS", "Materialized", "build_model", "evaluate", "load_data", "run", "main"]
 
-SCENE = dict(num_digits=(2, 3), scales=(0.6, 0.8), distractors=3, blobs=1)
+SCENE = dict(num_digits=(2, 3), scales=(0.7, 0.9), distractors=2, blobs=0)  # lighter clutter than MBG
 PROTOCOLS = {
     "paper": dict(train=30000, val=5000, test=5000, canvas=64, scene=SCENE,
                   model=dict(d=16000, d_att=16000, channels=256, hidden=2048, att_channels=512,
                              glimpses=2, arnn_hidden=32, dropout=0.3),
                   config=TrainConfig(epochs=60, batch_size=64, lr=1e-3, patience=10,
                                      decay_start=20, decay_every=10)),
-    "book": dict(train=4000, val=500, test=1000, canvas=48, scene=SCENE,
+    "book": dict(train=8000, val=1000, test=1000, canvas=48, scene=SCENE,
                  model=dict(d=1024, d_att=256, channels=32, hidden=128, att_channels=32,
                             glimpses=1, arnn_hidden=16, dropout=0.2),
-                 config=TrainConfig(epochs=10, batch_size=64, lr=1e-3, patience=4,
+                 config=TrainConfig(epochs=8, batch_size=64, lr=1e-3, patience=4,
                                     decay_start=6, decay_every=2)),
 }
 REPO = Path(__file__).resolve().parents[2]
