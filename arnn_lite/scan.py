@@ -104,9 +104,10 @@ class _DiagonalScan(torch.autograd.Function):
     """Forward and hand-written backward of the scan, see the module docstring.
 
     Per step, tensors are channels-first over the step's pixel rows, ``(channels, rows,
-    B)``, so gates and states are contiguous blocks. The states of the previous step are
-    kept in ``prev`` ``(S, H + 1, B)`` whose row 0 is a zero row: pixel row ``r`` reads its
-    left neighbour at ``r + 1`` and the pixel above at ``r``.
+    B)``, so gates and states are contiguous blocks. States live in ``states``
+    ``(T + 1, S, H + 1, B)``: step ``t``'s state of pixel row ``r`` at ``[t + 1, :, r + 1]``,
+    with a zero step 0 and a zero row 0, so that row ``r`` reads its left neighbour at
+    ``[t, :, r + 1]`` and the pixel above at ``[t, :, r]`` without any copy.
     """
 
     @staticmethod
@@ -114,72 +115,71 @@ class _DiagonalScan(torch.autograd.Function):
         T, H, B, _ = X.shape
         hidden, feedback = w_in.shape[0] // 4, w_f is not None
         S = hidden + int(feedback)  # state channels: h (and the fed-back value a)
-        prev = X.new_zeros(S, H + 1, B)  # states of step t - 1, zero row on top
-        cells = X.new_zeros(hidden, H, B)  # cell states of step t - 1
-        states = X.new_zeros(T, S, H, B)  # outputs in scan order
+        states = X.new_zeros(T + 1, S, H + 1, B)
+        cells = X.new_zeros(T + 1, hidden, H, B)  # cells[t + 1, :, r]: c of step t, row r
         logits = X.new_zeros(T, 1, H, B) if feedback else None
         saved = []
         for t in range(T):
             lo, hi = _rows(t, H, W)
             n = (hi - lo) * B
-            z = torch.cat([prev[:, lo + 1:hi + 1], prev[:, lo:hi]])  # (2S, rows, B): [left; up]
+            z = torch.cat([states[t, :, lo + 1:hi + 1], states[t, :, lo:hi]])  # (2S, rows, B): [left; up]
             act = torch.addmm(bias[:, None], w_in, X[t, lo:hi].reshape(n, -1).t())  # K_is ⊛ x_t
             act.addmm_(w_cat, z.view(2 * S, n))  # + K_ss ⊛ [left; up]: (4h, n)
             act[:3 * hidden].sigmoid_()
             act[3 * hidden:].tanh_()
             o, f, i, g = act.view(-1, hi - lo, B).split(hidden)  # (hidden, rows, B) each
-            c_prev = cells[:, lo:hi].clone()
-            c = torch.addcmul(f * c_prev, i, g)
-            cells[:, lo:hi] = c
+            c = torch.mul(f, cells[t, :, lo:hi], out=cells[t + 1, :, lo:hi]).addcmul_(i, g)
             tc = torch.tanh(c)
-            out = states[t, :, lo:hi]  # (S, rows, B)
+            out = states[t + 1, :, lo + 1:hi + 1]  # (S, rows, B)
             torch.mul(o, tc, out=out[:hidden])
             if feedback:
-                l_t = torch.addmm(lb[t, :, lo:hi].reshape(1, n), w_f, out[:hidden].reshape(hidden, n))
-                logits[t, :, lo:hi] = l_t.view(1, hi - lo, B)
-                _feed(out[hidden:], logits[t, :, lo:hi], given, t, lo, hi, mode, temperature)
-            prev[:, lo + 1:hi + 1] = out
-            saved.append((z, act, c_prev, tc))
-        ctx.save_for_backward(X, w_in, w_cat, w_f, states)
+                l_t = logits[t, :, lo:hi]  # (1, rows, B)
+                torch.addmm(lb[t, :, lo:hi].reshape(1, n), w_f, out[:hidden].reshape(hidden, n),
+                            out=l_t.view(1, n))
+                _feed(out[hidden:], l_t, given, t, lo, hi, mode, temperature)
+            saved.append((z, act, tc))
+        ctx.save_for_backward(X, w_in, w_cat, w_f, states, cells)
         ctx.saved, ctx.mode, ctx.temperature, ctx.W = saved, mode, temperature, W
-        return states, logits
+        return states[1:, :, 1:], logits
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_states, g_logits):
-        X, w_in, w_cat, w_f, states = ctx.saved_tensors
-        T, S, H, B = states.shape
+        X, w_in, w_cat, w_f, states, cells = ctx.saved_tensors
+        T, S, H, B = states.shape[0] - 1, states.shape[1], states.shape[2] - 1, states.shape[3]
         hidden, feedback, W = w_in.shape[0] // 4, w_f is not None, ctx.W
         d_x = torch.zeros_like(X)  # (T, H, B, C)
         d_w_in, d_w_cat = torch.zeros_like(w_in), torch.zeros_like(w_cat)
         d_bias = w_in.new_zeros(w_in.shape[0])
         d_wf = torch.zeros_like(w_f) if feedback else None
-        d_lb = states.new_zeros(T, 1, H, B) if feedback else None
-        d_prev = states.new_zeros(S, H + 1, B)  # gradient of the states of step t
-        d_cells = states.new_zeros(hidden, H, B)  # gradient of the cells of step t
+        d_lb = X.new_zeros(T, 1, H, B) if feedback else None
+        d_prev = X.new_zeros(S, H + 1, B)  # gradient of the states of step t (padded rows)
+        d_cells = [X.new_zeros(hidden, H, B), X.new_zeros(hidden, H, B)]  # ping-pong, see below
         for t in reversed(range(T)):
             lo, hi = _rows(t, H, W)
-            n, (z, act, c_prev, tc) = (hi - lo) * B, ctx.saved[t]
+            n, (z, act, tc) = (hi - lo) * B, ctx.saved[t]
             d_out = d_prev[:, lo + 1:hi + 1]  # (S, rows, B)
             if g_states is not None:
                 d_out = d_out + g_states[t, :, lo:hi]
             dh = d_out[:hidden].reshape(hidden, n)
             if feedback:
-                dl = _feed_backward(d_out[hidden:], states[t, hidden:, lo:hi], g_logits, t, lo, hi,
-                                    ctx.mode, ctx.temperature).reshape(1, n)
+                h_t = states[t + 1, :hidden, lo + 1:hi + 1].reshape(hidden, n)
+                dl = _feed_backward(d_out[hidden:], states[t + 1, hidden:, lo + 1:hi + 1], g_logits,
+                                    t, lo, hi, ctx.mode, ctx.temperature).reshape(1, n)
                 d_lb[t, :, lo:hi] = dl.view(1, hi - lo, B)
-                d_wf.addmm_(dl, states[t, :hidden, lo:hi].reshape(hidden, n).t())
+                d_wf.addmm_(dl, h_t.t())
                 dh = torch.addmm(dh, w_f.t(), dl)
             dh = dh.view(hidden, hi - lo, B)
             o, f, i, g = act.view(-1, hi - lo, B).split(hidden)
-            dc = torch.addcmul(d_cells[:, lo:hi], dh * o, 1 - tc * tc)
-            s = act[:3 * hidden].view(-1, hi - lo, B)
-            d_act = torch.cat([dh * tc, dc * c_prev, dc * g, dc * i]).view(-1, n)  # d[o, f, i, g]
-            d_act[:3 * hidden].mul_(s.reshape(-1, n) - s.reshape(-1, n) ** 2)  # σ' = σ (1 - σ)
+            dc = torch.addcmul(d_cells[t % 2][:, lo:hi], dh * o, 1 - tc * tc)
+            s = act[:3 * hidden]
+            d_act = torch.cat([dh * tc, dc * cells[t, :, lo:hi], dc * g, dc * i]).view(-1, n)  # d[o, f, i, g]
+            d_act[:3 * hidden].mul_(s - s * s)  # σ' = σ (1 - σ)
             d_act[3 * hidden:].mul_(1 - g.reshape(hidden, n) ** 2)  # tanh' = 1 - tanh²
-            d_cells.zero_()
-            d_cells[:, lo:hi] = dc * f  # the cells of step t - 1
-            d_x[t, lo:hi] = torch.mm(d_act.t(), w_in).view(hi - lo, B, -1)
+            # Cells of step t - 1. Row ranges only grow with t, so every row step t - 1 reads
+            # is written here, and the other buffer's stale rows are never read: no zeroing.
+            torch.mul(dc, f, out=d_cells[(t - 1) % 2][:, lo:hi])
+            torch.mm(d_act.t(), w_in, out=d_x[t, lo:hi].view(n, -1))
             d_w_in.addmm_(d_act, X[t, lo:hi].reshape(n, -1))
             d_w_cat.addmm_(d_act, z.view(2 * S, n).t())
             d_bias.add_(d_act.sum(1))
