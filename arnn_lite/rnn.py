@@ -10,6 +10,11 @@ for all columns before the loop) and ``K_ss`` a 2×1 convolution along the colum
 two taps read rows ``r - 1`` and ``r`` of the previous column, i.e. the pixels *above*
 and *to the left* of ``(r, t - r)``. States outside the image are held at zero, so the
 output at ``(i, j)`` sees exactly the quadrant ``{i' <= i, j' <= j}``.
+
+That loop (:meth:`DiagonalLSTM.scan`) is the readable version the chapters derive. By
+default ``forward`` runs the same function through :func:`arnn_lite.scan.diagonal_scan`
+(chapter 15: no skewed copies, only the pixels of each anti-diagonal, a hand-written
+backward); ``arnn_lite.scan.use_fused(False)`` switches back, and tests check both agree.
 """
 
 from __future__ import annotations
