@@ -37,7 +37,8 @@ from ..models.mbg import MBGNet
 from ..train import TrainConfig, fit, make_loader, save_checkpoint, sha256
 from .mbg import REPO, Materialized, evaluate, loss_fn
 
-__all__ = ["PROTOCOLS", "FRONTS", "map_sizes", "sequential_steps", "time_steps", "run", "main"]
+__all__ = ["PROTOCOLS", "FRONTS", "map_sizes", "sequential_steps", "network_sequential_steps", "time_steps",
+           "run", "main"]
 
 FRONTS = ("none", "arnn", "brnn")
 PROTOCOLS = {
@@ -66,6 +67,18 @@ def sequential_steps(height: int, width: int, block_size: int | None = None) -> 
     if block_size is not None:
         height, width = math.ceil(height / block_size), math.ceil(width / block_size)
     return height + width - 1
+
+
+def network_sequential_steps(canvas: int, front: str, block_size: int = 2) -> int:
+    """Sequential steps of one scan direction summed over every attention of the
+    scalability network (chapter 11): the front attention after stack 1 (0 for
+    ``"none"``) plus the ARNN after each of stacks 2-5."""
+    if front not in FRONTS:
+        raise ValueError(f"front: expected one of {FRONTS}, got {front!r}")
+    sizes = map_sizes(canvas)
+    first = {"none": 0, "arnn": sequential_steps(sizes[0], sizes[0]),
+             "brnn": sequential_steps(sizes[0], sizes[0], block_size)}[front]
+    return first + sum(sequential_steps(s, s) for s in sizes[1:])
 
 
 def time_steps(net, dataset, config: TrainConfig, device, steps: int = 5, warmup: int = 1) -> list[float]:
