@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
-__all__ = ["TrainConfig", "fit", "make_loader", "init_distributed", "save_checkpoint", "load_checkpoint", "sha256", "is_main"]
+__all__ = ["TrainConfig", "fit", "make_optimizer", "make_loader", "init_distributed", "save_checkpoint", "load_checkpoint", "sha256", "is_main"]
 
 
 @dataclasses.dataclass
@@ -38,6 +38,9 @@ class TrainConfig:
     decay_factor: float = 1.5
     num_workers: int = 0
     seed: int = 0
+    optimizer: str = "rmsprop"  # PAN's; "sgd" for CBAM's recipe (chapter 12)
+    momentum: float = 0.0  # SGD only
+    weight_decay: float = 0.0
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate of ``epoch`` (0-based)."""
@@ -88,6 +91,16 @@ def load_checkpoint(path, expected_sha256=None, map_location="cpu") -> dict:
     return torch.load(path, map_location=map_location, weights_only=True)
 
 
+def make_optimizer(model, config: TrainConfig) -> torch.optim.Optimizer:
+    """RMSprop (PAN's MBG recipe) or SGD with momentum (CBAM's), at ``config.lr``."""
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+    raise ValueError(f"optimizer: expected one of ['rmsprop', 'sgd'], got {config.optimizer!r}")
+
+
 def make_loader(dataset: Dataset, config: TrainConfig, epoch: int, shuffle: bool):
     """Training batches (``shuffle``: an order fixed by ``(seed, epoch)``, one shard per
     rank under DDP) or evaluation batches (every rank sees all of them, so every rank
@@ -133,7 +146,7 @@ def fit(model, train_set, val_set, loss_fn: Callable, evaluate: Callable, config
     net = model
     if dist.is_available() and dist.is_initialized():
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    opt = torch.optim.RMSprop(model.parameters(), lr=config.lr)
+    opt = make_optimizer(model, config)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
     history, best, best_epoch, best_state, start = [], float("-inf"), 0, None, 0
     if resume and checkpoint is not None and Path(checkpoint).exists():

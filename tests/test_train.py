@@ -71,3 +71,13 @@ def test_checkpoint_sha_is_checked(tmp_path):
     assert torch.equal(train.load_checkpoint(path, digest)["w"], torch.ones(2))
     with pytest.raises(ValueError, match="SHA-256 does not match"):
         train.load_checkpoint(path, "0" * 64)
+
+
+def test_make_optimizer_choices():
+    model, make_optimizer, TrainConfig = torch.nn.Linear(2, 2), train.make_optimizer, train.TrainConfig
+    assert isinstance(make_optimizer(model, TrainConfig()), torch.optim.RMSprop)
+    sgd = make_optimizer(model, TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4))
+    assert isinstance(sgd, torch.optim.SGD)
+    assert sgd.defaults["momentum"] == 0.9 and sgd.defaults["weight_decay"] == 1e-4
+    with pytest.raises(ValueError, match=r"optimizer: expected one of \['rmsprop', 'sgd'\], got 'adam'"):
+        make_optimizer(model, TrainConfig(optimizer="adam"))
