@@ -9,6 +9,9 @@ import time
 
 import pytest
 
+import torch
+
+from arnn_lite import train
 from arnn_lite.experiments import cbam as experiment
 from arnn_lite.train import load_checkpoint
 
@@ -82,8 +85,7 @@ def test_paper_protocol_is_the_cifar_recipe():
     assert spec["config"].epochs == 182 and spec["config"].batch_size == 128
     lrs = [spec["config"].lr_at(e) for e in (0, 90, 91, 136, 137, 181)]  # 32k, 48k of 64k iterations
     assert lrs == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
-    config, used = experiment.optimizer_config(spec["config"], spec["optimizer"], spec["fallback_lr"])
-    if experiment.fit_supports_sgd():
-        assert used["name"] == "sgd" and config.lr == 0.1
-    else:  # fit builds RMSprop itself: the run says so in its results file
-        assert used["name"] == "rmsprop" and config.lr == spec["fallback_lr"] and "fallback" in used["note"]
+    config = experiment.optimizer_config(spec["config"], spec["optimizer"])
+    assert (config.optimizer, config.lr, config.momentum, config.weight_decay) == ("sgd", 0.1, 0.9, 1e-4)
+    opt = train.make_optimizer(torch.nn.Linear(2, 2), config)
+    assert isinstance(opt, torch.optim.SGD) and opt.defaults["momentum"] == 0.9

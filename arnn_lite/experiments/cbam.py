@@ -13,10 +13,8 @@
 * ``book``: cluttered coloured MNIST (offline), ResNet-8 of width 16, a few epochs with
   RMSprop: sized for a 2-core CPU.
 
-``arnn_lite.train.fit`` builds RMSprop itself and has no option for SGD with momentum
-and weight decay yet. Until ``TrainConfig`` has ``optimizer``, ``momentum`` and
-``weight_decay`` fields, a paper-protocol run falls back to RMSprop (lr 1e-3, same
-schedule) and its results file records both the requested and the used optimiser.
+The optimiser is set through :class:`~arnn_lite.train.TrainConfig` (``optimizer``,
+``momentum``, ``weight_decay``); results files record it under ``optimizer_used``.
 """
 
 from __future__ import annotations
@@ -39,17 +37,17 @@ from ..models.cbam import SPATIAL, cbam_resnet
 from ..train import TrainConfig, fit, init_distributed, is_main, make_loader, save_checkpoint, sha256
 from .mbg import mass_in_box
 
-__all__ = ["PROTOCOLS", "DATASETS", "fit_supports_sgd", "build_data", "evaluate", "run", "main"]
+__all__ = ["PROTOCOLS", "DATASETS", "optimizer_config", "build_data", "evaluate", "run", "main"]
 
 DATASETS = ("mnist", "cifar100")
 SGD = {"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4}
 PROTOCOLS = {
     "paper": dict(dataset="cifar100", depth=56, width=16, train=45000, val=5000, test=10000,
-                  augment=True, optimizer=SGD, fallback_lr=1e-3,
+                  augment=True, optimizer=SGD,
                   config=TrainConfig(epochs=182, batch_size=128, lr=0.1, grad_clip=None, patience=None,
                                      decay_start=91, decay_every=46, decay_factor=10.0)),
     "book": dict(dataset="mnist", depth=8, width=16, train=5000, val=1000, test=2000,
-                 augment=False, optimizer={"name": "rmsprop", "lr": 1e-3}, fallback_lr=1e-3,
+                 augment=False, optimizer={"name": "rmsprop", "lr": 1e-3},
                  config=TrainConfig(epochs=5, batch_size=64, lr=1e-3, grad_clip=None, patience=None,
                                     decay_start=4, decay_every=1, decay_factor=10.0)),
 }
@@ -57,23 +55,11 @@ REPO = Path(__file__).resolve().parents[2]
 SIZES = ("train", "val", "test", "depth", "width", "epochs", "batch_size")
 
 
-def fit_supports_sgd() -> bool:
-    """Whether :class:`~arnn_lite.train.TrainConfig` can ask ``fit`` for SGD + momentum + decay."""
-    return {"optimizer", "momentum", "weight_decay"} <= {f.name for f in dataclasses.fields(TrainConfig)}
-
-
-def optimizer_config(config: TrainConfig, wanted: dict, fallback_lr: float):
-    """``(config, used)``: the training config that makes ``fit`` use ``wanted`` if it can,
-    else RMSprop at ``fallback_lr`` (what ``fit`` builds today)."""
-    if wanted["name"] == "rmsprop":
-        return dataclasses.replace(config, lr=wanted["lr"]), dict(wanted)
-    if fit_supports_sgd():
-        config = dataclasses.replace(config, lr=wanted["lr"], optimizer=wanted["name"],
-                                     momentum=wanted["momentum"], weight_decay=wanted["weight_decay"])
-        return config, dict(wanted)
-    return dataclasses.replace(config, lr=fallback_lr), {
-        "name": "rmsprop", "lr": fallback_lr,
-        "note": "fallback: arnn_lite.train.fit has no SGD/momentum/weight-decay option yet"}
+def optimizer_config(config: TrainConfig, wanted: dict) -> TrainConfig:
+    """``config`` with the optimiser ``wanted`` (``{"name", "lr", ...}``) filled in."""
+    return dataclasses.replace(config, optimizer=wanted["name"], lr=wanted["lr"],
+                               momentum=wanted.get("momentum", 0.0),
+                               weight_decay=wanted.get("weight_decay", 0.0))
 
 
 def build_data(dataset, sizes, seed=0, augment=False, data_root=None, download=None, verify=True):
@@ -130,7 +116,7 @@ def run(spatial="arnn", protocol="book", dataset=None, seed=0, device=None, out_
         overrides["dataset"] = dataset
     if context_size != 3:
         overrides["context_size"] = context_size
-    config, used = optimizer_config(spec.pop("config"), spec["optimizer"], spec["fallback_lr"])
+    config = optimizer_config(spec.pop("config"), spec["optimizer"])
     config = dataclasses.replace(config, seed=seed, **{k: overrides.pop(k) for k in list(overrides)
                                                        if k in ("epochs", "batch_size")})
     label = protocol if not overrides else "custom"
@@ -151,9 +137,9 @@ def run(spatial="arnn", protocol="book", dataset=None, seed=0, device=None, out_
     if is_main():
         weights = out_dir / f"{spatial}.pt"
         save_checkpoint(best, weights)
-        wanted, _ = spec.pop("optimizer"), spec.pop("fallback_lr")
+        used = spec.pop("optimizer")
         record = {"spatial": spatial, "context_size": spec.pop("context_size", 3), **spec,
-                  "optimizer_requested": wanted, "optimizer_used": used, **dataclasses.asdict(config)}
+                  "optimizer_used": used, **dataclasses.asdict(config)}
         results.write_result(out_dir / f"{spatial}.json", "cbam", label, record,
                              {"test": test, "history": history},
                              results.provenance(seed, device, started, time.perf_counter() - t0,
