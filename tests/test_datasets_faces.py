@@ -64,8 +64,9 @@ ATTRS = ("5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs
          "Gray_Hair Heavy_Makeup High_Cheekbones Male Mouth_Slightly_Open Mustache Narrow_Eyes No_Beard "
          "Oval_Face Pale_Skin Pointy_Nose Receding_Hairline Rosy_Cheeks Sideburns Smiling Straight_Hair "
          "Wavy_Hair Wearing_Earrings Wearing_Hat Wearing_Lipstick Wearing_Necklace Wearing_Necktie Young").split()
-# (black, blond, brown, partition): one of each colour per split, plus two to drop
-ROWS = [(1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0), (1, 1, 0, 0), (0, 0, 0, 0), (0, 1, 0, 2), (0, 0, 1, 2)]
+# (black, blond, brown, partition 0 train / 1 valid / 2 test), two train rows to drop
+ROWS = [(1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0), (1, 1, 0, 0), (0, 0, 0, 0), (0, 1, 0, 2), (0, 0, 1, 2),
+        (1, 0, 0, 1), (0, 0, 1, 1)]
 
 
 def write_tiny_celeba(root):

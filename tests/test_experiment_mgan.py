@@ -85,3 +85,16 @@ def test_paper_protocol_keeps_the_recipe_and_book_says_what_it_changes():
     assert (paper.lambda_gp, paper.lambda_cls, paper.lambda_rec, paper.lambda_cyc) == (10, 1, 10, 10)
     book = mgan.PROTOCOLS["book"]
     assert book["gan"].n_critic == 5 and "lr 1e-3" in book["changes_from_recipe"]
+
+
+def test_celeba_path_runs_on_a_tiny_celeba_folder(tmp_path):
+    from tests.test_datasets_faces import write_tiny_celeba
+    write_tiny_celeba(tmp_path / "data")
+    test, history = mgan.run("mgan", "book", dataset="celeba", data_root=tmp_path / "data",
+                             out_dir=tmp_path / "out", progress=False,
+                             overrides=dict(train=3, val=2, test=2, epochs=1, batch_size=3))
+    assert set(test) == {"target_accuracy", "reconstruction_l1"}  # CelebA has no hair masks
+    result = json.loads((tmp_path / "out" / "mgan.json").read_text())
+    assert result["config"]["dataset"] == "celeba" and result["protocol"] == "custom"
+    with pytest.raises(ValueError, match="data_root"):
+        mgan.run("mgan", "book", dataset="celeba", out_dir=tmp_path / "x", progress=False)

@@ -65,10 +65,11 @@ class GANConfig:
 
 
 PROTOCOLS = {
-    "paper": dict(dataset="celeba", image_size=128, train=None, val=200, test=2000,
+    "paper": dict(dataset="celeba", image_size=128, train=None, val=100, test=500,  # pairs held in memory
                   generator=dict(conv_dim=64, downsample=2, repeat=6, hidden=16),
-                  critic=dict(conv_dim=64, repeat=6), gan=GANConfig(),
-                  classifier=TrainConfig(epochs=5, batch_size=64, lr=1e-3, patience=None, decay_start=3)),
+                  critic=dict(conv_dim=64, repeat=6), gan=GANConfig(num_workers=4),
+                  classifier=TrainConfig(epochs=5, batch_size=64, lr=1e-3, patience=None, decay_start=3,
+                                         num_workers=4)),
     "book": dict(dataset="synthetic", image_size=32, train=2000, val=50, test=300,
                  generator=dict(conv_dim=8, downsample=1, repeat=1, hidden=8, norm="none"),
                  critic=dict(conv_dim=16, repeat=3), gan=GANConfig(epochs=20, lr=1e-3, decay_start=None),

@@ -13,6 +13,11 @@ the target colour), so we measure:
 * ``change_outside_hair`` / ``change_inside_hair``: mean absolute pixel change (images
   in [0, 1]) outside / inside the hair;
 * ``l1_to_truth``: mean absolute difference to the true translation.
+
+The judge is :class:`~arnn_lite.models.mgan.HairClassifier`, trained with
+:func:`arnn_lite.train.fit` on real training faces by :func:`train_classifier`, which
+also records two reference rows: the untouched images ("no change") and, on synthetic
+faces, the true translations, as the judge sees them.
 """
 
 from __future__ import annotations
