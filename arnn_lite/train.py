@@ -75,12 +75,15 @@ def sha256(path) -> str:
 
 
 def save_checkpoint(state: dict, path) -> None:
-    """``torch.save`` to a temporary file, then rename: a kill never leaves half a file."""
+    """``torch.save`` to a temporary file, then rename: a kill never leaves half a file.
+
+    Saved through a file object, so the archive does not embed the temporary file's random
+    name: the same ``state`` always gives the same bytes (and SHA-256)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    torch.save(state, tmp)
+    with os.fdopen(fd, "wb") as f:
+        torch.save(state, f)
     os.replace(tmp, path)
 
 

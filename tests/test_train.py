@@ -81,3 +81,11 @@ def test_make_optimizer_choices():
     assert sgd.defaults["momentum"] == 0.9 and sgd.defaults["weight_decay"] == 1e-4
     with pytest.raises(ValueError, match=r"optimizer: expected one of \['rmsprop', 'sgd'\], got 'adam'"):
         make_optimizer(model, TrainConfig(optimizer="adam"))
+
+
+def test_same_state_saves_to_same_bytes(tmp_path):
+    state = {"w": torch.arange(6.0).view(2, 3)}
+    train.save_checkpoint(state, tmp_path / "a.pt")
+    train.save_checkpoint(state, tmp_path / "b.pt")
+    assert train.sha256(tmp_path / "a.pt") == train.sha256(tmp_path / "b.pt")
+    assert torch.equal(train.load_checkpoint(tmp_path / "a.pt")["w"], state["w"])
