@@ -27,13 +27,28 @@ from . import AttentionRNN, BlockAttentionRNN
 from .attention import ContextAttention, NoContextAttention, SANAttention
 from .models.mbg import MBGNet
 from .results import git_commit, now
-from .scan import use_fused
+from . import scan_triton
+from .scan import use_backend
 
 __all__ = ["time_call", "bench_modules", "bench_train_steps", "arnn_flops", "gemm_rate", "run", "main"]
 
 SIZES = (49, 23, 10)  # the MBG network's attention maps on a 100×100 canvas
 MODULES = ("NoCTX", "CTX", "SAN", "ARNN", "ARNN (autograd)", "BRNN2")
 NETWORKS = ("none", "ctx", "arnn", "arnn (autograd)", "brnn")
+# "(autograd)": the readable loop; "(triton)": the Triton forward kernel, CUDA only.
+
+
+def _backend(name: str) -> str:
+    return "autograd" if "(autograd)" in name else "triton" if "(triton)" in name else "fused"
+
+
+def _cases(names, device):
+    """``names`` plus the Triton variant of ARNN where the kernel can run."""
+    names = list(names)
+    if torch.device(device).type == "cuda" and scan_triton.available(device):
+        names.insert(names.index("ARNN" if "ARNN" in names else "arnn") + 1,
+                     "ARNN (triton)" if "ARNN" in names else "arnn (triton)")
+    return names
 
 
 def _sync(device):
@@ -74,9 +89,9 @@ def bench_modules(sizes=SIZES, channels=32, batch=32, hidden=16, device="cpu", r
         x = torch.randn(batch, channels, size, size, device=device, requires_grad=True)
         q = torch.randn(batch, 10, device=device)
         out[size] = {}
-        for name in MODULES:
+        for name in _cases(MODULES, device):
             module = _make_module(name, channels, hidden).to(device)
-            with use_fused(name != "ARNN (autograd)"):
+            with use_backend(_backend(name)):
                 out[size][name] = time_call(lambda: module(x, q).sum().backward(), device, repeats)
     return out
 
@@ -100,7 +115,7 @@ def bench_train_steps(batches=(32, 200), device="cpu", repeats=3, canvas=100, se
         query = F.one_hot(torch.randint(0, 10, (batch,)), 10).float().to(device)
         label = torch.randint(0, 5, (batch,), device=device)
         out[batch] = {}
-        for name in NETWORKS:
+        for name in _cases(NETWORKS, device):
             net = _network(name).to(device).train()
             opt = torch.optim.RMSprop(net.parameters(), lr=3e-3)
 
@@ -109,7 +124,7 @@ def bench_train_steps(batches=(32, 200), device="cpu", repeats=3, canvas=100, se
                 F.cross_entropy(net(image, query)[0], label).backward()
                 opt.step()
 
-            with use_fused(name != "arnn (autograd)"):
+            with use_backend(_backend(name)):
                 out[batch][name] = time_call(step, device, repeats)
     return out
 

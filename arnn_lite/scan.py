@@ -32,26 +32,46 @@ import os
 
 import torch
 
-__all__ = ["diagonal_scan", "to_scan_order", "from_scan_order", "use_fused", "fused_enabled"]
+from . import scan_triton
 
-_FUSED = os.environ.get("ARNN_SCAN", "fused") != "autograd"
+__all__ = ["diagonal_scan", "to_scan_order", "from_scan_order", "use_fused", "use_backend",
+           "fused_enabled", "backend"]
+
+BACKENDS = ("fused", "autograd", "triton")
+_BACKEND = os.environ.get("ARNN_SCAN", "fused")
 _INDEX_CACHE: dict = {}
+
+
+def backend() -> str:
+    """The scan in use: ``"fused"`` (default), ``"autograd"`` (the readable loop) or
+    ``"triton"`` (fused, with the forward as one Triton kernel; opt-in, see
+    :mod:`arnn_lite.scan_triton`). Set by ``ARNN_SCAN`` or :func:`use_backend`."""
+    if _BACKEND not in BACKENDS:
+        raise ValueError(f"ARNN_SCAN: expected one of {list(BACKENDS)}, got {_BACKEND!r}")
+    return _BACKEND
 
 
 def fused_enabled() -> bool:
     """Whether DiagonalLSTM and AttentionRNN use :func:`diagonal_scan` (the default)."""
-    return _FUSED
+    return backend() != "autograd"
 
 
 @contextlib.contextmanager
-def use_fused(enabled: bool = True):
-    """Context manager: run the scans inside on the fused (``True``) or autograd path."""
-    global _FUSED
-    old, _FUSED = _FUSED, bool(enabled)
+def use_backend(name: str):
+    """Context manager: run the scans inside with backend ``name`` (see :func:`backend`)."""
+    global _BACKEND
+    if name not in BACKENDS:
+        raise ValueError(f"name: expected one of {list(BACKENDS)}, got {name!r}")
+    old, _BACKEND = _BACKEND, name
     try:
         yield
     finally:
-        _FUSED = old
+        _BACKEND = old
+
+
+def use_fused(enabled: bool = True):
+    """Context manager: the fused (``True``) or the readable autograd path."""
+    return use_backend("fused" if enabled else "autograd")
 
 
 def scan_indices(H: int, W: int, reverse: bool, device):
@@ -111,7 +131,14 @@ class _DiagonalScan(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, X, w_in, w_cat, bias, w_f, lb, given, mode, temperature, W):
+    def forward(ctx, X, w_in, w_cat, bias, w_f, lb, given, mode, temperature, W, kernel=False):
+        ctx.mode, ctx.temperature, ctx.W = mode, temperature, W
+        if kernel:  # the Triton forward writes the same buffers (scan_triton.py)
+            states, cells, act, logits = scan_triton.scan_forward(X, w_in, w_cat, bias, w_f, lb, given,
+                                                                  mode, temperature, W)
+            ctx.save_for_backward(X, w_in, w_cat, w_f, states, cells)
+            ctx.saved = _StepsFromBuffers(states, cells, act, W)
+            return states[1:, :, 1:], logits
         T, H, B, _ = X.shape
         hidden, feedback = w_in.shape[0] // 4, w_f is not None
         S = hidden + int(feedback)  # state channels: h (and the fed-back value a)
@@ -139,7 +166,7 @@ class _DiagonalScan(torch.autograd.Function):
                 _feed(out[hidden:], l_t, given, t, lo, hi, mode, temperature)
             saved.append((z, act, tc))
         ctx.save_for_backward(X, w_in, w_cat, w_f, states, cells)
-        ctx.saved, ctx.mode, ctx.temperature, ctx.W = saved, mode, temperature, W
+        ctx.saved = saved
         return states[1:, :, 1:], logits
 
     @staticmethod
@@ -187,7 +214,21 @@ class _DiagonalScan(torch.autograd.Function):
             d_prev.zero_()
             d_prev[:, lo + 1:hi + 1] = dz[:S]
             d_prev[:, lo:hi] += dz[S:]  # row r's "up" was row r-1's state
-        return d_x, d_w_in, d_w_cat, d_bias, d_wf, d_lb, None, None, None, None
+        return d_x, d_w_in, d_w_cat, d_bias, d_wf, d_lb, None, None, None, None, None
+
+
+class _StepsFromBuffers:
+    """``(z, act, tc)`` of step ``t`` as the backward reads them, from full-size buffers."""
+
+    def __init__(self, states, cells, act, W):
+        self.states, self.cells, self.act, self.W = states, cells, act, W
+
+    def __getitem__(self, t):
+        H, B = self.cells.shape[2], self.cells.shape[3]
+        lo, hi = _rows(t, H, self.W)
+        z = torch.cat([self.states[t, :, lo + 1:hi + 1], self.states[t, :, lo:hi]])  # (2S, rows, B)
+        act = self.act[t, :, lo:hi].reshape(self.act.shape[1], -1)  # (4h, rows*B)
+        return z, act, torch.tanh(self.cells[t + 1, :, lo:hi])
 
 
 def _feed(a, logits, given, t, lo, hi, mode, temperature):
@@ -229,14 +270,19 @@ def diagonal_scan(X, w_in, w_cat, bias, w_f=None, lb=None, given=None, mode="det
         fed value with feedback) and ``(T, H, B, 1)`` (``None`` without feedback).
     """
     W = X.shape[0] - X.shape[1] + 1  # T = H + W - 1
+    kernel = backend() == "triton"
+    if kernel and not scan_triton.available(X.device):
+        raise ValueError(f"ARNN_SCAN: 'triton' needs a CUDA device (or TRITON_INTERPRET=1) and "
+                         f"Triton installed, got a {X.device.type} tensor")
     lb, given = (_channels_first(a) for a in (lb, given))  # (T, 1, H, B)
     tensors = (X, w_in, w_cat, bias, w_f, lb, given)
     device_type = X.device.type
     if torch.is_autocast_enabled(device_type):  # the recurrence runs in float32
         with torch.autocast(device_type, enabled=False):
-            out = _DiagonalScan.apply(*(_as(a, torch.float32) for a in tensors), mode, temperature, W)
+            out = _DiagonalScan.apply(*(_as(a, torch.float32) for a in tensors), mode, temperature,
+                                      W, kernel)
     else:
-        out = _DiagonalScan.apply(*(_as(a, X.dtype) for a in tensors), mode, temperature, W)
+        out = _DiagonalScan.apply(*(_as(a, X.dtype) for a in tensors), mode, temperature, W, kernel)
     return tuple(_channels_last(a) for a in out)  # (T, S, H, B) -> (T, H, B, S)
 
 

@@ -23,7 +23,7 @@ def quadrant(H, W, i, j, reverse=False):
 def count_steps(monkeypatch):
     """Record the shape of every recurrence step taken by any DiagonalLSTM (on the
     step-by-step autograd path, whose ``step`` is the one chapter 03 derives)."""
-    monkeypatch.setattr(scan, "_FUSED", False)
+    monkeypatch.setattr(scan, "_BACKEND", "autograd")
     calls, real = [], DiagonalLSTM.step
     monkeypatch.setattr(DiagonalLSTM, "step",
                         lambda self, pre_t, *a: calls.append(tuple(pre_t.shape)) or real(self, pre_t, *a))

@@ -11,11 +11,11 @@ def test_quick_bench_writes_complete_json(tmp_path, capsys):
     assert json.loads(out.read_text()) == result
     metrics = result["metrics"]
     for size, times in metrics["modules_s"].items():
-        assert set(times) == set(bench.MODULES) and all(t > 0 for t in times.values())
+        assert set(times) == set(bench._cases(bench.MODULES, "cpu")) and all(t > 0 for t in times.values())
         assert metrics["modules_vs_ctx"][size]["CTX"] == 1.0
         assert metrics["modules_vs_ctx"][size]["ARNN"] == times["ARNN"] / times["CTX"]
     for batch, times in metrics["train_step_s"].items():
-        assert set(times) == set(bench.NETWORKS)
+        assert set(times) == set(bench._cases(bench.NETWORKS, "cpu"))
         assert metrics["train_step_vs_ctx"][batch]["ctx"] == 1.0
     prov = result["provenance"]
     assert prov["command"] == "python -m arnn_lite.bench --device cpu --quick"
@@ -28,3 +28,9 @@ def test_brnn_network_uses_block_attention_everywhere():
     kinds = [type(stage.attention).__name__ for stage in net.stages]
     assert kinds == ["BlockAttentionRNN"] * 4
     assert net.stages[-1].attention.normalization == "softmax"
+
+
+def test_backend_names():
+    assert bench._backend("ARNN") == "fused" and bench._backend("arnn (autograd)") == "autograd"
+    assert bench._backend("ARNN (triton)") == "triton"
+    assert bench._cases(bench.MODULES, "cpu") == list(bench.MODULES)  # no Triton case on a CPU
