@@ -1,6 +1,12 @@
 """Receptive fields measured through input gradients, and a step counter (used by
 several test modules)."""
 
+import json
+import signal
+import subprocess
+import sys
+import time
+
 import torch
 
 from arnn_lite import DiagonalLSTM, scan
@@ -28,3 +34,32 @@ def count_steps(monkeypatch):
     monkeypatch.setattr(DiagonalLSTM, "step",
                         lambda self, pre_t, *a: calls.append(tuple(pre_t.shape)) or real(self, pre_t, *a))
     return calls
+
+
+def start_experiment(module, args, out_dir, *extra):
+    """``python -m arnn_lite.experiments.<module> ARGS --out-dir OUT EXTRA`` in the background."""
+    return subprocess.Popen([sys.executable, "-m", f"arnn_lite.experiments.{module}", *args,
+                             "--out-dir", str(out_dir), *extra], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def kill_then_resume(module, args, out_dir, stem, *extra):
+    """Start a run, SIGKILL it as soon as its first checkpoint ``<stem>.ckpt`` exists, then
+    continue it with ``--resume``; returns the results file it writes."""
+    victim = start_experiment(module, args, out_dir, *extra)
+    deadline = time.time() + 600
+    while not (out_dir / f"{stem}.ckpt").exists() and victim.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert not (out_dir / f"{stem}.json").exists(), "the run finished before it was killed"
+    resumed = start_experiment(module, args, out_dir, *extra, "--resume")
+    assert resumed.wait(timeout=600) == 0, resumed.stdout.read()
+    return json.loads((out_dir / f"{stem}.json").read_text())
+
+
+def assert_same_run(got, ref):
+    """Two results files describe the same training run: test metrics and curve agree."""
+    assert got["metrics"]["test"] == ref["metrics"]["test"]
+    assert [h["accuracy"] for h in got["metrics"]["history"]] == \
+           [h["accuracy"] for h in ref["metrics"]["history"]]

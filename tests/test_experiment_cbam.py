@@ -2,10 +2,6 @@
 killed run resumed to the same result, and the offline MNIST (book) data path."""
 
 import json
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -15,6 +11,7 @@ from arnn_lite import train
 from arnn_lite.experiments import cbam as experiment
 from arnn_lite.train import load_checkpoint
 
+from tests.helpers import assert_same_run, kill_then_resume
 from .test_datasets_cifar import write_tiny_cifar100
 
 ARGS = ["--spatial", "arnn", "--dataset", "cifar100", "--no-verify", "--depth", "8", "--width", "4",
@@ -26,12 +23,6 @@ def cifar_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("cifar")
     write_tiny_cifar100(root, n_train=40, n_test=6)
     return root
-
-
-def _run(out, root, *extra):
-    return subprocess.Popen([sys.executable, "-m", "arnn_lite.experiments.cbam", *ARGS,
-                             "--data-root", str(root), "--out-dir", str(out), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def _result(out):
@@ -52,20 +43,9 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, cifar_root):
     state = load_checkpoint(tmp_path / "a" / ref["checkpoint"]["file"], ref["checkpoint"]["sha256"])
     assert any(".arnn." in k for k in state)
 
-    victim = _run(tmp_path / "b", cifar_root, "--epochs", "3")
-    ckpt = tmp_path / "b" / "arnn.ckpt"
-    deadline = time.time() + 600
-    while not ckpt.exists() and victim.poll() is None and time.time() < deadline:
-        time.sleep(0.1)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    assert not (tmp_path / "b" / "arnn.json").exists(), "the run finished before it was killed"
-    resumed = _run(tmp_path / "b", cifar_root, "--epochs", "3", "--resume")
-    assert resumed.wait(timeout=600) == 0, resumed.stdout.read()
-    got = _result(tmp_path / "b")
-    assert got["metrics"]["test"] == ref["metrics"]["test"]
-    assert [h["accuracy"] for h in got["metrics"]["history"]] == \
-           [h["accuracy"] for h in ref["metrics"]["history"]]
+    got = kill_then_resume("cbam", [*ARGS, "--data-root", str(cifar_root)], tmp_path / "b", "arnn",
+                           "--epochs", "3")
+    assert_same_run(got, ref)
 
 
 def test_book_data_path_on_cluttered_mnist(tmp_path):

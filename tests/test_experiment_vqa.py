@@ -2,24 +2,15 @@
 and the VQA v2 path on a tiny example in the official format."""
 
 import json
-import signal
-import subprocess
-import sys
-import time
 
 from arnn_lite.experiments import vqa as experiment
 from arnn_lite.train import load_checkpoint
 
+from tests.helpers import assert_same_run, kill_then_resume, start_experiment
 from .test_datasets_vqa import write_tiny_vqa2
 
 ARGS = ["--attention", "arnn", "--train", "24", "--val", "8", "--test", "8", "--batch-size", "8",
         "--d", "64", "--d-att", "32", "--channels", "8", "--hidden", "16", "--seed", "1"]
-
-
-def _run(out, *extra):
-    return subprocess.Popen([sys.executable, "-m", "arnn_lite.experiments.vqa", *ARGS,
-                             "--out-dir", str(out), *extra], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
 
 
 def _result(out):
@@ -27,7 +18,7 @@ def _result(out):
 
 
 def test_killed_run_resumes_to_the_same_result(tmp_path):
-    straight = _run(tmp_path / "a", "--epochs", "3")
+    straight = start_experiment("vqa", ARGS, tmp_path / "a", "--epochs", "3")
     assert straight.wait(timeout=600) == 0, straight.stdout.read()
     ref = _result(tmp_path / "a")
     assert ref["experiment"] == "vqa" and ref["protocol"] == "custom"
@@ -39,20 +30,8 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     state = load_checkpoint(tmp_path / "a" / ref["checkpoint"]["file"], ref["checkpoint"]["sha256"])
     assert "attend.0.readout.weight" in state and "fuse.h1" in state
 
-    victim = _run(tmp_path / "b", "--epochs", "3")
-    ckpt = tmp_path / "b" / "arnn.ckpt"
-    deadline = time.time() + 600
-    while not ckpt.exists() and victim.poll() is None and time.time() < deadline:
-        time.sleep(0.1)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    assert not (tmp_path / "b" / "arnn.json").exists(), "the run finished before it was killed"
-    resumed = _run(tmp_path / "b", "--epochs", "3", "--resume")
-    assert resumed.wait(timeout=600) == 0, resumed.stdout.read()
-    got = _result(tmp_path / "b")
-    assert got["metrics"]["test"] == ref["metrics"]["test"]
-    assert [h["accuracy"] for h in got["metrics"]["history"]] == \
-           [h["accuracy"] for h in ref["metrics"]["history"]]
+    got = kill_then_resume("vqa", ARGS, tmp_path / "b", "arnn", "--epochs", "3")
+    assert_same_run(got, ref)
 
 
 def test_vqa2_path_on_a_tiny_official_format_example(tmp_path):

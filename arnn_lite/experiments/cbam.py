@@ -23,18 +23,17 @@ import argparse
 import dataclasses
 import shlex
 import sys
-import time
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from .. import results
 from ..datasets.cifar import ImageTensors, load_cifar100, split_train_val
 from ..datasets.cluttered import cluttered_mnist
 from ..models.cbam import SPATIAL, cbam_resnet
-from ..train import TrainConfig, fit, init_distributed, is_main, make_loader, save_checkpoint, sha256
+from ..train import TrainConfig, init_distributed, is_main
+from .common import RunClock, save_run, train_and_test
 from .mbg import mass_in_box
 
 __all__ = ["PROTOCOLS", "DATASETS", "optimizer_config", "build_data", "evaluate", "run", "main"]
@@ -125,26 +124,16 @@ def run(spatial="arnn", protocol="book", dataset=None, seed=0, device=None, out_
     torch.manual_seed(seed)
     sets, classes = build_data(spec["dataset"], spec, seed, spec["augment"], data_root, download, verify)
     net = cbam_resnet(spec["depth"], classes, spatial, spec.get("context_size", 3), spec["width"])
-    started, t0, commit = results.now(), time.perf_counter(), results.git_commit()
-    history, best = fit(net, sets["train"], sets["val"], loss_fn, evaluate, config,
-                        checkpoint=out_dir / f"{spatial}.ckpt", resume=resume, device=device,
-                        progress=progress)
-    net.load_state_dict(best)
-    net.eval()
-    with torch.no_grad():
-        test = evaluate(net.to(device), make_loader(sets["test"], config, 0, shuffle=False), device)
+    clock = RunClock()
+    test, history, best = train_and_test(net, sets, loss_fn, evaluate, config, out_dir / f"{spatial}.ckpt",
+                                         device, resume, progress)
     test["parameters"] = sum(p.numel() for p in net.parameters())
     if is_main():
-        weights = out_dir / f"{spatial}.pt"
-        save_checkpoint(best, weights)
         used = spec.pop("optimizer")
         record = {"spatial": spatial, "context_size": spec.pop("context_size", 3), **spec,
                   "optimizer_used": used, **dataclasses.asdict(config)}
-        results.write_result(out_dir / f"{spatial}.json", "cbam", label, record,
-                             {"test": test, "history": history},
-                             results.provenance(seed, device, started, time.perf_counter() - t0,
-                                                command, commit),
-                             checkpoint={"file": weights.name, "sha256": sha256(weights)})
+        save_run(out_dir, spatial, "cbam", label, record, {"test": test, "history": history}, best,
+                 clock, seed, device, command)
     return test, history
 
 

@@ -21,7 +21,6 @@ import dataclasses
 import functools
 import shlex
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -29,12 +28,11 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import Dataset, Subset
 
-from .. import results
 from ..datasets.mnist import default_root
 from ..datasets.vqa import VQAScenes, VQAv2Features
 from ..models.vqa import ATTENTIONS, MCBNet
-from ..train import (TrainConfig, fit, init_distributed, is_main, make_loader, save_checkpoint,
-                     sha256)
+from ..train import TrainConfig, init_distributed, is_main
+from .common import RunClock, save_run, train_and_test
 from .mbg import mass_in_box
 
 __all__ = ["PROTOCOLS", "Materialized", "build_model", "evaluate", "load_data", "run", "main"]
@@ -158,24 +156,14 @@ def run(attention="arnn", protocol="book", seed=0, device=None, out_dir=None, re
     sets = load_data(spec, seed, vqa2_root)
     net = build_model(attention, sets["train"], seed, **spec["model"])
     score = functools.partial(evaluate, qtype_names=sets["train"].qtype_names)
-    started, t0, commit = results.now(), time.perf_counter(), results.git_commit()
-    history, best = fit(net, sets["train"], sets["val"], loss_fn, score, config,
-                        checkpoint=out_dir / f"{attention}.ckpt", resume=resume, device=device,
-                        progress=progress)
-    net.load_state_dict(best)
-    net.eval()
-    with torch.no_grad():
-        test = score(net.to(device), make_loader(sets["test"], config, 0, shuffle=False), device)
+    clock = RunClock()
+    test, history, best = train_and_test(net, sets, loss_fn, score, config, out_dir / f"{attention}.ckpt",
+                                         device, resume, progress)
     if is_main():
-        weights = out_dir / f"{attention}.pt"
-        save_checkpoint(best, weights)
-        results.write_result(out_dir / f"{attention}.json", name, label,
-                             {"attention": attention, "data": "vqa2" if vqa2_root else "synthetic scenes",
-                              **spec, **dataclasses.asdict(config)},
-                             {"test": test, "history": history},
-                             results.provenance(seed, device, started, time.perf_counter() - t0,
-                                                command, commit),
-                             checkpoint={"file": weights.name, "sha256": sha256(weights)})
+        save_run(out_dir, attention, name, label,
+                 {"attention": attention, "data": "vqa2" if vqa2_root else "synthetic scenes",
+                  **spec, **dataclasses.asdict(config)},
+                 {"test": test, "history": history}, best, clock, seed, device, command)
     return test, history
 
 

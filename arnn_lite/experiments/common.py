@@ -1,0 +1,52 @@
+"""What every experiment module shares: train with :func:`~arnn_lite.train.fit`, test the
+best epoch, then save its weights and a results file with provenance (DESIGN §6)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import torch
+
+from .. import results
+from ..train import fit, make_loader, save_checkpoint, sha256
+
+__all__ = ["RunClock", "train_and_test", "save_run"]
+
+
+@dataclasses.dataclass
+class RunClock:
+    """When a run started, and at which commit (read at the start: the tree may change)."""
+
+    started: str = dataclasses.field(default_factory=results.now)
+    t0: float = dataclasses.field(default_factory=time.perf_counter)
+    commit: str = dataclasses.field(default_factory=results.git_commit)
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.t0
+
+
+def train_and_test(net, sets, loss_fn, evaluate, config, checkpoint, device, resume=False,
+                   progress=True):
+    """``fit`` on ``sets["train"]`` / ``sets["val"]``, reload the best epoch, evaluate it on
+    ``sets["test"]``. Returns ``(test metrics, history, best state dict)``."""
+    history, best = fit(net, sets["train"], sets["val"], loss_fn, evaluate, config,
+                        checkpoint=checkpoint, resume=resume, device=device, progress=progress)
+    net.load_state_dict(best)
+    net.eval()
+    with torch.no_grad():
+        test = evaluate(net.to(device), make_loader(sets["test"], config, 0, shuffle=False), device)
+    return test, history, best
+
+
+def save_run(out_dir, stem, experiment, protocol, config, metrics, best, clock: RunClock, seed,
+             device, command) -> Path:
+    """Write ``<stem>.pt`` (the best weights) and ``<stem>.json`` (the results file, naming
+    those weights and their SHA-256) into ``out_dir``; returns the results file's path."""
+    weights = Path(out_dir) / f"{stem}.pt"
+    save_checkpoint(best, weights)
+    return results.write_result(
+        Path(out_dir) / f"{stem}.json", experiment, protocol, config, metrics,
+        results.provenance(seed, device, clock.started, clock.seconds(), command, clock.commit),
+        checkpoint={"file": weights.name, "sha256": sha256(weights)})
