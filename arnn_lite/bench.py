@@ -161,9 +161,9 @@ def ratios(times: dict, baseline: str) -> dict:
 def run(device="cpu", quick=False, out=None, command=None) -> dict:
     """All cases in one run; returns (and with ``out`` writes) the JSON document."""
     started, t0 = now(), time.perf_counter()
-    sizes, batches, repeats = ((10,), (4,), 2) if quick else (SIZES, (32, 200), 5)
+    sizes, batches, repeats = ((10,), (4,), 2) if quick else (SIZES, (32, 200), 9)
     modules = bench_modules(sizes, device=device, repeats=repeats)
-    steps = bench_train_steps(batches, device=device, repeats=max(2, repeats - 2))
+    steps = bench_train_steps(batches, device=device, repeats=max(2, repeats - 4))
     flops = {str(size): arnn_flops(size) for size in sizes}
     result = {
         "experiment": "bench", "protocol": "quick" if quick else "full",
