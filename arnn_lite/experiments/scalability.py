@@ -43,8 +43,8 @@ __all__ = ["PROTOCOLS", "FRONTS", "map_sizes", "sequential_steps", "network_sequ
 FRONTS = ("none", "arnn", "brnn")
 PROTOCOLS = {
     "paper": dict(train=30000, val=10000, test=10000, canvas=128, config=TrainConfig()),
-    "book": dict(train=300, val=100, test=200, canvas=128,  # sized for minutes on a shared CPU:
-                 config=TrainConfig(epochs=2, batch_size=50, patience=2, decay_start=2)),  # a timing study
+    "book": dict(train=2000, val=500, test=1000, canvas=128,  # MBG's book sizes (chapter 09)
+                 config=TrainConfig(epochs=8, batch_size=50, patience=4, decay_start=4, decay_every=2)),
 }
 
 
