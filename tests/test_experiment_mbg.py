@@ -1,12 +1,11 @@
 """The MBG experiment end to end on a tiny protocol: results file, and a killed run resumed."""
 
 import json
-import signal
 import subprocess
 import sys
-import time
 
 from arnn_lite.train import load_checkpoint
+from tests.helpers import assert_same_run, kill_then_resume
 
 
 ARGS = ["--model", "noctx", "--train", "20", "--val", "10", "--test", "10",
@@ -35,20 +34,8 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     state = load_checkpoint(weights, ref["checkpoint"]["sha256"])  # hash recorded by the run
     assert "stages.0.conv.weight" in state
 
-    victim = _run(tmp_path / "b", "--epochs", "3")
-    ckpt = tmp_path / "b" / "noctx.ckpt"
-    deadline = time.time() + 600
-    while not ckpt.exists() and victim.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    assert not (tmp_path / "b" / "noctx.json").exists(), "the run finished before it was killed"
-    resumed = _run(tmp_path / "b", "--epochs", "3", "--resume")
-    assert resumed.wait(timeout=600) == 0, resumed.stdout.read()
-    got = _result(tmp_path / "b")
-    assert got["metrics"]["test"] == ref["metrics"]["test"]
-    assert [h["accuracy"] for h in got["metrics"]["history"]] == \
-           [h["accuracy"] for h in ref["metrics"]["history"]]
+    got = kill_then_resume("mbg", ARGS, tmp_path / "b", "noctx", "--epochs", "3")
+    assert_same_run(got, ref)
 
 
 def test_runs_under_torchrun_with_two_gloo_processes(tmp_path):

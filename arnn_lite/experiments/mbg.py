@@ -15,7 +15,6 @@ import argparse
 import dataclasses
 import shlex
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -23,12 +22,11 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from .. import results
 from ..datasets.mbg import MBG, PALETTE, SCALE_BINS, scale_bin
 from ..datasets.mnist import default_root
 from ..models.mbg import ATTENTIONS, MBGNet
-from ..train import (TrainConfig, fit, init_distributed, is_main, make_loader, save_checkpoint,
-                     sha256)
+from ..train import TrainConfig, init_distributed, is_main
+from .common import RunClock, save_run, train_and_test
 
 __all__ = ["PROTOCOLS", "Materialized", "evaluate", "run", "main", "mass_in_box", "ink_coverage",
            "same_colour_mass"]
@@ -156,23 +154,12 @@ def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_d
     sets = {split: Materialized(MBG(split, spec[split], seed, inverse, spec["canvas"]), cache)
             for split in ("train", "val", "test")}
     net = MBGNet(model, num_classes=10 if inverse else 5, query_dim=5 if inverse else 10)
-    started, t0, commit = results.now(), time.perf_counter(), results.git_commit()
-    history, best = fit(net, sets["train"], sets["val"], loss_fn, evaluate, config,
-                        checkpoint=out_dir / f"{model}.ckpt", resume=resume, device=device,
-                        progress=progress)
-    net.load_state_dict(best)
-    net.eval()
-    with torch.no_grad():
-        test = evaluate(net.to(device), make_loader(sets["test"], config, 0, shuffle=False), device)
+    clock = RunClock()
+    test, history, best = train_and_test(net, sets, loss_fn, evaluate, config, out_dir / f"{model}.ckpt",
+                                         device, resume, progress)
     if is_main():
-        weights = out_dir / f"{model}.pt"
-        save_checkpoint(best, weights)
-        results.write_result(out_dir / f"{model}.json", name, label,
-                             {"model": model, **spec, **dataclasses.asdict(config)},
-                             {"test": test, "history": history},
-                             results.provenance(seed, device, started, time.perf_counter() - t0,
-                                                command, commit),
-                             checkpoint={"file": weights.name, "sha256": sha256(weights)})
+        save_run(out_dir, model, name, label, {"model": model, **spec, **dataclasses.asdict(config)},
+                 {"test": test, "history": history}, best, clock, seed, device, command)
     return test, history
 
 

@@ -30,11 +30,11 @@ from pathlib import Path
 
 import torch
 
-from .. import results
 from ..datasets.mbg import MBG
 from ..datasets.mnist import default_root
 from ..models.mbg import MBGNet
-from ..train import TrainConfig, fit, make_loader, save_checkpoint, sha256
+from ..train import TrainConfig, make_loader
+from .common import RunClock, save_run, train_and_test
 from .mbg import REPO, Materialized, evaluate, loss_fn
 
 __all__ = ["PROTOCOLS", "FRONTS", "map_sizes", "sequential_steps", "network_sequential_steps", "time_steps",
@@ -124,15 +124,10 @@ def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_di
     sets = {split: Materialized(MBG(split, spec[split], seed, False, spec["canvas"]), default_root() / "mbg")
             for split in ("train", "val", "test")}
     net = MBGNet("arnn", front=front, block_size=block_size)
-    started, t0, commit = results.now(), time.perf_counter(), results.git_commit()
+    clock = RunClock()
     step_times = time_steps(net, sets["train"], config, device, steps=timing_steps)
-    history, best = fit(net, sets["train"], sets["val"], loss_fn, evaluate, config,
-                        checkpoint=out_dir / f"front_{front}.ckpt", resume=resume, device=device,
-                        progress=progress)
-    net.load_state_dict(best)
-    net.eval()
-    with torch.no_grad():
-        test = evaluate(net.to(device), make_loader(sets["test"], config, 0, shuffle=False), device)
+    test, history, best = train_and_test(net, sets, loss_fn, evaluate, config,
+                                         out_dir / f"front_{front}.ckpt", device, resume, progress)
     side = sizes[0]
     front_steps = {"none": 0, "arnn": sequential_steps(side, side),
                    "brnn": sequential_steps(side, side, block_size)}[front]
@@ -140,14 +135,10 @@ def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_di
     timing = {"seconds_per_step": statistics.median(step_times), "step_times": step_times,
               "batch_size": config.batch_size, "front_map": side, "front_sequential_steps": front_steps,
               "epoch_seconds_per_step": [h["seconds"] / steps_per_epoch for h in history]}
-    weights = out_dir / f"front_{front}.pt"
-    save_checkpoint(best, weights)
-    results.write_result(out_dir / f"front_{front}.json", "mbg_scale", label,
-                         {"model": "arnn", "front": front, "block_size": block_size, **spec,
-                          "map_sizes": sizes, **dataclasses.asdict(config)},
-                         {"test": test, "timing": timing, "history": history},
-                         results.provenance(seed, device, started, time.perf_counter() - t0, command, commit),
-                         checkpoint={"file": weights.name, "sha256": sha256(weights)})
+    save_run(out_dir, f"front_{front}", "mbg_scale", label,
+             {"model": "arnn", "front": front, "block_size": block_size, **spec,
+              "map_sizes": sizes, **dataclasses.asdict(config)},
+             {"test": test, "timing": timing, "history": history}, best, clock, seed, device, command)
     return test, timing
 
 
