@@ -41,3 +41,13 @@ def test_markdown_table_formats_and_marks_missing():
     text = results.markdown_table([{"model": "ctx", "acc": 0.51234}, {"model": "arnn"}],
                                   ["model", "acc"], {"acc": "{:.1%}"})
     assert text.splitlines() == ["| model | acc |", "|---|---|", "| ctx | 51.2% |", "| arnn | – |"]
+
+
+def test_any_override_makes_the_protocol_custom():
+    from arnn_lite.experiments.common import resolve_protocol
+    from arnn_lite.experiments.mbg import PROTOCOLS
+
+    spec, config, label = resolve_protocol(PROTOCOLS, "book", None, seed=3)
+    assert label == "book" and config.seed == 3 and spec["train"] == PROTOCOLS["book"]["train"]
+    spec, config, label = resolve_protocol(PROTOCOLS, "book", {"epochs": 2, "train": None}, seed=0)
+    assert label == "custom" and config.epochs == 2 and "epochs" not in spec

@@ -12,7 +12,7 @@ import torch
 from .. import results
 from ..train import fit, make_loader, save_checkpoint, sha256
 
-__all__ = ["RunClock", "train_and_test", "save_run"]
+__all__ = ["RunClock", "resolve_protocol", "train_and_test", "save_run"]
 
 
 @dataclasses.dataclass
@@ -25,6 +25,22 @@ class RunClock:
 
     def seconds(self) -> float:
         return time.perf_counter() - self.t0
+
+
+def resolve_protocol(protocols: dict, protocol: str, overrides=None, seed=0,
+                     config_keys=("epochs", "batch_size")):
+    """The sizes and :class:`~arnn_lite.train.TrainConfig` of ``protocols[protocol]`` with
+    ``overrides`` applied (``None`` values ignored; ``config_keys`` go to the config).
+
+    Returns ``(spec, config, label)``: ``label`` is the protocol's name, or ``"custom"`` when
+    anything was overridden (results files then say so)."""
+    spec = dict(protocols[protocol])
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    label = "custom" if overrides else protocol
+    config = dataclasses.replace(spec.pop("config"), seed=seed,
+                                 **{k: overrides.pop(k) for k in list(overrides) if k in config_keys})
+    spec.update(overrides)
+    return spec, config, label
 
 
 def train_and_test(net, sets, loss_fn, evaluate, config, checkpoint, device, resume=False,

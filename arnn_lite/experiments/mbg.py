@@ -26,7 +26,7 @@ from ..datasets.mbg import MBG, PALETTE, SCALE_BINS, scale_bin
 from ..datasets.mnist import default_root
 from ..models.mbg import ATTENTIONS, MBGNet
 from ..train import TrainConfig, init_distributed, is_main
-from .common import RunClock, save_run, train_and_test
+from .common import RunClock, resolve_protocol, save_run, train_and_test
 
 __all__ = ["PROTOCOLS", "Materialized", "evaluate", "run", "main", "mass_in_box", "ink_coverage",
            "same_colour_mass"]
@@ -141,12 +141,7 @@ def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_d
         resume=False, overrides=None, progress=True, command=None):
     """Train and test one model; write ``data/results/mbg[_inv]/<protocol>/<model>.json``."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    spec = dict(PROTOCOLS[protocol])
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    config = dataclasses.replace(spec.pop("config"), seed=seed,
-                                 **{k: overrides.pop(k) for k in list(overrides) if k in ("epochs", "batch_size")})
-    spec.update(overrides)
-    label = protocol if not overrides else "custom"
+    spec, config, label = resolve_protocol(PROTOCOLS, protocol, overrides, seed)
     name = "mbg_inv" if inverse else "mbg"
     out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / name / label
     cache = default_root() / "mbg"  # generated splits, reused across runs

@@ -34,7 +34,7 @@ from ..datasets.mbg import MBG
 from ..datasets.mnist import default_root
 from ..models.mbg import MBGNet
 from ..train import TrainConfig, make_loader
-from .common import RunClock, save_run, train_and_test
+from .common import RunClock, resolve_protocol, save_run, train_and_test
 from .mbg import REPO, Materialized, evaluate, loss_fn
 
 __all__ = ["PROTOCOLS", "FRONTS", "map_sizes", "sequential_steps", "network_sequential_steps", "time_steps",
@@ -112,12 +112,7 @@ def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_di
     if front not in FRONTS:
         raise ValueError(f"front: expected one of {FRONTS}, got {front!r}")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    spec = dict(PROTOCOLS[protocol])
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    config = dataclasses.replace(spec.pop("config"), seed=seed,
-                                 **{k: overrides.pop(k) for k in list(overrides) if k in ("epochs", "batch_size")})
-    spec.update(overrides)
-    label = protocol if not overrides else "custom"
+    spec, config, label = resolve_protocol(PROTOCOLS, protocol, overrides, seed)
     sizes = map_sizes(spec["canvas"])  # checks the canvas before any work
     out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / "mbg_scale" / label
     torch.manual_seed(seed)
