@@ -9,10 +9,36 @@ from pathlib import Path
 
 import torch
 
+from torch.utils.data import Dataset
+
 from .. import results
 from ..train import fit, make_loader, save_checkpoint, sha256
 
-__all__ = ["RunClock", "resolve_protocol", "train_and_test", "save_run"]
+__all__ = ["CachedSplit", "RunClock", "resolve_protocol", "train_and_test", "save_run"]
+
+
+class CachedSplit(Dataset):
+    """A generated split, its items stacked into tensors once (images as uint8) and cached
+    at ``path`` (``None``: no cache). Items come back with images as floats in [0, 1]."""
+
+    def __init__(self, source, keys, path=None):
+        if path is not None and Path(path).exists():
+            self.data = torch.load(path, weights_only=True)
+            return
+        items = [source[i] for i in range(len(source))]
+        self.data = {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in keys}
+        self.data["image"] = (self.data["image"] * 255).round().to(torch.uint8)  # (N, 3, H, W)
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            torch.save(self.data, path)
+
+    def __len__(self):
+        return len(self.data["image"])
+
+    def __getitem__(self, i):
+        item = {k: v[i] for k, v in self.data.items()}
+        item["image"] = item["image"].float() / 255.0
+        return item
 
 
 @dataclasses.dataclass

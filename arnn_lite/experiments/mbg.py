@@ -20,13 +20,12 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from torch.utils.data import Dataset
 
 from ..datasets.mbg import MBG, PALETTE, SCALE_BINS, scale_bin
 from ..datasets.mnist import default_root
 from ..models.mbg import ATTENTIONS, MBGNet
 from ..train import TrainConfig, init_distributed, is_main
-from .common import RunClock, resolve_protocol, save_run, train_and_test
+from .common import CachedSplit, RunClock, resolve_protocol, save_run, train_and_test
 
 __all__ = ["PROTOCOLS", "Materialized", "evaluate", "run", "main", "mass_in_box", "ink_coverage",
            "same_colour_mass"]
@@ -40,34 +39,13 @@ PROTOCOLS = {
 REPO = Path(__file__).resolve().parents[2]
 
 
-class Materialized(Dataset):
+class Materialized(CachedSplit):
     """An MBG split generated once into memory (images as uint8), cached on disk."""
 
     def __init__(self, source: MBG, cache_dir=None):
         key = f"{source.split}-{source.size}-{source.seed}-{int(source.inverse)}-{source.canvas}.pt"
-        path = Path(cache_dir) / key if cache_dir else None
-        if path is not None and path.exists():
-            self.data = torch.load(path, weights_only=True)
-            return
-        items = [source[i] for i in range(len(source))]
-        self.data = {
-            "image": torch.stack([(it["image"] * 255).round().to(torch.uint8) for it in items]),
-            "query": torch.stack([it["query"] for it in items]),
-            "label": torch.tensor([it["label"] for it in items]),
-            "scale": torch.tensor([it["scale"] for it in items]),
-            "box": torch.stack([it["box"] for it in items]),
-        }
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(self.data, path)
-
-    def __len__(self):
-        return len(self.data["label"])
-
-    def __getitem__(self, i):
-        item = {k: v[i] for k, v in self.data.items()}
-        item["image"] = item["image"].float() / 255.0
-        return item
+        super().__init__(source, ("image", "query", "label", "scale", "box"),
+                         Path(cache_dir) / key if cache_dir else None)
 
 
 def loss_fn(net, batch, device):

@@ -26,13 +26,13 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import Subset
 
 from ..datasets.mnist import default_root
 from ..datasets.vqa import VQAScenes, VQAv2Features
 from ..models.vqa import ATTENTIONS, MCBNet
 from ..train import TrainConfig, init_distributed, is_main
-from .common import RunClock, save_run, train_and_test
+from .common import CachedSplit, RunClock, save_run, train_and_test
 from .mbg import mass_in_box
 
 __all__ = ["PROTOCOLS", "Materialized", "build_model", "evaluate", "load_data", "run", "main"]
@@ -54,32 +54,15 @@ REPO = Path(__file__).resolve().parents[2]
 KEYS = ("image", "question", "length", "answer", "qtype", "box")
 
 
-class Materialized(Dataset):
+class Materialized(CachedSplit):
     """A synthetic split generated once into memory (images as uint8), cached on disk."""
 
     def __init__(self, source: VQAScenes, cache_dir=None):
         scene = source.scene
         key = (f"vqa-{source.split}-{source.size}-{source.seed}-{source.canvas}-{scene.num_digits}-"
                f"{scene.scales}-{scene.distractors}-{scene.blobs}-{'.'.join(source.qtypes)}.pt").replace(" ", "")
-        path = Path(cache_dir) / key if cache_dir else None
         self.vocab, self.answers, self.qtype_names = source.vocab, source.answers, source.qtype_names
-        if path is not None and path.exists():
-            self.data = torch.load(path, weights_only=True)
-            return
-        items = [source[i] for i in range(len(source))]
-        self.data = {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in KEYS}
-        self.data["image"] = (self.data["image"] * 255).round().to(torch.uint8)  # (N, 3, S, S)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(self.data, path)
-
-    def __len__(self):
-        return len(self.data["answer"])
-
-    def __getitem__(self, i):
-        item = {k: v[i] for k, v in self.data.items()}
-        item["image"] = item["image"].float() / 255.0
-        return item
+        super().__init__(source, KEYS, Path(cache_dir) / key if cache_dir else None)
 
 
 def load_data(spec, seed=0, vqa2_root=None, cache=True):
