@@ -140,13 +140,18 @@ class SANAttention(ContextAttention):
 
 
 def _double_conv(cin, cout):
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(),
-                         nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU())
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+                         nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
 
 
 class UNet(nn.Module):
     """A small U-Net (Ronneberger et al., 2015) of ``depth`` down/up levels, query added
     at the bottleneck. Works on any ``H, W`` (skip connections are cropped/padded).
+
+    **Our choice:** every 3×3 conv is followed by BatchNorm (the original U-Net has none;
+    the supplement does not say). Without it, RMSprop's first steps at the MBG learning
+    rate blew the mask logits up: sigmoid masks went to exactly 1, the last softmax to one
+    position, and UNet d=2 stayed at chance.
 
     Shapes: ``(B, C, H, W)``, ``(B, D)`` -> ``(B, base_channels, H, W)``.
     """

@@ -71,3 +71,22 @@ def test_public_names_are_reexported():
         assert hasattr(arnn_lite, name)
     from arnn_lite.attention import AttentionRNN
     assert AttentionRNN is arnn_lite.AttentionRNN
+
+
+def test_unet_masks_survive_the_first_rmsprop_steps():
+    # Regression: without BatchNorm inside the U-Net, RMSprop's large first steps (lr 3e-3,
+    # the MBG recipe) blew the logits up within five steps: every sigmoid mask went to
+    # exactly 1 and training stopped at chance (UNet d=2 book run, 19.9%).
+    torch.manual_seed(0)
+    gate = UNetAttention(8, depth=2, query_dim=5, base_channels=16)
+    opt = torch.optim.RMSprop(gate.parameters(), lr=3e-3)
+    x, q = torch.randn(16, 8, 23, 23).relu(), torch.eye(5)[torch.arange(16) % 5]
+    target = (torch.rand(16, 1, 23, 23) > 0.5).float()
+    for _ in range(5):
+        loss = torch.nn.functional.binary_cross_entropy(gate(x, q), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    mask = gate(x, q).detach()
+    assert 0.05 < float(mask.mean()) < 0.95
+    assert float(mask.std()) > 1e-2
