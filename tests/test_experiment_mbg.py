@@ -23,10 +23,11 @@ def _result(out):
 
 
 def test_killed_run_resumes_to_the_same_result(tmp_path):
-    straight = _run(tmp_path / "a", "--epochs", "3")
+    straight = _run(tmp_path / "a", "--epochs", "3", "--patience", "7")
     assert straight.wait(timeout=600) == 0, straight.stdout.read()
     ref = _result(tmp_path / "a")
     assert ref["protocol"] == "custom" and ref["config"]["train"] == 20
+    assert ref["config"]["patience"] == 7 and ref["config"]["epochs"] == 3
     assert ref["provenance"]["command"].startswith("python -m arnn_lite.experiments.mbg --model noctx")
     assert set(ref["metrics"]["test"]) == {"accuracy", "accuracy_by_scale", "mask_mass_in_box"}
     assert len(ref["metrics"]["test"]["mask_mass_in_box"]) == 4
@@ -34,7 +35,7 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     state = load_checkpoint(weights, ref["checkpoint"]["sha256"])  # hash recorded by the run
     assert "stages.0.conv.weight" in state
 
-    got = kill_then_resume("mbg", ARGS, tmp_path / "b", "noctx", "--epochs", "3")
+    got = kill_then_resume("mbg", ARGS, tmp_path / "b", "noctx", "--epochs", "3", "--patience", "7")
     assert_same_run(got, ref)
 
 
