@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 __all__ = ["REQUIRED", "PROVENANCE", "provenance", "write_result", "load_results",
-           "validate", "git_commit", "now", "markdown_table"]
+           "validate", "git_commit", "now", "markdown_table", "standard_error"]
 
 REQUIRED = ("experiment", "protocol", "config", "metrics", "provenance")
 PROVENANCE = ("command", "git_commit", "device", "torch_version", "seed", "started", "duration_s")
@@ -99,6 +99,12 @@ def load_results(pattern="**/*.json", root=None) -> list[dict]:
         result = validate(json.loads(path.read_text()), str(path))
         out.append({**result, "path": str(path)})
     return out
+
+
+def standard_error(accuracy: float, n: int) -> float:
+    """Standard error of an accuracy measured on ``n`` independent test items (binomial):
+    ``sqrt(p (1 - p) / n)``. Book tables quote two of them as the run-to-run noise."""
+    return (accuracy * (1 - accuracy) / n) ** 0.5
 
 
 def markdown_table(rows: list[dict], columns: list[str], formats: dict | None = None) -> str:

@@ -51,3 +51,11 @@ def test_any_override_makes_the_protocol_custom():
     assert label == "book" and config.seed == 3 and spec["train"] == PROTOCOLS["book"]["train"]
     spec, config, label = resolve_protocol(PROTOCOLS, "book", {"epochs": 2, "train": None}, seed=0)
     assert label == "custom" and config.epochs == 2 and "epochs" not in spec
+    spec, config, label = resolve_protocol(PROTOCOLS, "book", {"patience": 9, "train": 30}, seed=0)
+    assert label == "custom" and config.patience == 9 and spec["train"] == 30 and "patience" not in spec
+
+
+def test_standard_error_of_an_accuracy():
+    assert results.standard_error(0.5, 100) == 0.05
+    assert results.standard_error(1.0, 10) == 0.0
+    assert abs(results.standard_error(0.2, 1000) - (0.16 / 1000) ** 0.5) < 1e-15

@@ -53,18 +53,20 @@ class RunClock:
         return time.perf_counter() - self.t0
 
 
-def resolve_protocol(protocols: dict, protocol: str, overrides=None, seed=0,
-                     config_keys=("epochs", "batch_size")):
+def resolve_protocol(protocols: dict, protocol: str, overrides=None, seed=0):
     """The sizes and :class:`~arnn_lite.train.TrainConfig` of ``protocols[protocol]`` with
-    ``overrides`` applied (``None`` values ignored; ``config_keys`` go to the config).
+    ``overrides`` applied (``None`` values ignored; names of config fields, such as
+    ``epochs`` or ``patience``, go to the config, the rest to the sizes).
 
     Returns ``(spec, config, label)``: ``label`` is the protocol's name, or ``"custom"`` when
     anything was overridden (results files then say so)."""
     spec = dict(protocols[protocol])
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     label = "custom" if overrides else protocol
-    config = dataclasses.replace(spec.pop("config"), seed=seed,
-                                 **{k: overrides.pop(k) for k in list(overrides) if k in config_keys})
+    config = spec.pop("config")
+    fields = {f.name for f in dataclasses.fields(config)}
+    config = dataclasses.replace(config, seed=seed,
+                                 **{k: overrides.pop(k) for k in list(overrides) if k in fields})
     spec.update(overrides)
     return spec, config, label
 

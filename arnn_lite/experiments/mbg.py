@@ -37,6 +37,7 @@ PROTOCOLS = {
                  config=TrainConfig(epochs=8, batch_size=50, patience=4, decay_start=4, decay_every=2)),
 }
 REPO = Path(__file__).resolve().parents[2]
+OVERRIDES = ("train", "val", "test", "canvas", "epochs", "batch_size", "patience")  # integer CLI options
 
 
 class Materialized(CachedSplit):
@@ -119,8 +120,7 @@ def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_d
         resume=False, overrides=None, progress=True, command=None):
     """Train and test one model; write ``data/results/mbg[_inv]/<protocol>/<model>.json``."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    spec, config, label = resolve_protocol(PROTOCOLS, protocol, overrides, seed,
-                                         config_keys=("epochs", "batch_size", "patience"))
+    spec, config, label = resolve_protocol(PROTOCOLS, protocol, overrides, seed)
     name = "mbg_inv" if inverse else "mbg"
     out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / name / label
     cache = default_root() / "mbg"  # generated splits, reused across runs
@@ -146,11 +146,11 @@ def main(argv=None):
     p.add_argument("--device")
     p.add_argument("--out-dir")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    for name in ("train", "val", "test", "canvas", "epochs", "batch_size", "patience"):
+    for name in OVERRIDES:
         p.add_argument(f"--{name.replace('_', '-')}", type=int, dest=name)
     argv = list(sys.argv[1:] if argv is None else argv)
     a = p.parse_args(argv)
-    overrides = {k: getattr(a, k) for k in ("train", "val", "test", "canvas", "epochs", "batch_size", "patience")}
+    overrides = {k: getattr(a, k) for k in OVERRIDES}
     command = " ".join(["python -m arnn_lite.experiments.mbg", *map(shlex.quote, argv)])
     device = a.device or init_distributed()
     test, _ = run(a.model, a.protocol, a.inverse, a.seed, device, a.out_dir, a.resume, overrides,
