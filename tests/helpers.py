@@ -1,7 +1,9 @@
 """Receptive fields measured through input gradients, and a step counter (used by
 several test modules)."""
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -11,6 +13,26 @@ import torch
 
 from arnn_lite import DiagonalLSTM, scan
 
+
+@contextlib.contextmanager
+def torch_threads(n):
+    """Run the block with ``n`` torch threads, then restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def subprocess_env(**extra):
+    """The environment for a child Python process that must compute exactly what this process
+    computes: the same torch thread count (float reductions depend on it), so an in-process
+    reference run and a subprocess run are comparable bit for bit."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()),
+               MKL_NUM_THREADS=str(torch.get_num_threads()))
+    env.update(extra)
+    return env
 
 
 def receptive_field(fn, x, i, j):
@@ -40,7 +62,7 @@ def start_experiment(module, args, out_dir, *extra):
     """``python -m arnn_lite.experiments.<module> ARGS --out-dir OUT EXTRA`` in the background."""
     return subprocess.Popen([sys.executable, "-m", f"arnn_lite.experiments.{module}", *args,
                              "--out-dir", str(out_dir), *extra], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, env=subprocess_env())
 
 
 def kill_then_resume(module, args, out_dir, stem, *extra):

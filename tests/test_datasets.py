@@ -6,6 +6,7 @@ import torch
 
 from arnn_lite.datasets import mnist
 from arnn_lite.datasets.mbg import MBG, PALETTE, scale_bin
+from tests.helpers import torch_threads
 
 
 def test_read_csv_with_and_without_header(tmp_path):
@@ -39,9 +40,9 @@ def test_load_mnist_says_where_it_looked(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def items():
-    torch.set_num_threads(1)
-    ds = MBG("train", size=60, seed=3)
-    return ds, [ds[i] for i in range(60)]
+    with torch_threads(1):
+        ds = MBG("train", size=60, seed=3)
+        yield ds, [ds[i] for i in range(60)]
 
 
 def test_item_shapes_and_ranges(items):

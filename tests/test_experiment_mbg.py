@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from arnn_lite.train import load_checkpoint
-from tests.helpers import assert_same_run, kill_then_resume
+from tests.helpers import assert_same_run, kill_then_resume, subprocess_env
 
 
 ARGS = ["--model", "noctx", "--train", "20", "--val", "10", "--test", "10",
@@ -15,7 +15,7 @@ ARGS = ["--model", "noctx", "--train", "20", "--val", "10", "--test", "10",
 def _run(out, *extra, **kw):
     return subprocess.Popen([sys.executable, "-m", "arnn_lite.experiments.mbg", *ARGS,
                              "--out-dir", str(out), *extra], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, **kw)
+                            stderr=subprocess.STDOUT, text=True, env=subprocess_env(), **kw)
 
 
 def _result(out):

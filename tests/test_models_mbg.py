@@ -7,8 +7,7 @@ from arnn_lite.models.mbg import ATTENTIONS, MBGNet
 
 
 @pytest.mark.parametrize("attention", ATTENTIONS)
-def test_every_variant_trains_one_step(attention):
-    torch.set_num_threads(1)
+def test_every_variant_trains_one_step(attention, one_thread):
     net = MBGNet(attention, channels=8, hidden=4)
     image, query = torch.rand(3, 3, 70, 70), torch.eye(10)[:3]
     logits, masks = net(image, query)
