@@ -125,3 +125,42 @@ def test_chapter_01_saved_widget_state():
     text = page.read_text(encoding="utf-8")
     assert "application/vnd.jupyter.widget-state+json" in text, "widget state not saved"
     assert "application/vnd.jupyter.widget-view+json" in text, "no widget view in chapter 01"
+
+
+class VisibleText(HTMLParser):
+    """The text of a page a reader sees as prose: not code, scripts or styles."""
+
+    SKIP = {"pre", "code", "script", "style", "textarea"}
+
+    def __init__(self, path: Path):
+        super().__init__(convert_charrefs=True)
+        self.depth, self.parts = 0, []
+        self.feed(path.read_text(encoding="utf-8"))
+
+    def handle_starttag(self, tag, attrs):
+        self.depth += tag in self.SKIP
+
+    def handle_endtag(self, tag):
+        self.depth -= tag in self.SKIP and self.depth > 0
+
+    def handle_data(self, data):
+        if not self.depth:
+            self.parts.append(data)
+
+    def lines(self) -> list[str]:
+        return [line.strip() for line in "".join(self.parts).splitlines()]
+
+
+def raw_table_lines(path: Path) -> list[str]:
+    """Lines of a page's prose that look like a Markdown table row nobody rendered."""
+    return [line for line in VisibleText(path).lines()
+            if line.startswith("|") and line.endswith("|") and line.count("|") >= 3]
+
+
+def test_every_table_a_cell_emits_is_an_html_table():
+    bad = {str(p.relative_to(HTML)): rows[:2] for p in pages() if (rows := raw_table_lines(p))}
+    assert not bad, ("Markdown tables printed as raw text (cell output parsed without tables?): "
+                     f"{bad}")
+    with_tables = [p.name for p in pages() if "<table" in p.read_text(encoding="utf-8")]
+    for name in ("09_mbg_attribute_prediction.html", "10_mbg_inverse.html"):
+        assert name in with_tables, f"{name} has no <table> element"
