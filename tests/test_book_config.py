@@ -82,3 +82,11 @@ def test_a_failing_cell_fails_a_build_with_our_execute_settings(tmp_path):
                             timeout=600)
     assert result.returncode != 0, result.stdout[-3000:]
     assert "cell failure seen by the build" in result.stdout + result.stderr
+
+
+def test_no_page_cites_the_design_document():
+    """DESIGN.md is the developers' document and is not part of the book: a reader who sees
+    "DESIGN §2" cannot follow it. Pages link book/reconstruction.md instead."""
+    sources = sorted(ROOT.glob("chapters/*.ipynb")) + sorted(ROOT.glob("book/*.md"))
+    citing = [p.name for p in sources if "DESIGN" in p.read_text(encoding="utf-8")]
+    assert not citing, f"pages citing DESIGN (link reconstruction.md instead): {citing}"
