@@ -81,3 +81,16 @@ def test_title_has_colab_badge_for_this_chapter(path):
     owner_repo = REPOSITORY_URL.split("github.com/")[1]
     assert text.startswith("# ") and "colab-badge.svg" in text, f"{path.name}: no Colab badge under the title"
     assert f"colab.research.google.com/github/{owner_repo}/blob/main/chapters/{path.name}" in text
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_one_chapter_skeleton(path):
+    """Every chapter opens with a "## Learning goals" heading before its first code cell and
+    ends with a "## Summary" heading: one skeleton, so readers find both in the same place."""
+    cells = json.loads(path.read_text())["cells"]
+    first_code = next(i for i, c in enumerate(cells) if c["cell_type"] == "code")
+    heads = [(i, line.strip()) for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+             for line in "".join(c["source"]).splitlines() if line.startswith("## ")]
+    goals = [i for i, h in heads if h == "## Learning goals"]
+    assert len(goals) == 1 and goals[0] < first_code, f"{path.name}: '## Learning goals' heading"
+    assert any(h == "## Summary" for _, h in heads), f"{path.name}: no '## Summary' heading"
