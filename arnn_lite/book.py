@@ -31,6 +31,21 @@ LIGHT_DEPS = ("numpy", "matplotlib", "ipywidgets", "tqdm")
 MODES = ("book", "full")
 MODE_ENV = "ARNN_MODE"
 
+# Okabe & Ito's colour-blind-safe palette (no red/green pair), each colour with its own line
+# style and marker, so up to eight series stay apart in greyscale print and for every reader.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 3)))
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+MIN_FONT_PT = 8  # no text on a figure smaller than this
+
+
+def _prop_cycle():
+    from cycler import cycler
+
+    return cycler(color=list(PALETTE)) + cycler(linestyle=list(LINESTYLES)) + \
+        cycler(marker=list(MARKERS))
+
+
 FIGURE_DEFAULTS = {
     "figure.figsize": (6.0, 4.0),
     "figure.dpi": 100,
@@ -41,6 +56,11 @@ FIGURE_DEFAULTS = {
     "axes.titlesize": "medium",
     "axes.spines.top": False,
     "axes.spines.right": False,
+    "lines.markersize": 4.0,
+    "font.size": 10.0,  # tick and legend labels ("small", x0.833) stay above MIN_FONT_PT
+    "legend.fontsize": "small",
+    "xtick.labelsize": "small",
+    "ytick.labelsize": "small",
 }
 
 
@@ -132,6 +152,7 @@ def set_figure_defaults() -> None:
     import matplotlib
 
     matplotlib.rcParams.update(FIGURE_DEFAULTS)
+    matplotlib.rcParams["axes.prop_cycle"] = _prop_cycle()
 
 
 def setup(seed: int = 0, mode: str | None = None, quiet: bool = False) -> BookConfig:

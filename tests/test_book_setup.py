@@ -172,3 +172,22 @@ def test_data_dir_clones_the_repository_on_colab(tmp_path, monkeypatch):
     monkeypatch.setattr(book.Path, "home", lambda: tmp_path / "elsewhere")
     with pytest.raises(FileNotFoundError, match="set ARNN_DATA_DIR"):
         book.data_dir()
+
+
+def test_figure_defaults_are_colour_blind_safe_and_readable():
+    """setup()'s figure defaults: Okabe-Ito colours, each series with its own line style and
+    marker, and no default text smaller than 8 pt."""
+    import matplotlib
+    from matplotlib.font_manager import FontProperties
+
+    with matplotlib.rc_context():
+        book.set_figure_defaults()
+        cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()
+        assert [c.upper() for c in cycle["color"]] == [c.upper() for c in book.PALETTE]
+        assert "#FF0000" not in cycle["color"] and "tab:green" not in cycle["color"]
+        for key in ("linestyle", "marker"):
+            assert len(set(map(str, cycle[key]))) == len(cycle["color"]), key
+        for key in ("font.size", "legend.fontsize", "xtick.labelsize", "ytick.labelsize",
+                    "axes.labelsize", "axes.titlesize"):
+            size = FontProperties(size=matplotlib.rcParams[key]).get_size_in_points()
+            assert size >= book.MIN_FONT_PT, (key, size)
