@@ -231,7 +231,7 @@ def _pool(comparisons) -> tuple[float, float, int]:
     """Pooled difference and SE over seeds (see :func:`verdict`)."""
     if isinstance(comparisons, Comparison):
         comparisons = [comparisons]
-    comparisons = list(comparisons)
+    comparisons = list(comparisons) if isinstance(comparisons, (list, tuple)) else [comparisons]
     if not comparisons or not all(isinstance(c, Comparison) for c in comparisons):
         raise ValueError("comparisons: expected a compare() result or a non-empty list of them "
                          f"(one per seed), got {comparisons!r}")

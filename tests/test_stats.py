@@ -222,3 +222,5 @@ def test_verdict_rejects_bad_inputs():
         stats.verdict(comparison(3, 1), claimed=-0.1)
     with pytest.raises(ValueError, match="^comparisons:"):
         stats.verdict([0.3, 0.1])
+    with pytest.raises(ValueError, match="^comparisons:"):
+        stats.verdict(0.3)
