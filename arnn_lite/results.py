@@ -9,21 +9,26 @@ read them (:func:`load_results`), so every number on a page has a recorded origi
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
 import sys
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
+from ._files import atomic_write
+
 __all__ = ["REQUIRED", "PROVENANCE", "provenance", "write_result", "load_results",
-           "validate", "git_commit", "now", "markdown_table", "standard_error"]
+           "validate", "read_result", "git_commit", "now", "markdown_table", "standard_error"]
 
 REQUIRED = ("experiment", "protocol", "config", "metrics", "provenance")
 PROVENANCE = ("command", "git_commit", "device", "torch_version", "seed", "started", "duration_s")
+# JSON type of each field (bool is an int in Python, never a valid seed or number here)
+_TYPES = {"experiment": str, "protocol": str, "config": dict, "metrics": dict, "provenance": dict,
+          "command": str, "git_commit": str, "device": str, "torch_version": str, "seed": int,
+          "started": str, "duration_s": (int, float)}
+_NAMES = {str: "a string", dict: "an object ({...})", int: "an integer", (int, float): "a number"}
 
 
 def now() -> str:
@@ -60,15 +65,50 @@ def provenance(seed: int, device, started: str, duration_s: float, command=None,
     }
 
 
+def _json_type(value) -> str:
+    names = {type(None): "null", bool: "bool", dict: "object", list: "list"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _check_type(value, key: str, where: str, prefix="") -> None:
+    expected = _TYPES[key]
+    if isinstance(value, bool) or not isinstance(value, expected):
+        raise ValueError(f"{where}: {prefix}{key!r}: expected {_NAMES[expected]}, got {_json_type(value)}")
+
+
 def validate(result: dict, where="result") -> dict:
-    """Raise ``ValueError`` naming the missing key unless ``result`` is complete."""
+    """Raise ``ValueError`` naming the missing or mistyped key unless ``result`` is complete."""
+    if not isinstance(result, dict):
+        raise ValueError(f"{where}: expected a JSON object, got {_json_type(result)}")
     for key in REQUIRED:
         if key not in result:
             raise ValueError(f"{where}: missing key {key!r} (expected {list(REQUIRED)})")
+        _check_type(result[key], key, where)
     for key in PROVENANCE:
         if key not in result["provenance"]:
             raise ValueError(f"{where}: provenance lacks {key!r} (expected {list(PROVENANCE)})")
+        _check_type(result["provenance"][key], key, where, "provenance ")
     return result
+
+
+def read_result(path) -> dict:
+    """One results file, validated; ``ValueError`` naming the file when it is empty,
+    not UTF-8, HTML (a saved error page), not JSON (truncated?) or incomplete."""
+    data = Path(path).read_bytes()
+    if not data.strip():
+        raise ValueError(f"{path}: empty file (expected a JSON results file)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (byte {err.start}), so not a results file") from None
+    if text.lstrip().startswith("<"):  # JSON never starts with "<"
+        raise ValueError(f"{path}: HTML or XML, not JSON (a saved web page or error page?)")
+    try:
+        result = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON (truncated?): {err.msg} at line {err.lineno}, "
+                         f"column {err.colno}") from None
+    return validate(result, str(path))
 
 
 def write_result(path, experiment, protocol, config, metrics, prov, **extra) -> Path:
@@ -77,28 +117,24 @@ def write_result(path, experiment, protocol, config, metrics, prov, **extra) -> 
     result = validate({"experiment": experiment, "protocol": protocol, "config": config,
                        "metrics": metrics, "provenance": prov, **extra}, str(path))
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
+    with atomic_write(path, "w") as f:
         json.dump(result, f, indent=2, sort_keys=False)
         f.write("\n")
-    os.replace(tmp, path)
     return path
 
 
 def load_results(pattern="**/*.json", root=None) -> list[dict]:
     """Every results file under ``root`` (default ``data/results`` of the repository, see
     :func:`arnn_lite.book.data_dir`) matching ``pattern``, validated, each with its
-    ``path``; sorted by path."""
+    ``path``; sorted by path. A missing ``root`` raises ``FileNotFoundError`` (a wrong
+    folder must not read as "no runs yet"); an unreadable file, ``ValueError`` naming it."""
     if root is None:
         from .book import data_dir
         root = data_dir() / "results"
     root = Path(root)
-    out = []
-    for path in sorted(root.glob(pattern)):
-        result = validate(json.loads(path.read_text()), str(path))
-        out.append({**result, "path": str(path)})
-    return out
+    if not root.is_dir():
+        raise FileNotFoundError(f"root: results folder {root} does not exist")
+    return [{**read_result(path), "path": str(path)} for path in sorted(root.glob(pattern))]
 
 
 def standard_error(accuracy: float, n: int) -> float:

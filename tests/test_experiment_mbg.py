@@ -49,4 +49,4 @@ def test_runs_under_torchrun_with_two_gloo_processes(tmp_path):
     assert proc.stdout.count("test accuracy") == 1  # rank 0 alone reports and writes
     result = _result(out)
     assert result["metrics"]["history"][0]["epoch"] == 1
-    assert sorted(p.name for p in out.iterdir()) == ["noctx.ckpt", "noctx.json", "noctx.pt"]
+    assert sorted(p.name for p in out.iterdir()) == ["noctx.ckpt", "noctx.ckpt.sha256", "noctx.json", "noctx.pt"]

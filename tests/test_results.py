@@ -59,3 +59,53 @@ def test_standard_error_of_an_accuracy():
     assert results.standard_error(0.5, 100) == 0.05
     assert results.standard_error(1.0, 10) == 0.0
     assert abs(results.standard_error(0.2, 1000) - (0.16 / 1000) ** 0.5) < 1e-15
+
+
+def _good(**change):
+    prov = results.provenance(seed=0, device="cpu", started="2024-01-01T00:00:00+00:00", duration_s=1.0,
+                              command="python -m x", commit="abc")
+    result = {"experiment": "mbg", "protocol": "book", "config": {"epochs": 1},
+              "metrics": {"accuracy": 0.5}, "provenance": prov}
+    for key, value in change.items():
+        if key.startswith("prov_"):
+            result["provenance"] = {**prov, key[5:]: value}
+        else:
+            result[key] = value
+    return result
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"", "empty"),
+    (json.dumps(_good()).encode()[:40], "not valid JSON .*truncated"),
+    ("{\"experiment\": \"caf\u00e9\"}".encode("latin-1"), "not UTF-8"),
+    (b"<!DOCTYPE html><html><body>404 Not Found</body></html>", "HTML"),
+    (b"[1, 2]", "expected a JSON object, got list"),
+])
+def test_unreadable_results_files_are_named(tmp_path, content, problem):
+    (tmp_path / "run.json").write_bytes(content)
+    with pytest.raises(ValueError, match=f"run.json: {problem}") as err:
+        results.load_results(root=tmp_path)
+    assert type(err.value) is ValueError  # not a JSONDecodeError or UnicodeDecodeError
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"provenance": "seed 0"}, "'provenance': expected an object .*got str"),
+    ({"metrics": None}, "'metrics': expected an object .*got null"),
+    ({"config": [1]}, "'config': expected an object .*got list"),
+    ({"experiment": 3}, "'experiment': expected a string, got int"),
+    ({"prov_seed": "0"}, "provenance 'seed': expected an integer, got str"),
+    ({"prov_duration_s": None}, "provenance 'duration_s': expected a number, got null"),
+    ({"prov_command": ["python"]}, "provenance 'command': expected a string, got list"),
+])
+def test_wrong_field_types_are_rejected(tmp_path, change, problem):
+    (tmp_path / "run.json").write_text(json.dumps(_good(**change)))
+    with pytest.raises(ValueError, match=f"run.json: {problem}"):
+        results.load_results(root=tmp_path)
+    with pytest.raises(ValueError, match=problem):
+        results.validate(_good(**change))
+
+
+def test_a_missing_results_root_is_an_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        results.load_results(root=tmp_path / "nowhere")
+    assert results.load_results("mbg/*.json", root=tmp_path) == []  # no match in a real folder: empty

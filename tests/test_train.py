@@ -89,3 +89,63 @@ def test_same_state_saves_to_same_bytes(tmp_path):
     train.save_checkpoint(state, tmp_path / "b.pt")
     assert train.sha256(tmp_path / "a.pt") == train.sha256(tmp_path / "b.pt")
     assert torch.equal(train.load_checkpoint(tmp_path / "a.pt")["w"], state["w"])
+
+
+def _counting(loss_fn, calls):
+    """``loss_fn`` that records each call (one per training step)."""
+    return lambda net, batch, device: calls.append(1) or loss_fn(net, batch, device)
+
+
+def test_resume_of_an_early_stopped_run_trains_nothing(tmp_path):
+    # killed after its last checkpoint, before its results file: the stop must be re-checked
+    config, ckpt = dataclasses.replace(CONFIG, epochs=50, lr=0.0, patience=3), tmp_path / "run.ckpt"
+    history, _ = train.fit(_model(), _data(), _data(seed=1), _loss, _evaluate, config,
+                           checkpoint=ckpt, progress=False)
+    assert len(history) == 4
+    calls = []
+    again, best = train.fit(_model(), _data(), _data(seed=1), _counting(_loss, calls), _evaluate, config,
+                            checkpoint=ckpt, resume=True, progress=False)
+    assert calls == [] and len(again) == 4 and best is not None
+
+
+def test_resume_of_a_finished_run_trains_nothing(tmp_path):
+    ckpt, calls = tmp_path / "run.ckpt", []
+    train.fit(_model(), _data(), _data(seed=1), _loss, _evaluate, CONFIG, checkpoint=ckpt, progress=False)
+    history, _ = train.fit(_model(), _data(), _data(seed=1), _counting(_loss, calls), _evaluate, CONFIG,
+                           checkpoint=ckpt, resume=True, progress=False)
+    assert calls == [] and len(history) == CONFIG.epochs
+
+
+def test_resume_refuses_a_run_this_stopping_rule_ends_earlier(tmp_path):
+    ckpt = tmp_path / "run.ckpt"
+    train.fit(_model(), _data(), _data(seed=1), _loss, _evaluate, CONFIG, checkpoint=ckpt, progress=False)
+    with pytest.raises(ValueError, match=r"run\.ckpt: .*6 epochs.*stops after epoch 3"):
+        train.fit(_model(), _data(), _data(seed=1), _loss, _evaluate, dataclasses.replace(CONFIG, epochs=3),
+                  checkpoint=ckpt, resume=True, progress=False)
+
+
+def test_resume_refuses_another_configuration(tmp_path):
+    ckpt = tmp_path / "run.ckpt"
+    short = dataclasses.replace(CONFIG, epochs=2)
+    train.fit(_model(), _data(), _data(seed=1), _loss, _evaluate, short, checkpoint=ckpt, progress=False)
+    with pytest.raises(ValueError, match=r"run\.ckpt: .*another configuration.*seed: 0 -> 1"):
+        train.fit(_model(), _data(), _data(seed=1), _loss, _evaluate, dataclasses.replace(short, seed=1),
+                  checkpoint=ckpt, resume=True, progress=False)
+    ckpt2 = tmp_path / "named.ckpt"
+    train.fit(_model(), _data(), _data(seed=1), _loss, _evaluate, short, checkpoint=ckpt2, progress=False,
+              identity={"model": "ctx", "train": 20})
+    with pytest.raises(ValueError, match=r"named\.ckpt: .*model: 'ctx' -> 'arnn'; train: 20 -> 40"):
+        train.fit(_model(), _data(), _data(seed=1), _loss, _evaluate, short, checkpoint=ckpt2, resume=True,
+                  progress=False, identity={"model": "arnn", "train": 40})
+
+
+def test_non_finite_loss_stops_naming_the_epoch_and_step():
+    calls = []
+
+    def nan_at_step_2(net, batch, device):
+        calls.append(1)
+        loss = _loss(net, batch, device)
+        return loss * float("nan") if len(calls) == 7 else loss  # epoch 2 (4 steps each), step 2
+
+    with pytest.raises(FloatingPointError, match=r"loss is nan at epoch 2, step 2 \(batch 3 of 4\)"):
+        train.fit(_model(), _data(), _data(seed=1), nan_at_step_2, _evaluate, CONFIG, progress=False)

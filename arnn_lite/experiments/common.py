@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -12,25 +13,30 @@ import torch
 from torch.utils.data import Dataset
 
 from .. import results
-from ..train import fit, make_loader, save_checkpoint, sha256
+from ..train import fit, load_checkpoint, make_loader, save_checkpoint, sha256
 
 __all__ = ["CachedSplit", "RunClock", "resolve_protocol", "train_and_test", "save_run"]
 
 
 class CachedSplit(Dataset):
     """A generated split, its items stacked into tensors once (images as uint8) and cached
-    at ``path`` (``None``: no cache). Items come back with images as floats in [0, 1]."""
+    at ``path`` (``None``: no cache). Items come back with images as floats in [0, 1].
+
+    The cache is written atomically; one that cannot be read or does not hold such a split
+    (a disk error, a write from older code) is rebuilt, with a warning naming the file."""
 
     def __init__(self, source, keys, path=None):
         if path is not None and Path(path).exists():
-            self.data = torch.load(path, weights_only=True)
-            return
+            try:
+                self.data = _load_cache(path, keys)
+                return
+            except ValueError as err:
+                warnings.warn(f"{err}; rebuilding the cache", stacklevel=2)
         items = [source[i] for i in range(len(source))]
         self.data = {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in keys}
         self.data["image"] = (self.data["image"] * 255).round().to(torch.uint8)  # (N, 3, H, W)
         if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            torch.save(self.data, path)
+            save_checkpoint(self.data, path)
 
     def __len__(self):
         return len(self.data["image"])
@@ -39,6 +45,23 @@ class CachedSplit(Dataset):
         item = {k: v[i] for k, v in self.data.items()}
         item["image"] = item["image"].float() / 255.0
         return item
+
+
+def _load_cache(path, keys) -> dict:
+    """The cached split at ``path``: a dict of tensors, one per key, all of the same length,
+    the images uint8. ``ValueError`` naming the file otherwise."""
+    data = load_checkpoint(path)  # CheckpointError (a ValueError) when unreadable
+    if not isinstance(data, dict) or set(data) != set(keys) or \
+            not all(isinstance(v, torch.Tensor) for v in data.values()):
+        got = ({k: type(v).__name__ for k, v in data.items()} if isinstance(data, dict)
+               else type(data).__name__)
+        raise ValueError(f"{path}: expected a dict of tensors with keys {sorted(keys)}, got {got}")
+    lengths = {k: len(v) for k, v in data.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"{path}: expected tensors of one length, got lengths {lengths}")
+    if data["image"].dtype != torch.uint8:
+        raise ValueError(f"{path}: expected 'image' as uint8, got {data['image'].dtype}")
+    return data
 
 
 @dataclasses.dataclass
@@ -72,11 +95,13 @@ def resolve_protocol(protocols: dict, protocol: str, overrides=None, seed=0):
 
 
 def train_and_test(net, sets, loss_fn, evaluate, config, checkpoint, device, resume=False,
-                   progress=True):
+                   progress=True, identity=None):
     """``fit`` on ``sets["train"]`` / ``sets["val"]``, reload the best epoch, evaluate it on
-    ``sets["test"]``. Returns ``(test metrics, history, best state dict)``."""
+    ``sets["test"]``. Returns ``(test metrics, history, best state dict)``. ``identity``:
+    what a resume must match (see :func:`~arnn_lite.train.fit`; default: the config)."""
     history, best = fit(net, sets["train"], sets["val"], loss_fn, evaluate, config,
-                        checkpoint=checkpoint, resume=resume, device=device, progress=progress)
+                        checkpoint=checkpoint, resume=resume, device=device, progress=progress,
+                        identity=identity)
     net.load_state_dict(best)
     net.eval()
     with torch.no_grad():
