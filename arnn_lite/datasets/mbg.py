@@ -121,8 +121,8 @@ class MBG(Dataset):
         if not (0 < scales[0] <= scales[1]) or int(28 * scales[1]) > canvas:
             raise ValueError(f"scales: expected 0 < low <= high with 28*high <= canvas={canvas}, got {scales}")
         if int(28 * scales[0]) < 1:
-            raise ValueError(f"scales: expected int(28 * low) >= 1 (a digit of at least one pixel), "
-                             f"got {scales}")
+            raise ValueError(f"scales: expected int(28 * low) >= 1 (a digit of at least one "
+                             f"pixel), got {scales}")
         if distractors and canvas < 6:
             raise ValueError(f"canvas: expected at least 6 pixels to scatter 5×5 distractors "
                              f"(or distractors=0), got {canvas}")

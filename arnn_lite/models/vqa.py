@@ -147,12 +147,15 @@ class QuestionEncoder(nn.Module):
         check_rank(tokens, 2, "question", "(B, L)")
         B, L = tokens.shape
         if tokens.is_floating_point() or tokens.dtype == torch.bool or tokens.is_complex():
-            raise ValueError(f"question: expected an integer tensor of token ids, got {tokens.dtype}")
+            raise ValueError(f"question: expected an integer tensor of token ids, "
+                             f"got {tokens.dtype}")
         if L == 0:
-            raise ValueError(f"question: expected at least one word, got shape {tuple(tokens.shape)}")
+            raise ValueError(f"question: expected at least one word, "
+                             f"got shape {tuple(tokens.shape)}")
         check_rank(lengths, 1, "lengths", f"({B},)")
         if lengths.shape != (B,):
-            raise ValueError(f"lengths: expected shape ({B},) (one per question), got {tuple(lengths.shape)}")
+            raise ValueError(f"lengths: expected shape ({B},) (one per question), "
+                             f"got {tuple(lengths.shape)}")
         if lengths.is_floating_point() or lengths.dtype == torch.bool or lengths.is_complex():
             raise ValueError(f"lengths: expected an integer tensor, got {lengths.dtype}")
         if tokens.device.type == "cpu" and B:
@@ -183,7 +186,8 @@ class ImageEncoder(nn.Module):
         check_positive(channels, "channels")
         check_positive(in_channels, "in_channels")
         if in_channels == 3 and channels < 2:
-            raise ValueError(f"channels: expected at least 2 (the first block has channels // 2), got {channels}")
+            raise ValueError(f"channels: expected at least 2 (the first block has channels // 2), "
+                             f"got {channels}")
         if in_channels == 3:
             c = channels // 2
             self.net = nn.Sequential(
@@ -226,12 +230,14 @@ class MCBNet(nn.Module):
         check_choice(attention, ATTENTIONS, "attention")
         check_positive(glimpses, "glimpses")
         for value, name in ((vocab_size, "vocab_size"), (num_answers, "num_answers"), (d, "d"),
-                            (channels, "channels"), (hidden, "hidden"), (att_channels, "att_channels"),
-                            (arnn_hidden, "arnn_hidden"), (image_channels, "image_channels")):
+                            (channels, "channels"), (hidden, "hidden"),
+                            (att_channels, "att_channels"), (arnn_hidden, "arnn_hidden"),
+                            (image_channels, "image_channels")):
             check_positive(value, name)
         if d_att is not None:
             check_positive(d_att, "d_att")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
+                or not 0 <= dropout < 1:
             raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
         self.attention, self.glimpses = attention, glimpses
         self.question = QuestionEncoder(vocab_size, hidden=hidden)
