@@ -24,7 +24,7 @@ from arnn_lite.models.cbam import (ARNNSpatialGate, CBAM, BasicBlock, CBAMResNet
 from arnn_lite.models.mbg import MBGNet, make_attention
 from arnn_lite.models.mgan import (Discriminator, Encoder, HairClassifier, ModularGenerator,
                                    Reconstructor, Transformer)
-from arnn_lite.models.vqa import ImageEncoder, MCBNet, QuestionEncoder
+from arnn_lite.models.vqa import CompactBilinearPooling, ImageEncoder, MCBNet, QuestionEncoder
 
 NAN, INF = math.nan, math.inf
 LONG, BOOL = torch.long, torch.bool
@@ -219,6 +219,8 @@ BAD = [
     ("vqa_arnn_hidden_0", lambda: mcb(arnn_hidden=0), "arnn_hidden: expected a positive integer, got 0"),
     ("vqa_image_channels_0", lambda: mcb(image_channels=0), "image_channels: expected a positive integer, got 0"),
     ("vqa_dropout", lambda: mcb(dropout=1.5), r"dropout: expected a probability in \[0, 1\), got 1.5"),
+    ("mcb_pooling_y_width", lambda: CompactBilinearPooling(4, 6, 8)(x(2, 4), x(2, 5)),
+     r"y: expected last dimension 6 \(length of the hash\), got shape \(2, 5\)"),
     ("question_encoder_vocab_0", lambda: QuestionEncoder(0), "vocab_size: expected a positive integer, got 0"),
     ("image_encoder_channels_1", lambda: ImageEncoder(1), "channels: expected at least 2"),
     # -- datasets: constructor arguments ---------------------------------------------

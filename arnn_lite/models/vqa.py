@@ -24,6 +24,8 @@ square root with a small ``eps`` so its gradient stays finite at zero.
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -49,10 +51,12 @@ def sketch_hashes(n: int, d: int, generator=None):
     return h, s
 
 
-def count_sketch(x: torch.Tensor, h: torch.Tensor, s: torch.Tensor, d: int) -> torch.Tensor:
-    """Count sketch ``Ψ(x)[..., k] = Σ_{i: h[i]=k} s[i] x[..., i]``: ``(..., n) -> (..., d)``."""
+def count_sketch(x: torch.Tensor, h: torch.Tensor, s: torch.Tensor, d: int,
+                 name: str = "x") -> torch.Tensor:
+    """Count sketch ``Ψ(x)[..., k] = Σ_{i: h[i]=k} s[i] x[..., i]``: ``(..., n) -> (..., d)``.
+    ``name``: what error messages call ``x``."""
     if x.shape[-1] != h.shape[0]:
-        raise ValueError(f"x: expected last dimension {h.shape[0]} (length of the hash), "
+        raise ValueError(f"{name}: expected last dimension {h.shape[0]} (length of the hash), "
                          f"got shape {tuple(x.shape)}")
     h, s = h.to(x.device), s.to(x.device, x.dtype)
     if h.shape[0] * d <= DENSE_LIMIT:  # small: one matmul with the sparse matrix written out
@@ -73,7 +77,7 @@ def compact_bilinear(x, y, hx, sx, hy, sy, d: int) -> torch.Tensor:
         ``(hx[i] + hy[j]) mod d`` and sign ``sx[i] sy[j]`` (see :func:`explicit_sketched_outer`).
     """
     fx = torch.fft.rfft(count_sketch(x, hx, sx, d), n=d)  # (..., d//2+1) complex
-    fy = torch.fft.rfft(count_sketch(y, hy, sy, d), n=d)
+    fy = torch.fft.rfft(count_sketch(y, hy, sy, d, "y"), n=d)
     return torch.fft.irfft(fx * fy, n=d)  # (..., d): circular convolution
 
 
@@ -236,8 +240,7 @@ class MCBNet(nn.Module):
             check_positive(value, name)
         if d_att is not None:
             check_positive(d_att, "d_att")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
-                or not 0 <= dropout < 1:
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
             raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
         self.attention, self.glimpses = attention, glimpses
         self.question = QuestionEncoder(vocab_size, hidden=hidden)
