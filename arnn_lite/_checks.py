@@ -1,7 +1,15 @@
 """Input validation shared by every module: errors name the argument, what was
-expected and what came (STYLE.md)."""
+expected and what came (STYLE.md).
+
+Only shapes, dtypes and Python values are checked, never tensor *values* on a device:
+reading a GPU tensor's values would wait for the GPU (a sync on every forward). A NaN or
+inf input therefore still flows through; the training loop stops on a non-finite loss.
+"""
 
 from __future__ import annotations
+
+import math
+import numbers
 
 import torch
 
@@ -19,10 +27,31 @@ def check_rank(x, rank: int, name: str, shape: str) -> None:
         )
 
 
+def check_float(x: torch.Tensor, name: str) -> None:
+    """Raise ``ValueError`` unless ``x`` holds floating-point numbers (not ints or bools)."""
+    if not x.is_floating_point():
+        raise ValueError(f"{name}: expected a floating-point tensor, got {x.dtype} "
+                         f"(convert with .float())")
+
+
 def check_positive(value, name: str) -> None:
     """Raise ``ValueError`` unless ``value`` is a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+
+
+def check_nonnegative(value, name: str) -> None:
+    """Raise ``ValueError`` unless ``value`` is an integer ``>= 0`` (a count or a seed)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name}: expected a non-negative integer, got {value!r}")
+
+
+def check_positive_number(value, name: str) -> None:
+    """Raise ``ValueError`` unless ``value`` is a finite real number ``> 0``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"{name}: expected a positive number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: expected a positive number, got {value!r} (not finite)")
 
 
 def check_odd(value, name: str) -> None:
@@ -32,14 +61,28 @@ def check_odd(value, name: str) -> None:
         raise ValueError(f"{name}: expected a positive odd integer (same padding), got {value}")
 
 
-def check_features(x, channels: int, name: str = "x") -> None:
-    """Raise ``ValueError`` unless ``x`` is ``(B, channels, H, W)``."""
-    check_rank(x, 4, name, f"(B, {channels}, H, W)")
-    if x.shape[1] != channels:
+def check_features(x, channels=None, name: str = "x", min_size: int = 1, why: str = "") -> None:
+    """Raise ``ValueError`` unless ``x`` is a floating-point ``(B, channels, H, W)`` tensor
+    with ``H, W >= min_size`` (``channels=None``: any ``C``; ``why``: the reason for
+    ``min_size``, shown in the message).
+
+    Every public ``forward`` that takes feature maps or images calls this first, so a
+    wrong rank, channel count, dtype or an empty map never reaches a torch layer."""
+    if isinstance(x, torch.Tensor) and x.dim() == 4 and x.is_floating_point():
+        _, C, H, W = x.shape
+        if (channels is None or C == channels) and H >= min_size and W >= min_size:
+            return  # the common case: a few attribute reads, no tensor values (every forward)
+    shape = f"(B, {'C' if channels is None else channels}, H, W)"
+    check_rank(x, 4, name, shape)
+    if channels is not None and x.shape[1] != channels:
         raise ValueError(
-            f"{name}: expected {channels} channels, shape (B, {channels}, H, W), "
+            f"{name}: expected {channels} channels, shape {shape}, "
             f"got {x.shape[1]} channels, shape {tuple(x.shape)}"
         )
+    check_float(x, name)
+    if min(x.shape[-2:]) < min_size:
+        raise ValueError(f"{name}: expected height and width of at least {min_size}"
+                         f"{f' ({why})' if why else ''}, got shape {tuple(x.shape)}")
 
 
 def check_query(query, query_dim, batch: int) -> None:
@@ -58,6 +101,7 @@ def check_query(query, query_dim, batch: int) -> None:
         raise ValueError(
             f"query: expected shape ({batch}, {query_dim}), got {tuple(query.shape)}"
         )
+    check_float(query, "query")
 
 
 def check_choice(value, choices, name: str) -> None:

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._checks import check_positive
+from ._checks import check_positive, check_positive_number
 from .attention import QueryContext, SpatialAttention, normalize
 from .ops import skew, unskew
 from .rnn import DiagonalLSTM
@@ -40,8 +40,8 @@ def relaxed_bernoulli(logits: torch.Tensor, noise: torch.Tensor, temperature: fl
 
 
 def _check_temperature(temperature) -> None:
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or temperature <= 0:
-        raise ValueError(f"temperature: expected a positive number, got {temperature!r}")
+    """``τ`` must be a finite number > 0: a NaN or infinite ``τ`` gives an all-NaN mask."""
+    check_positive_number(temperature, "temperature")
 
 
 class AttentionRNN(SpatialAttention):
@@ -64,6 +64,8 @@ class AttentionRNN(SpatialAttention):
                  context_channels=None):
         super().__init__(in_channels, query_dim, normalization)
         check_positive(hidden_channels, "hidden_channels")
+        if context_channels is not None:
+            check_positive(context_channels, "context_channels")
         if context_net is None:
             context_net = QueryContext(in_channels, context_channels or in_channels,
                                        context_size, query_dim)

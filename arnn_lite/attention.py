@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ._checks import (NORMALIZATIONS, check_choice, check_features, check_odd,
-                      check_positive, check_query)
+                      check_positive, check_query, check_rank)
 
 __all__ = [
     "SpatialAttention", "QueryContext", "NoContextAttention", "ContextAttention",
@@ -31,6 +31,8 @@ __all__ = [
 def normalize(logits: torch.Tensor, normalization: str) -> torch.Tensor:
     """Turn logits ``(B, 1, H, W)`` into a mask: element-wise sigmoid, or a softmax over
     all ``H * W`` positions (each mask then sums to one)."""
+    check_choice(normalization, NORMALIZATIONS, "normalization")
+    check_rank(logits, 4, "logits", "(B, 1, H, W)")
     if normalization == "sigmoid":
         return torch.sigmoid(logits)
     B, _, H, W = logits.shape
@@ -87,12 +89,16 @@ class QueryContext(nn.Module):
         check_positive(out_channels, "out_channels")
         check_odd(context_size, "context_size")
         check_choice(activation, ("relu", "tanh"), "activation")
-        self.out_channels = out_channels
+        if query_dim is not None:
+            check_positive(query_dim, "query_dim")
+        self.in_channels, self.query_dim, self.out_channels = in_channels, query_dim, out_channels
         self.conv = nn.Conv2d(in_channels, out_channels, context_size, padding=context_size // 2)
         self.query = nn.Linear(query_dim, out_channels, bias=False) if query_dim else None
         self.act = torch.relu if activation == "relu" else torch.tanh
 
     def forward(self, x, query=None):
+        check_features(x, self.in_channels, "x")
+        check_query(query, self.query_dim, x.shape[0])
         z = self.conv(x)  # (B, C', H, W)
         if self.query is not None:
             z = z + self.query(query)[:, :, None, None]  # (B, C', 1, 1) broadcast
@@ -110,7 +116,9 @@ class ContextAttention(SpatialAttention):
     def __init__(self, in_channels, context_size=3, query_dim=None, context_channels=None,
                  normalization="sigmoid", activation="relu"):
         super().__init__(in_channels, query_dim, normalization)
-        context_channels = context_channels or in_channels
+        if context_channels is None:
+            context_channels = in_channels
+        check_positive(context_channels, "context_channels")
         self.context_net = QueryContext(in_channels, context_channels, context_size,
                                         query_dim, activation)
         self.out_channels = context_channels
@@ -161,6 +169,9 @@ class UNet(nn.Module):
         check_positive(in_channels, "in_channels")
         check_positive(depth, "depth")
         check_positive(base_channels, "base_channels")
+        if query_dim is not None:
+            check_positive(query_dim, "query_dim")
+        self.in_channels, self.query_dim = in_channels, query_dim
         widths = [base_channels * 2 ** k for k in range(depth + 1)]
         self.down = nn.ModuleList([_double_conv(in_channels, widths[0])] +
                                   [_double_conv(widths[k], widths[k + 1]) for k in range(depth)])
@@ -170,6 +181,8 @@ class UNet(nn.Module):
         self.out_channels = base_channels
 
     def forward(self, x, query=None):
+        check_features(x, self.in_channels, "x")
+        check_query(query, self.query_dim, x.shape[0])
         skips = []
         for k, block in enumerate(self.down):
             x = block(x if k == 0 else F.max_pool2d(x, 2, ceil_mode=True))

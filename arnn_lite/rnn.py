@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._checks import check_features, check_positive
+from ._checks import check_features, check_nonnegative, check_positive
 from .ops import skew, unskew
 from .scan import diagonal_scan, from_scan_order, fused_enabled, scan_indices, to_scan_order
 
@@ -54,6 +54,7 @@ class DiagonalLSTM(nn.Module):
         super().__init__()
         check_positive(in_channels, "in_channels")
         check_positive(hidden_channels, "hidden_channels")
+        check_nonnegative(feedback_channels, "feedback_channels")
         self.in_channels, self.hidden_channels = in_channels, hidden_channels
         self.reverse, self.feedback_channels = reverse, feedback_channels
         self.input_to_state = nn.Conv2d(in_channels, 4 * hidden_channels, 1)  # K_is

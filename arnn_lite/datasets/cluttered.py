@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_choice, check_positive
+from .._checks import check_choice, check_nonnegative, check_positive
 from .cifar import ImageTensors
 from .mbg import PALETTE, SPLIT_IDS, _digit_pool
 from .mnist import load_mnist
@@ -92,6 +92,8 @@ def cluttered_mnist(split="train", size=1000, seed=0, canvas=32, digit_size=20, 
     check_choice(split, tuple(SPLIT_IDS), "split")
     for value, name in ((size, "size"), (canvas, "canvas"), (digit_size, "digit_size"), (piece, "piece")):
         check_positive(value, name)
+    check_nonnegative(seed, "seed")  # numpy's seed sequence takes no negative entropy
+    check_nonnegative(clutter, "clutter")
     if digit_size > canvas or piece > digit_size:
         raise ValueError(f"digit_size, piece: expected piece <= digit_size <= canvas ({canvas}), "
                          f"got piece={piece}, digit_size={digit_size}")

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._checks import check_choice, check_positive
+from .._checks import check_choice, check_nonnegative, check_positive
 
 __all__ = ["SyntheticFaces", "HAIR_COLOURS", "HAIR_STYLES", "HAIR_ATTRIBUTES", "celeba_hair",
            "CelebAHair", "CELEBA_FILES", "materialize"]
@@ -56,6 +56,7 @@ class SyntheticFaces(Dataset):
         check_choice(split, tuple(SPLIT_IDS), "split")
         check_positive(size, "size")
         check_positive(image_size, "image_size")
+        check_nonnegative(seed, "seed")  # numpy's seed sequence takes no negative entropy
         if image_size < 16:
             raise ValueError(f"image_size: expected at least 16 pixels, got {image_size}")
         self.split, self.size, self.seed, self.image_size = split, size, seed, image_size
@@ -214,6 +215,8 @@ def celeba_hair(root, split="train", image_size=128, crop_size=178) -> CelebAHai
         FileNotFoundError: naming the expected layout, when files are missing.
     """
     check_choice(split, ("train", "valid", "test", "all"), "split")
+    check_positive(image_size, "image_size")
+    check_positive(crop_size, "crop_size")
     base_dir = Path(root) / "celeba"
     missing = [f for f in CELEBA_FILES if not (base_dir / f).is_file()]
     if not (base_dir / "img_align_celeba").is_dir():

@@ -15,13 +15,14 @@ pools: train ← MNIST train[:50000], val ← MNIST train[50000:], test ← MNIS
 from __future__ import annotations
 
 import functools
+import numbers
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from .._checks import check_choice, check_positive
+from .._checks import check_choice, check_nonnegative, check_positive
 from .mnist import load_mnist
 
 __all__ = ["MBG", "PALETTE", "COLOUR_NAMES", "SCALE_BINS", "scale_bin"]
@@ -76,6 +77,13 @@ def _resize(img: torch.Tensor, side: int) -> torch.Tensor:
                          antialias=True, align_corners=False)[0, 0].clamp(0, 1)
 
 
+def _check_pair(value, name: str) -> None:
+    """Raise ``ValueError`` unless ``value`` is a ``(low, high)`` pair of numbers."""
+    if (not isinstance(value, (tuple, list)) or len(value) != 2
+            or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)):
+        raise ValueError(f"{name}: expected a (low, high) pair of numbers, got {value!r}")
+
+
 class MBG(Dataset):
     """The MBG (and, with ``inverse=True``, MBG^inv) dataset.
 
@@ -102,11 +110,22 @@ class MBG(Dataset):
         size = PAPER_SIZES[split] if size is None else size
         check_positive(size, "size")
         check_positive(canvas, "canvas")
+        check_nonnegative(seed, "seed")  # numpy's seed sequence takes no negative entropy
+        check_nonnegative(distractors, "distractors")
+        check_nonnegative(blobs, "blobs")
+        _check_pair(num_digits, "num_digits")
+        _check_pair(scales, "scales")
         lo, hi = num_digits
         if not (1 <= lo <= hi <= 10):
             raise ValueError(f"num_digits: expected 1 <= low <= high <= 10, got {num_digits}")
         if not (0 < scales[0] <= scales[1]) or int(28 * scales[1]) > canvas:
             raise ValueError(f"scales: expected 0 < low <= high with 28*high <= canvas={canvas}, got {scales}")
+        if int(28 * scales[0]) < 1:
+            raise ValueError(f"scales: expected int(28 * low) >= 1 (a digit of at least one "
+                             f"pixel), got {scales}")
+        if distractors and canvas < 6:
+            raise ValueError(f"canvas: expected at least 6 pixels to scatter 5×5 distractors "
+                             f"(or distractors=0), got {canvas}")
         self.split, self.size, self.seed, self.inverse = split, size, seed, inverse
         self.canvas, self.num_digits, self.scales = canvas, num_digits, scales
         self.distractors, self.blobs = distractors, blobs

@@ -75,6 +75,11 @@ class VQAScenes(Dataset):
 
     def __init__(self, split="train", size=1000, seed=0, canvas=48, num_digits=(2, 3),
                  scales=(0.7, 0.9), distractors=2, blobs=0, qtypes=QTYPES):
+        if isinstance(qtypes, str):
+            raise ValueError(f"qtypes: expected a sequence of question types from {list(QTYPES)}, "
+                             f"got the string {qtypes!r} (write ({qtypes!r},))")
+        if not len(qtypes):
+            raise ValueError(f"qtypes: expected at least one of {list(QTYPES)}, got {qtypes!r}")
         for q in qtypes:
             check_choice(q, QTYPES, "qtypes")
         if num_digits[0] < 2:
@@ -193,6 +198,7 @@ class VQAv2Features(Dataset):
     def __init__(self, root, split="train", vocab=None, answers=None, num_answers=3000, max_len=14):
         check_choice(split, ("train", "val"), "split")
         check_positive(max_len, "max_len")
+        check_positive(num_answers, "num_answers")
         files = vqa2_files(root, split)
         missing = [str(p) for p in files.values() if not p.exists()]
         if missing:

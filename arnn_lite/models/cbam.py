@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .._checks import check_choice, check_odd, check_positive
+from .._checks import check_choice, check_features, check_odd, check_positive
 from ..arnn import AttentionRNN
 from ..attention import CBAMSpatialGate
 
@@ -48,9 +48,11 @@ class ChannelGate(nn.Module):
         check_positive(channels, "channels")
         check_positive(reduction, "reduction")
         hidden = max(1, channels // reduction)
+        self.channels = channels
         self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(), nn.Linear(hidden, channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_features(x, self.channels, "x")
         avg, mx = x.mean(dim=(2, 3)), x.amax(dim=(2, 3))  # (B, C) each
         return torch.sigmoid(self.mlp(avg) + self.mlp(mx))[:, :, None, None]  # (B, C, 1, 1)
 
@@ -69,6 +71,7 @@ class ARNNSpatialGate(nn.Module):
                                  context_channels=context_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_features(x, None, "x")  # any C: the gate reads the [max, mean] map
         return self.arnn(channel_pool(x))  # (B, 2, H, W) -> (B, 1, H, W)
 
 
@@ -84,6 +87,10 @@ class CBAM(nn.Module):
         super().__init__()
         check_choice(spatial, SPATIAL, "spatial")
         check_odd(context_size, "context_size")
+        for value, name in ((channels, "channels"), (reduction, "reduction"),
+                            (arnn_hidden, "arnn_hidden"), (arnn_context, "arnn_context")):
+            check_positive(value, name)
+        self.channels = channels
         self.channel = ChannelGate(channels, reduction) if channel else None
         if spatial == "cbam":
             self.spatial = CBAMSpatialGate(channels, kernel_size=context_size)
@@ -93,6 +100,7 @@ class CBAM(nn.Module):
             self.spatial = None
 
     def forward(self, x):
+        check_features(x, self.channels, "x")
         if self.channel is not None:
             x = x * self.channel(x)  # (B, C, H, W) * (B, C, 1, 1)
         if self.spatial is None:
@@ -107,6 +115,9 @@ class BasicBlock(nn.Module):
 
     def __init__(self, cin, cout, stride=1, **cbam):
         super().__init__()
+        for value, name in ((cin, "cin"), (cout, "cout"), (stride, "stride")):
+            check_positive(value, name)
+        self.cin = cin
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
@@ -117,6 +128,7 @@ class BasicBlock(nn.Module):
             self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
 
     def forward(self, x):
+        check_features(x, self.cin, "x")
         out = torch.relu(self.bn1(self.conv1(x)))  # (B, C', H', W')
         out, mask = self.cbam(self.bn2(self.conv2(out)))
         return torch.relu(out + self.shortcut(x)), mask
@@ -131,6 +143,10 @@ class CBAMResNet(nn.Module):
 
     def __init__(self, blocks_per_stage, num_classes, width=16, in_channels=3, **cbam):
         super().__init__()
+        for value, name in ((blocks_per_stage, "blocks_per_stage"), (num_classes, "num_classes"),
+                            (width, "width"), (in_channels, "in_channels")):
+            check_positive(value, name)
+        self.in_channels = in_channels
         self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, 1, 1, bias=False),
                                   nn.BatchNorm2d(width), nn.ReLU())
         blocks, cin = [], width
@@ -142,6 +158,7 @@ class CBAMResNet(nn.Module):
         self.fc = nn.Linear(cin, num_classes)
 
     def forward(self, images):
+        check_features(images, self.in_channels, "images")
         x, masks = self.stem(images), []  # (B, w, H, W)
         for block in self.blocks:
             x, mask = block(x)
@@ -168,8 +185,6 @@ def cbam_resnet(depth=20, num_classes=100, spatial="cbam", context_size=3, width
     check_positive(depth, "depth")
     if depth < 8 or (depth - 2) % 6:
         raise ValueError(f"depth: expected 6n + 2 with n >= 1 (8, 14, 20, 32, 56, ...), got {depth}")
-    check_positive(width, "width")
-    check_positive(num_classes, "num_classes")
     return CBAMResNet((depth - 2) // 6, num_classes, width, in_channels, spatial=spatial,
                       reduction=reduction, context_size=context_size, channel=channel,
                       arnn_hidden=arnn_hidden, arnn_context=arnn_context)

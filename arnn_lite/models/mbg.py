@@ -17,7 +17,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .._checks import check_choice, check_positive
+from .._checks import (NORMALIZATIONS, check_choice, check_features, check_positive,
+                       check_positive_number, check_query)
 from ..arnn import AttentionRNN, BlockAttentionRNN
 from ..attention import ContextAttention, NoContextAttention, SANAttention, UNet, UNetAttention
 
@@ -26,10 +27,13 @@ __all__ = ["MBGNet", "ATTENTIONS", "make_attention"]
 ATTENTIONS = ("none", "noctx", "ctx", "san", "arnn", "arnn_sample",
               "unet2", "unet3", "unet2_arnn", "unet3_arnn")
 FRONTS = (None, "none", "arnn", "brnn")
+KINDS = (None, "brnn") + ATTENTIONS  # what make_attention builds (None, "none": no module)
 
 
 def make_attention(kind, channels, query_dim, normalization, hidden=16, block_size=2):
     """One attention module of the MBG network by name (``None`` for ``"none"``)."""
+    check_choice(kind, KINDS, "kind")
+    check_choice(normalization, NORMALIZATIONS, "normalization")
     args = dict(query_dim=query_dim, normalization=normalization)
     if kind == "noctx":
         return NoContextAttention(channels, **args)
@@ -85,7 +89,13 @@ class MBGNet(nn.Module):
         super().__init__()
         check_choice(attention, ATTENTIONS, "attention")
         check_choice(front, FRONTS, "front")
-        check_positive(channels, "channels")
+        for value, name in ((channels, "channels"), (num_classes, "num_classes"),
+                            (hidden, "hidden"), (block_size, "block_size")):
+            check_positive(value, name)
+        if query_dim is not None:
+            check_positive(query_dim, "query_dim")
+        check_positive_number(temperature, "temperature")
+        self.query_dim = query_dim
         self.attention, self.front, self.temperature = attention, front, temperature
         if front is not None:
             attention = "arnn"
@@ -98,6 +108,9 @@ class MBGNet(nn.Module):
                 front, channels, query_dim, "sigmoid", hidden, block_size)))
             stages[1].conv = nn.Conv2d(channels, channels, 3)
         self.stages = nn.ModuleList(stages)
+        self.min_size = 1
+        for _ in stages:  # each stage: 3×3 valid conv (-2), then 2×2 max-pool (halves, floor)
+            self.min_size = 2 * self.min_size + 2
         self.head = nn.Sequential(nn.BatchNorm1d(channels), nn.Dropout(0.5),
                                   nn.Linear(channels, num_classes))
 
@@ -105,7 +118,13 @@ class MBGNet(nn.Module):
         """Returns ``logits (B, num_classes)`` and the list of masks (``None`` where a
         stage does not attend). ``sample`` defaults to True for ``"arnn_sample"`` in
         training mode (ARNN~ trains on its samples) and False otherwise; ``generator``
-        (a ``torch.Generator``) makes ARNN~ samples reproducible (chapter 10)."""
+        (a ``torch.Generator``) makes ARNN~ samples reproducible (chapter 10).
+
+        ``image`` must be at least :attr:`min_size` pixels on each side (46 for the four
+        stages of Table 2, 94 with the scalability study's fifth)."""
+        check_features(image, 3, "image", self.min_size,
+                       f"{len(self.stages)} stages of a valid 3×3 conv and a 2×2 pool")
+        check_query(query, self.query_dim, image.shape[0])
         if sample is None:
             sample = self.attention == "arnn_sample" and self.training
         x, masks = image, []

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .._checks import check_choice, check_features, check_positive, check_rank
+from .._checks import check_choice, check_features, check_nonnegative, check_positive, check_rank
 from ..arnn import AttentionRNN
 
 __all__ = ["ATTENTIONS", "ResidualBlock", "Encoder", "Transformer", "Reconstructor",
@@ -36,6 +36,7 @@ NORMS = ("instance", "none")
 
 def _norm(channels, norm):
     """ModularGAN's instance norm (affine), or nothing (the book's tiny CPU networks)."""
+    check_choice(norm, NORMS, "norm")
     return nn.InstanceNorm2d(channels, affine=True) if norm == "instance" else nn.Identity()
 
 
@@ -51,11 +52,14 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, channels: int, norm: str = "instance"):
         super().__init__()
+        check_positive(channels, "channels")
+        self.channels = channels
         self.main = nn.Sequential(*_conv_in_relu(channels, channels, 3, norm=norm),
                                   nn.Conv2d(channels, channels, 3, padding=1, bias=norm == "none"),
                                   _norm(channels, norm))
 
     def forward(self, x):
+        check_features(x, self.channels, "x")
         return x + self.main(x)
 
 
@@ -69,6 +73,9 @@ class Encoder(nn.Module):
 
     def __init__(self, conv_dim: int = 64, downsample: int = 2, repeat: int = 0, norm: str = "instance"):
         super().__init__()
+        check_positive(conv_dim, "conv_dim")
+        check_nonnegative(downsample, "downsample")
+        check_nonnegative(repeat, "repeat")
         layers = _conv_in_relu(3, conv_dim, 7, norm=norm)
         for _ in range(downsample):
             layers += _conv_in_relu(conv_dim, 2 * conv_dim, 4, 2, norm=norm)
@@ -77,6 +84,7 @@ class Encoder(nn.Module):
         self.main, self.out_channels = nn.Sequential(*layers), conv_dim
 
     def forward(self, image):
+        check_features(image, 3, "image")
         return self.main(image)
 
 
@@ -95,7 +103,10 @@ class Transformer(nn.Module):
         super().__init__()
         check_choice(attention, ATTENTIONS, "attention")
         check_choice(norm, NORMS, "norm")
+        check_positive(channels, "channels")
         check_positive(num_attributes, "num_attributes")
+        check_nonnegative(repeat, "repeat")
+        check_positive(hidden, "hidden")
         self.channels, self.num_attributes, self.attention = channels, num_attributes, attention
         self.main = nn.Sequential(*_conv_in_relu(channels + num_attributes, channels, 3, norm=norm),
                                   *[ResidualBlock(channels, norm) for _ in range(repeat)])
@@ -127,7 +138,12 @@ class Reconstructor(nn.Module):
 
     def __init__(self, channels: int = 256, upsample: int = 2, norm: str = "instance"):
         super().__init__()
-        layers = []
+        check_positive(channels, "channels")
+        check_nonnegative(upsample, "upsample")
+        if channels % 2 ** upsample:  # each upsampling halves the channels
+            raise ValueError(f"channels: expected a multiple of 2**upsample = {2 ** upsample}, "
+                             f"got {channels}")
+        self.channels, layers = channels, []
         for _ in range(upsample):
             layers += _conv_in_relu(channels, channels // 2, 4, 2, transpose=True, norm=norm)
             channels //= 2
@@ -135,6 +151,7 @@ class Reconstructor(nn.Module):
         self.main = nn.Sequential(*layers)
 
     def forward(self, features):
+        check_features(features, self.channels, "features")
         return self.main(features)
 
 
@@ -152,6 +169,7 @@ class ModularGenerator(nn.Module):
         super().__init__()
         check_choice(norm, NORMS, "norm")
         self.encoder = Encoder(conv_dim, downsample, norm=norm)
+        self.downsample = downsample
         channels = self.encoder.out_channels
         self.transformer = Transformer(channels, num_attributes, repeat, attention, hidden, norm)
         self.reconstructor = Reconstructor(channels, downsample, norm)
@@ -159,12 +177,22 @@ class ModularGenerator(nn.Module):
     def forward(self, image, c):
         """Translate ``image`` ``(B, 3, S, S)`` in [-1, 1] to attribute ``c`` ``(B, K)``.
         Returns ``(translated (B, 3, S, S), mask g (B, 1, h, w), transformed features)``."""
-        check_features(image, 3, "image")
+        self.check_image(image)
         features, g = self.transformer(self.encoder(image), c)
         return self.reconstructor(features), g, features
 
+    def check_image(self, image):
+        """``(B, 3, H, W)`` float with ``H, W`` multiples of ``2**downsample``: the
+        reconstructor then gives back an image of the input's size."""
+        check_features(image, 3, "image")
+        step = 2 ** self.downsample
+        if image.shape[-2] % step or image.shape[-1] % step:
+            raise ValueError(f"image: expected height and width divisible by 2**downsample = "
+                             f"{step}, got shape {tuple(image.shape)}")
+
     def reconstruct(self, image):
         """``R(E(image))``: the autoencoding path, no transformer."""
+        self.check_image(image)
         return self.reconstructor(self.encoder(image))
 
 
@@ -175,6 +203,10 @@ class Discriminator(nn.Module):
     def __init__(self, image_size: int = 128, conv_dim: int = 64, repeat: int = 6,
                  num_attributes: int = 3):
         super().__init__()
+        check_positive(image_size, "image_size")
+        check_positive(conv_dim, "conv_dim")
+        check_nonnegative(repeat, "repeat")
+        check_positive(num_attributes, "num_attributes")
         if image_size % 2 ** repeat:
             raise ValueError(f"image_size: expected a multiple of 2**repeat = {2 ** repeat}, "
                              f"got {image_size}")
@@ -186,8 +218,14 @@ class Discriminator(nn.Module):
         self.main = nn.Sequential(*layers)
         self.src = nn.Conv2d(channels, 1, 3, padding=1, bias=False)
         self.cls = nn.Conv2d(channels, num_attributes, image_size // 2 ** repeat, bias=False)
+        self.image_size = image_size
 
     def forward(self, image):
+        check_features(image, 3, "image")
+        S = self.image_size  # the attribute head's kernel covers exactly the S/2^n map
+        if image.shape[-2:] != (S, S):
+            raise ValueError(f"image: expected shape (B, 3, {S}, {S}) (image_size={S}), "
+                             f"got {tuple(image.shape)}")
         h = self.main(image)  # (B, C, s, s)
         return self.src(h), self.cls(h).flatten(1)
 
@@ -198,6 +236,7 @@ class HairClassifier(nn.Module):
 
     def __init__(self, width: int = 16):
         super().__init__()
+        check_positive(width, "width")
         layers, channels = [], 3
         for k in range(3):
             layers += [nn.Conv2d(channels, width * 2 ** min(k, 1), 3, padding=1),
@@ -207,5 +246,5 @@ class HairClassifier(nn.Module):
         self.head = nn.Linear(channels, 3)
 
     def forward(self, image):
-        check_features(image, 3, "image")
+        check_features(image, 3, "image", 8, "three 2×2 max-pools")
         return self.head(self.features(image).mean((2, 3)))

@@ -24,11 +24,13 @@ square root with a small ``eps`` so its gradient stays finite at zero.
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .._checks import check_choice, check_positive, check_rank
+from .._checks import check_choice, check_features, check_positive, check_rank
 from ..arnn import AttentionRNN
 from ..attention import NoContextAttention
 
@@ -49,10 +51,12 @@ def sketch_hashes(n: int, d: int, generator=None):
     return h, s
 
 
-def count_sketch(x: torch.Tensor, h: torch.Tensor, s: torch.Tensor, d: int) -> torch.Tensor:
-    """Count sketch ``Ψ(x)[..., k] = Σ_{i: h[i]=k} s[i] x[..., i]``: ``(..., n) -> (..., d)``."""
+def count_sketch(x: torch.Tensor, h: torch.Tensor, s: torch.Tensor, d: int,
+                 name: str = "x") -> torch.Tensor:
+    """Count sketch ``Ψ(x)[..., k] = Σ_{i: h[i]=k} s[i] x[..., i]``: ``(..., n) -> (..., d)``.
+    ``name``: what error messages call ``x``."""
     if x.shape[-1] != h.shape[0]:
-        raise ValueError(f"x: expected last dimension {h.shape[0]} (length of the hash), "
+        raise ValueError(f"{name}: expected last dimension {h.shape[0]} (length of the hash), "
                          f"got shape {tuple(x.shape)}")
     h, s = h.to(x.device), s.to(x.device, x.dtype)
     if h.shape[0] * d <= DENSE_LIMIT:  # small: one matmul with the sparse matrix written out
@@ -73,7 +77,7 @@ def compact_bilinear(x, y, hx, sx, hy, sy, d: int) -> torch.Tensor:
         ``(hx[i] + hy[j]) mod d`` and sign ``sx[i] sy[j]`` (see :func:`explicit_sketched_outer`).
     """
     fx = torch.fft.rfft(count_sketch(x, hx, sx, d), n=d)  # (..., d//2+1) complex
-    fy = torch.fft.rfft(count_sketch(y, hy, sy, d), n=d)
+    fy = torch.fft.rfft(count_sketch(y, hy, sy, d, "y"), n=d)
     return torch.fft.irfft(fx * fy, n=d)  # (..., d): circular convolution
 
 
@@ -124,15 +128,50 @@ class QuestionEncoder(nn.Module):
 
     def __init__(self, vocab_size: int, embed: int = 32, hidden: int = 128):
         super().__init__()
+        for value, name in ((vocab_size, "vocab_size"), (embed, "embed"), (hidden, "hidden")):
+            check_positive(value, name)
+        self.vocab_size = vocab_size
         self.embed = nn.Embedding(vocab_size, embed, padding_idx=0)
         self.lstm = nn.LSTM(embed, hidden, batch_first=True)
         self.out_channels = hidden
 
     def forward(self, tokens, lengths):
-        check_rank(tokens, 2, "question", "(B, L)")
+        self.check_inputs(tokens, lengths)
         out, _ = self.lstm(torch.tanh(self.embed(tokens)))  # (B, L, hidden)
         last = (lengths.to(out.device).long() - 1).clamp_min(0)  # padding comes after: ignore it
         return out[torch.arange(len(out), device=out.device), last]  # (B, hidden)
+
+
+    def check_inputs(self, tokens, lengths) -> None:
+        """``tokens`` ``(B, L)`` integer ids, ``L >= 1``; ``lengths`` ``(B,)`` integers.
+
+        Their *values* (ids in ``[0, vocab_size)``, lengths in ``[1, L]``) are checked only
+        for tensors on the CPU, where reading them costs no device sync (the experiments
+        keep ``lengths`` on the CPU; on a GPU a bad id fails inside the embedding)."""
+        check_rank(tokens, 2, "question", "(B, L)")
+        B, L = tokens.shape
+        if tokens.is_floating_point() or tokens.dtype == torch.bool or tokens.is_complex():
+            raise ValueError(f"question: expected an integer tensor of token ids, "
+                             f"got {tokens.dtype}")
+        if L == 0:
+            raise ValueError(f"question: expected at least one word, "
+                             f"got shape {tuple(tokens.shape)}")
+        check_rank(lengths, 1, "lengths", f"({B},)")
+        if lengths.shape != (B,):
+            raise ValueError(f"lengths: expected shape ({B},) (one per question), "
+                             f"got {tuple(lengths.shape)}")
+        if lengths.is_floating_point() or lengths.dtype == torch.bool or lengths.is_complex():
+            raise ValueError(f"lengths: expected an integer tensor, got {lengths.dtype}")
+        if tokens.device.type == "cpu" and B:
+            low, high = int(tokens.min()), int(tokens.max())
+            if low < 0 or high >= self.vocab_size:
+                raise ValueError(f"question: expected token ids in [0, {self.vocab_size}), "
+                                 f"got {low if low < 0 else high}")
+        if lengths.device.type == "cpu" and B:
+            low, high = int(lengths.min()), int(lengths.max())
+            if low < 1 or high > L:
+                raise ValueError(f"lengths: expected values in [1, {L}] (words in each question), "
+                                 f"got {low if low < 1 else high}")
 
 
 def _conv(cin, cout):
@@ -148,6 +187,11 @@ class ImageEncoder(nn.Module):
 
     def __init__(self, channels: int = 64, in_channels: int = 3):
         super().__init__()
+        check_positive(channels, "channels")
+        check_positive(in_channels, "in_channels")
+        if in_channels == 3 and channels < 2:
+            raise ValueError(f"channels: expected at least 2 (the first block has channels // 2), "
+                             f"got {channels}")
         if in_channels == 3:
             c = channels // 2
             self.net = nn.Sequential(
@@ -156,9 +200,15 @@ class ImageEncoder(nn.Module):
         else:
             self.net = nn.Sequential(nn.Conv2d(in_channels, channels, 1), nn.ReLU())
         self.in_channels, self.out_channels = in_channels, channels
+        self.min_size = 4 if in_channels == 3 else 1  # two 2×2 max-pools on pixels
+
+    def check_inputs(self, image) -> None:
+        """``image`` must be ``(B, in_channels, H, W)`` float, ``H, W >= 4`` for pixels."""
+        check_features(image, self.in_channels, "image", self.min_size,
+                       "two 2×2 max-pools" if self.min_size > 1 else "")
 
     def forward(self, image):
-        check_rank(image, 4, "image", f"(B, {self.in_channels}, H, W)")
+        self.check_inputs(image)
         return self.net(image)
 
 
@@ -183,6 +233,15 @@ class MCBNet(nn.Module):
         super().__init__()
         check_choice(attention, ATTENTIONS, "attention")
         check_positive(glimpses, "glimpses")
+        for value, name in ((vocab_size, "vocab_size"), (num_answers, "num_answers"), (d, "d"),
+                            (channels, "channels"), (hidden, "hidden"),
+                            (att_channels, "att_channels"), (arnn_hidden, "arnn_hidden"),
+                            (image_channels, "image_channels")):
+            check_positive(value, name)
+        if d_att is not None:
+            check_positive(d_att, "d_att")
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
         self.attention, self.glimpses = attention, glimpses
         self.question = QuestionEncoder(vocab_size, hidden=hidden)
         self.image = ImageEncoder(channels, image_channels)
@@ -207,6 +266,13 @@ class MCBNet(nn.Module):
         return torch.cat([att(joint) for att in self.attend], dim=1)  # (B, G, H, W)
 
     def forward(self, image, question, lengths):
+        """Args: image ``(B, C, H, W)`` float; question ``(B, L)`` token ids; lengths
+        ``(B,)`` words per question, in ``[1, L]``. Returns ``(logits (B, A), mask)``."""
+        self.question.check_inputs(question, lengths)
+        self.image.check_inputs(image)
+        if image.shape[0] != question.shape[0]:
+            raise ValueError(f"image: expected batch size {question.shape[0]} (that of question), "
+                             f"got {image.shape[0]}")
         q = self.question(question, lengths)  # (B, n1)
         v = self.image(image)  # (B, C, H, W)
         if self.attention == "none":
