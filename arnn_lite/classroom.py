@@ -174,10 +174,10 @@ def _add_badge(nb, url: str) -> None:
 def _is_student_edition(path: Path) -> bool:
     """True if ``path`` holds a notebook that :func:`student_notebook` wrote."""
     try:
-        meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
-    except (OSError, ValueError, AttributeError):
+        meta = json.loads(path.read_text(encoding="utf-8"))["metadata"]["arnn_classroom"]
+        return meta["edition"] == "student"
+    except (OSError, ValueError, KeyError, TypeError):
         return False
-    return isinstance(meta, dict) and meta.get("arnn_classroom", {}).get("edition") == "student"
 
 
 def _check_targets(copies: list[tuple[Path, Path]], out: Path) -> None:
