@@ -188,3 +188,28 @@ def test_resuming_another_runs_gan_checkpoint_is_refused(tmp_path):
     history = mgan.train_gan(*nets(), faces, cfg, ckpt, resume=True, progress=False,
                              identity={"train": 8, "seed": 0})
     assert [h["epoch"] for h in history] == [1, 2]
+
+
+def test_a_real_run_rewrites_its_own_file_and_seeds_sit_side_by_side(tmp_path, monkeypatch, capsys):
+    """End to end on a tiny MBG run (canvas 84, the smallest the digits fit): the same run
+    twice rewrites its file; seed 1 writes its own; other settings are refused. The identity
+    handed to the training loop is the config the results file records."""
+    tiny = ["--model", "none", "--train", "4", "--val", "2", "--test", "2", "--batch-size", "2",
+            "--epochs", "1", "--canvas", "84", "--out-dir", str(tmp_path)]
+    identities, real = [], mbg.train_and_test
+    monkeypatch.setattr(mbg, "train_and_test", lambda *a, **k: identities.append(k["identity"]) or real(*a, **k))
+    mbg.main(tiny)
+    first = json.loads((tmp_path / "none.json").read_text())
+    assert identities == [first["config"]]
+    written = (tmp_path / "none.json").stat().st_mtime_ns
+    mbg.main(tiny)  # reproducing the same run is allowed
+    assert (tmp_path / "none.json").stat().st_mtime_ns > written
+    mbg.main([*tiny, "--seed", "1"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["none.ckpt", "none.json", "none.pt", "none_seed1.ckpt",
+                                                         "none_seed1.json", "none_seed1.pt"]
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        mbg.main([*tiny, "--epochs", "2"])
+    assert "none.json holds another run (differs in epochs)" in _refusal(capsys)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -212,6 +212,9 @@ def as_json(value):
     return json.loads(json.dumps(value))
 
 
+_MISSING = object()
+
+
 def config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
     """Keys (dotted into nested dicts) whose values differ between two configs, sorted."""
     keys = []
@@ -224,9 +227,6 @@ def config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
     return keys
 
 
-_MISSING = object()
-
-
 def results_conflict(path, experiment: str, config: dict, seed: int):
     """How the results file at ``path`` differs from a run of ``experiment`` with ``config``
     and ``seed``: a list of keys (empty: the same run), or ``None`` when there is no file.
@@ -235,14 +235,13 @@ def results_conflict(path, experiment: str, config: dict, seed: int):
     path = Path(path)
     if not path.exists():
         return None
+    new, defaults = as_json(config), as_json(dataclasses.asdict(TrainConfig()))
     try:
         old = json.loads(path.read_text())
-        old_config, old_seed, old_experiment = old["config"], old["provenance"]["seed"], old["experiment"]
-    except (ValueError, KeyError, TypeError):
+        old_seed, old_experiment = old["provenance"]["seed"], old["experiment"]
+        old_config = {**{k: v for k, v in defaults.items() if k in new and new[k] == v}, **old["config"]}
+    except (ValueError, KeyError, TypeError):  # not JSON, or not a results file
         return ["(unreadable results file)"]
-    new = as_json(config)
-    defaults = as_json(dataclasses.asdict(TrainConfig()))
-    old_config = {**{k: v for k, v in defaults.items() if k in new and new[k] == v}, **old_config}
     keys = config_diff(old_config, new)
     if old_seed != seed and "seed" not in keys:
         keys.append("seed")

@@ -227,6 +227,15 @@ def check_celeba(data_root) -> None:
                   "list files, https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html) and unzip it there")
 
 
+def _claim_judge(out_dir, spec, seed, overwrite):
+    """The judge's file stem, and whether a judge there was trained otherwise (refused
+    unless ``overwrite``; then it is retrained)."""
+    stem, config = results_stem("classifier", seed), classifier_config(spec, seed)
+    stale = bool(results_conflict(out_dir / f"{stem}.json", "mgan_classifier", config, seed))
+    claim_results(out_dir, "classifier", "mgan_classifier", config, seed, overwrite)
+    return stem, stale
+
+
 # --------------------------------------------------------------------------- one run
 def run(attention="arnn", protocol="book", dataset=None, seed=0, device=None, out_dir=None,
         resume=False, overrides=None, data_root=None, progress=True, command=None,
@@ -245,9 +254,7 @@ def run(attention="arnn", protocol="book", dataset=None, seed=0, device=None, ou
     label = protocol if not overrides and dataset in (None, spec["dataset"]) else "custom"
     spec.update(overrides, dataset=dataset or spec["dataset"])
     out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / "mgan" / label
-    judge, judge_config = results_stem("classifier", seed), classifier_config(spec, seed)
-    stale = results_conflict(out_dir / f"{judge}.json", "mgan_classifier", judge_config, seed)
-    claim_results(out_dir, "classifier", "mgan_classifier", judge_config, seed, overwrite)
+    judge, stale = _claim_judge(out_dir, spec, seed, overwrite)
     config = as_json({"attention": attention, **{k: v for k, v in spec.items() if k != "classifier"},
                       "gan": dataclasses.asdict(gan)})  # the results file's config
     stem = None if classifier_only else claim_results(out_dir, attention, "mgan", config, seed, overwrite)
