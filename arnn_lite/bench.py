@@ -13,7 +13,6 @@ the scan fast") reads the JSON files this writes.
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import statistics
@@ -25,6 +24,7 @@ import torch.nn.functional as F
 
 from . import AttentionRNN, BlockAttentionRNN
 from .attention import ContextAttention, NoContextAttention, SANAttention
+from .experiments.common import ArgumentParser, known_device
 from .models.mbg import MBGNet
 from .results import git_commit, now
 from . import scan_triton
@@ -212,8 +212,8 @@ def report(result: dict) -> str:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser = ArgumentParser(prog="python -m arnn_lite.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--device", type=known_device, default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", help="write the results as JSON here (e.g. data/bench/cpu.json)")
     parser.add_argument("--quick", action="store_true", help="small sizes, for tests and a first look")
     args = parser.parse_args(argv)

@@ -26,7 +26,7 @@ def cifar_root(tmp_path_factory):
 
 
 def _result(out):
-    return json.loads((out / "arnn.json").read_text())
+    return json.loads((out / "arnn_seed1.json").read_text())  # seed 1: its own file name
 
 
 def test_killed_run_resumes_to_the_same_result(tmp_path, cifar_root):
@@ -43,7 +43,7 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, cifar_root):
     state = load_checkpoint(tmp_path / "a" / ref["checkpoint"]["file"], ref["checkpoint"]["sha256"])
     assert any(".arnn." in k for k in state)
 
-    got = kill_then_resume("cbam", [*ARGS, "--data-root", str(cifar_root)], tmp_path / "b", "arnn",
+    got = kill_then_resume("cbam", [*ARGS, "--data-root", str(cifar_root)], tmp_path / "b", "arnn_seed1",
                            "--epochs", "3")
     assert_same_run(got, ref)
 

@@ -19,7 +19,7 @@ def _run(out, *extra, **kw):
 
 
 def _result(out):
-    return json.loads((out / "noctx.json").read_text())
+    return json.loads((out / "noctx_seed1.json").read_text())  # seed 1: its own file name
 
 
 def test_killed_run_resumes_to_the_same_result(tmp_path):
@@ -35,7 +35,7 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     state = load_checkpoint(weights, ref["checkpoint"]["sha256"])  # hash recorded by the run
     assert "stages.0.conv.weight" in state
 
-    got = kill_then_resume("mbg", ARGS, tmp_path / "b", "noctx", "--epochs", "3", "--patience", "7")
+    got = kill_then_resume("mbg", ARGS, tmp_path / "b", "noctx_seed1", "--epochs", "3", "--patience", "7")
     assert_same_run(got, ref)
 
 
@@ -49,4 +49,5 @@ def test_runs_under_torchrun_with_two_gloo_processes(tmp_path):
     assert proc.stdout.count("test accuracy") == 1  # rank 0 alone reports and writes
     result = _result(out)
     assert result["metrics"]["history"][0]["epoch"] == 1
-    assert sorted(p.name for p in out.iterdir()) == ["noctx.ckpt", "noctx.ckpt.sha256", "noctx.json", "noctx.pt"]
+    assert sorted(p.name for p in out.iterdir()) == ["noctx_seed1.ckpt", "noctx_seed1.ckpt.sha256",
+                                                     "noctx_seed1.json", "noctx_seed1.pt"]

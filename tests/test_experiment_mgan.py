@@ -10,14 +10,14 @@ import torch
 from arnn_lite.experiments import mgan
 from arnn_lite.experiments.mgan_eval import mask_iou, mask_tv, masked_change
 from arnn_lite.models.mgan import ModularGenerator
-from arnn_lite.train import load_checkpoint
+from arnn_lite.train import CheckpointError, load_checkpoint
 
 ARGS = ["--train", "40", "--val", "3", "--test", "4", "--batch-size", "8", "--epochs", "2", "--seed", "1"]
 
 
 def test_run_writes_results_and_resumes_to_the_same_generator(tmp_path):
     mgan.main(["--attention", "arnn", "--out-dir", str(tmp_path / "a"), *ARGS])
-    ref = json.loads((tmp_path / "a" / "arnn.json").read_text())
+    ref = json.loads((tmp_path / "a" / "arnn_seed1.json").read_text())  # seed 1: its own files
     assert ref["experiment"] == "mgan" and ref["protocol"] == "custom"
     assert ref["provenance"]["command"].startswith("python -m arnn_lite.experiments.mgan --attention arnn")
     assert ref["config"]["gan"]["n_critic"] == 5 and ref["config"]["gan"]["betas"] == [0.5, 0.999]
@@ -25,7 +25,8 @@ def test_run_writes_results_and_resumes_to_the_same_generator(tmp_path):
             "l1_to_truth"} <= set(ref["metrics"]["test"])
     assert [h["step"] for h in ref["metrics"]["history"]] == [5, 10]
     assert "g_loss" in ref["metrics"]["history"][0]  # a generator step happened in epoch 1
-    judge = json.loads((tmp_path / "a" / "classifier.json").read_text())
+    judge = json.loads((tmp_path / "a" / "classifier_seed1.json").read_text())
+    assert ref["classifier"]["file"] == "classifier_seed1.pt"
     assert judge["experiment"] == "mgan_classifier" and "true_translation_accuracy" in judge["metrics"]
     weights = load_checkpoint(tmp_path / "a" / ref["checkpoint"]["file"], ref["checkpoint"]["sha256"])
     G = ModularGenerator("arnn", **ref["config"]["generator"])
@@ -33,15 +34,23 @@ def test_run_writes_results_and_resumes_to_the_same_generator(tmp_path):
     assert not any(k.startswith("critic") for k in weights)
 
     (tmp_path / "b").mkdir()
-    for name in ("classifier.json", "classifier.pt"):  # the same judge
+    for name in ("classifier_seed1.json", "classifier_seed1.pt"):  # the same judge
         shutil.copy(tmp_path / "a" / name, tmp_path / "b" / name)
     overrides = dict(train=40, val=3, test=4, batch_size=8, epochs=2)
     test, history = mgan.run("arnn", "book", seed=1, out_dir=tmp_path / "b", overrides=overrides,
                              progress=False, stop_after=1)
-    assert test is None and len(history) == 1 and not (tmp_path / "b" / "arnn.json").exists()
+    assert test is None and len(history) == 1 and not (tmp_path / "b" / "arnn_seed1.json").exists()
+    shutil.copytree(tmp_path / "b", tmp_path / "c")  # a damaged copy must refuse to resume
+    ckpt = tmp_path / "c" / "arnn_seed1.ckpt"
+    data = bytearray(ckpt.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    ckpt.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        mgan.run("arnn", "book", seed=1, out_dir=tmp_path / "c", overrides=overrides,
+                 progress=False, resume=True)
     mgan.run("arnn", "book", seed=1, out_dir=tmp_path / "b", overrides=overrides, progress=False,
              resume=True)
-    got = json.loads((tmp_path / "b" / "arnn.json").read_text())
+    got = json.loads((tmp_path / "b" / "arnn_seed1.json").read_text())
     assert got["metrics"]["test"] == ref["metrics"]["test"]
     resumed = load_checkpoint(tmp_path / "b" / got["checkpoint"]["file"], got["checkpoint"]["sha256"])
     assert all(torch.equal(resumed[k], weights[k]) for k in weights)

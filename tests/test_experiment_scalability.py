@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
+from arnn_lite import train
 from arnn_lite.experiments import scalability
+from arnn_lite.experiments.common import Refused
 from arnn_lite.train import load_checkpoint
 
 TINY = dict(train=6, val=4, test=4, batch_size=3)
@@ -44,14 +46,28 @@ def test_command_writes_accuracy_and_step_time(tmp_path):
     assert "stages.0.attention.local.weight" in state
 
 
-def test_resumed_run_matches_a_straight_one(tmp_path):
-    kw = dict(device="cpu", progress=False, timing_steps=1)
-    straight, _ = scalability.run("none", out_dir=tmp_path / "a", overrides={**TINY, "epochs": 2}, **kw)
-    scalability.run("none", out_dir=tmp_path / "b", overrides={**TINY, "epochs": 1}, **kw)
-    resumed, _ = scalability.run("none", out_dir=tmp_path / "b", overrides={**TINY, "epochs": 2},
-                                 resume=True, **kw)
+class Killed(Exception):
+    pass
+
+
+def test_resumed_run_matches_a_straight_one(tmp_path, monkeypatch):
+    kw = dict(device="cpu", progress=False, timing_steps=1, overrides={**TINY, "epochs": 2})
+    straight, _ = scalability.run("none", out_dir=tmp_path / "a", **kw)
+    real = train.save_checkpoint
+
+    def save_then_die(state, path, **kw):  # killed right after the first epoch's checkpoint
+        real(state, path, **kw)
+        raise Killed
+    monkeypatch.setattr(train, "save_checkpoint", save_then_die)
+    with pytest.raises(Killed):
+        scalability.run("none", out_dir=tmp_path / "b", **kw)
+    monkeypatch.undo()
+    assert not (tmp_path / "b" / "front_none.json").exists()
+    resumed, _ = scalability.run("none", out_dir=tmp_path / "b", resume=True, **kw)
     assert resumed == straight
     assert json.loads((tmp_path / "b" / "front_none.json").read_text())["metrics"]["history"][1]["epoch"] == 2
+    with pytest.raises(Refused, match="differs in epochs"):  # a finished run is not extended in place
+        scalability.run("none", out_dir=tmp_path / "b", resume=True, **{**kw, "overrides": {**TINY, "epochs": 3}})
 
 
 def test_unknown_front_is_rejected():

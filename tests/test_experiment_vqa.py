@@ -14,7 +14,7 @@ ARGS = ["--attention", "arnn", "--train", "24", "--val", "8", "--test", "8", "--
 
 
 def _result(out):
-    return json.loads((out / "arnn.json").read_text())
+    return json.loads((out / "arnn_seed1.json").read_text())  # seed 1: its own file name
 
 
 def test_killed_run_resumes_to_the_same_result(tmp_path):
@@ -30,7 +30,7 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     state = load_checkpoint(tmp_path / "a" / ref["checkpoint"]["file"], ref["checkpoint"]["sha256"])
     assert "attend.0.readout.weight" in state and "fuse.h1" in state
 
-    got = kill_then_resume("vqa", ARGS, tmp_path / "b", "arnn", "--epochs", "3")
+    got = kill_then_resume("vqa", ARGS, tmp_path / "b", "arnn_seed1", "--epochs", "3")
     assert_same_run(got, ref)
 
 

@@ -14,12 +14,13 @@
   RMSprop: sized for a 2-core CPU.
 
 The optimiser is set through :class:`~arnn_lite.train.TrainConfig` (``optimizer``,
-``momentum``, ``weight_decay``); results files record it under ``optimizer_used``.
+``momentum``, ``weight_decay``); results files record it under ``optimizer_used``. A run
+never replaces another configuration's results (``--overwrite`` does); seeds other than 0
+write ``<spatial>_seed<N>.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import shlex
 import sys
@@ -29,11 +30,14 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from ..datasets.cifar import ImageTensors, load_cifar100, split_train_val
+from ..datasets.cifar import FILES, FOLDER, ImageTensors, load_cifar100, split_train_val
+from ..datasets.mnist import default_root
 from ..datasets.cluttered import cluttered_mnist
 from ..models.cbam import SPATIAL, cbam_resnet
 from ..train import TrainConfig, init_distributed, is_main
-from .common import RunClock, save_run, train_and_test
+from .common import (ArgumentParser, Refused, RunClock, as_json, claim_results, known_device,
+                     non_negative_int, positive_int, refusals_exit, require_files, save_run,
+                     train_and_test)
 from .mbg import mass_in_box
 
 __all__ = ["PROTOCOLS", "DATASETS", "optimizer_config", "build_data", "evaluate", "run", "main"]
@@ -76,6 +80,19 @@ def build_data(dataset, sizes, seed=0, augment=False, data_root=None, download=N
             "test": ImageTensors(test_images[:sizes["test"]], test_labels[:sizes["test"]])}, len(classes)
 
 
+def check_cifar(data_root=None, download=None) -> None:
+    """Refuse, naming the folder and what to put there, when CIFAR-100 is missing and
+    will not be downloaded (``download=None``: only on Colab, as :func:`load_cifar100`)."""
+    if download is None:
+        from ..book import on_colab
+        download = on_colab()
+    if not download:
+        root = Path(data_root) if data_root is not None else default_root()
+        require_files(root / FOLDER, FILES, "data_root (--data-root)", "CIFAR-100",
+                      f"extract the python release (cifar-100-python.tar.gz, "
+                      f"https://www.cs.toronto.edu/~kriz/cifar.html) into {root}, or pass --download")
+
+
 def loss_fn(net, batch, device):
     logits, _ = net(batch["image"].to(device))
     return F.cross_entropy(logits, batch["label"].to(device))
@@ -105,9 +122,12 @@ def evaluate(model, loader, device):
 
 def run(spatial="arnn", protocol="book", dataset=None, seed=0, device=None, out_dir=None,
         resume=False, overrides=None, progress=True, command=None, data_root=None,
-        download=None, verify=True, context_size=3):
+        download=None, verify=True, context_size=3, overwrite=False):
     """Train and test one model; write ``data/results/cbam/<protocol>/<spatial>.json``
-    and the best weights ``<spatial>.pt`` next to it. Returns ``(test metrics, history)``."""
+    and the best weights ``<spatial>.pt`` next to it (``<spatial>_seed<N>`` for seed N > 0).
+    Returns ``(test metrics, history)``. Raises :class:`~.common.Refused` before any data is
+    built for a depth or context the ResNet cannot take, missing CIFAR-100 files, or another
+    configuration's results in the way (unless ``overwrite``)."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     spec = dict(PROTOCOLS[protocol])
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
@@ -121,45 +141,58 @@ def run(spatial="arnn", protocol="book", dataset=None, seed=0, device=None, out_
     label = protocol if not overrides else "custom"
     spec.update(overrides)
     out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / "cbam" / label
+    if spec["depth"] < 8 or (spec["depth"] - 2) % 6:
+        raise Refused(f"depth (--depth): expected 6n + 2 with n >= 1 (8, 14, 20, ...), got {spec['depth']}")
+    if context_size < 1 or context_size % 2 == 0:
+        raise Refused(f"context_size (--context-size): expected a positive odd integer, got {context_size}")
+    context, used = spec.pop("context_size", 3), spec.pop("optimizer")
+    record = as_json({"spatial": spatial, "context_size": context, **spec, "optimizer_used": used,
+                      **dataclasses.asdict(config)})  # the results file's config
+    stem = claim_results(out_dir, spatial, "cbam", record, seed, overwrite)
+    if spec["dataset"] == "cifar100":
+        check_cifar(data_root, download)
     torch.manual_seed(seed)
     sets, classes = build_data(spec["dataset"], spec, seed, spec["augment"], data_root, download, verify)
-    net = cbam_resnet(spec["depth"], classes, spatial, spec.get("context_size", 3), spec["width"])
+    net = cbam_resnet(spec["depth"], classes, spatial, context, spec["width"])
     clock = RunClock()
-    test, history, best = train_and_test(net, sets, loss_fn, evaluate, config, out_dir / f"{spatial}.ckpt",
-                                         device, resume, progress)
+    test, history, best = train_and_test(net, sets, loss_fn, evaluate, config, out_dir / f"{stem}.ckpt",
+                                         device, resume, progress, identity=record)
     test["parameters"] = sum(p.numel() for p in net.parameters())
     if is_main():
-        used = spec.pop("optimizer")
-        record = {"spatial": spatial, "context_size": spec.pop("context_size", 3), **spec,
-                  "optimizer_used": used, **dataclasses.asdict(config)}
-        save_run(out_dir, spatial, "cbam", label, record, {"test": test, "history": history}, best,
+        save_run(out_dir, stem, "cbam", label, record, {"test": test, "history": history}, best,
                  clock, seed, device, command)
     return test, history
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Train one CBAM / CBAM+ARNN ResNet and write its results file.")
+    p = ArgumentParser(prog="python -m arnn_lite.experiments.cbam",
+                       description="Train one CBAM / CBAM+ARNN ResNet and write its results file.")
     p.add_argument("--spatial", choices=SPATIAL, default="arnn")
     p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="book")
     p.add_argument("--dataset", choices=DATASETS, help="default: the protocol's (book: mnist, paper: cifar100)")
-    p.add_argument("--context-size", type=int, default=3, help="spatial gate's k×k context (CBAM's code: 7)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device")
+    p.add_argument("--context-size", type=positive_int, default=3,
+                   help="spatial gate's k×k context, odd (CBAM's code: 7)")
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--device", type=known_device)
     p.add_argument("--out-dir")
     p.add_argument("--data-root", help="parent folder of cifar-100-python")
     p.add_argument("--download", action="store_true", help="download CIFAR-100 if missing")
     p.add_argument("--no-verify", action="store_true", help="skip torchvision's MD5 check (test files)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a results file of another configuration at the same path")
     for name in SIZES:
-        p.add_argument(f"--{name.replace('_', '-')}", type=int, dest=name)
+        p.add_argument(f"--{name.replace('_', '-')}", type=positive_int, dest=name,
+                       help="6n + 2 (8, 14, 20, ...)" if name == "depth" else None)
     argv = list(sys.argv[1:] if argv is None else argv)
     a = p.parse_args(argv)
     command = " ".join(["python -m arnn_lite.experiments.cbam", *map(shlex.quote, argv)])
     device = a.device or init_distributed()
-    test, _ = run(a.spatial, a.protocol, a.dataset, a.seed, device, a.out_dir, a.resume,
-                  {k: getattr(a, k) for k in SIZES}, command=command, data_root=a.data_root,
-                  download=True if a.download else None, verify=not a.no_verify,
-                  context_size=a.context_size)
+    with refusals_exit(p):
+        test, _ = run(a.spatial, a.protocol, a.dataset, a.seed, device, a.out_dir, a.resume,
+                      {k: getattr(a, k) for k in SIZES}, command=command, data_root=a.data_root,
+                      download=True if a.download else None, verify=not a.no_verify,
+                      context_size=a.context_size, overwrite=a.overwrite)
     if is_main():
         print(f"{a.spatial}: test accuracy {test['accuracy']:.4f}, top-5 {test['top5']:.4f}")
     if dist.is_initialized():

@@ -3,7 +3,11 @@ best epoch, then save its weights and a results file with provenance (DESIGN §6
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import dataclasses
+import json
+import math
 import time
 import warnings
 from pathlib import Path
@@ -13,9 +17,12 @@ import torch
 from torch.utils.data import Dataset
 
 from .. import results
-from ..train import fit, load_checkpoint, make_loader, save_checkpoint, sha256
+from ..train import TrainConfig, fit, load_checkpoint, make_loader, save_checkpoint, sha256
 
-__all__ = ["CachedSplit", "RunClock", "resolve_protocol", "train_and_test", "save_run"]
+__all__ = ["CachedSplit", "RunClock", "resolve_protocol", "train_and_test", "save_run", "Refused",
+           "ArgumentParser", "refusals_exit", "positive_int", "non_negative_int", "positive_float",
+           "known_device", "smallest_canvas", "check_at_least", "require_files", "results_stem",
+           "as_json", "config_diff", "results_conflict", "claim_results"]
 
 
 class CachedSplit(Dataset):
@@ -119,3 +126,165 @@ def save_run(out_dir, stem, experiment, protocol, config, metrics, best, clock: 
         Path(out_dir) / f"{stem}.json", experiment, protocol, config, metrics,
         results.provenance(seed, device, clock.started, clock.seconds(), command, clock.commit),
         checkpoint={"file": weights.name, "sha256": sha256(weights)})
+
+
+# --------------------------------------------------------------------------- the CLIs' checks
+# Shared by the five experiment CLIs (and bench): a bad value is one line naming the option,
+# exit status 2, found before any data is built (issue 15).
+
+class Refused(ValueError):
+    """A run refused before it builds any data: a setting the network or data cannot take,
+    a missing data folder, or a results file of another configuration in its way. The CLIs
+    print the message as one line and exit with status 2 (:func:`refusals_exit`)."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors are one line, ``PROG: error: MESSAGE`` (exit status 2): the
+    experiments' usage block runs over a dozen lines and buried the message."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+@contextlib.contextmanager
+def refusals_exit(parser):
+    """Inside the block, a :class:`Refused` becomes ``parser.error`` (one line, exit 2)."""
+    try:
+        yield
+    except Refused as err:
+        parser.error(str(err))
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    return _bounded(text, int, lambda v: v >= 1, "a positive integer")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (seeds)."""
+    return _bounded(text, int, lambda v: v >= 0, "a non-negative integer")
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (learning rates; ``nan`` and ``inf`` refused)."""
+    return _bounded(text, float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+
+
+def _bounded(text, kind, ok, expected):
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
+
+
+def known_device(text: str) -> str:
+    """argparse type: ``cpu``, or ``cuda`` / ``cuda:N`` / ``mps`` when this machine has it."""
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"got {text!r}, but torch finds no CUDA device here; use cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(
+            f"got {text!r}, but this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"got {text!r}, but MPS is not available here; use cpu")
+    return text
+
+
+def smallest_canvas(stacks: int) -> int:
+    """Smallest image side that survives ``stacks`` valid 3×3 conv + 2×2 max-pool stacks
+    (each maps ``s -> (s - 2) // 2``, which must stay >= 1): 46 for MBGNet's four, 94 for
+    the scalability network's five."""
+    side = 1
+    for _ in range(stacks):
+        side = 2 * side + 2
+    return side
+
+
+def check_at_least(value, minimum: int, name: str, why: str) -> None:
+    """Refuse ``value < minimum`` for the option ``--name``, saying ``why``."""
+    if value < minimum:
+        flag = name.replace("_", "-")
+        raise Refused(f"{name} (--{flag}): expected at least {minimum} ({why}), got {value}")
+
+
+def require_files(folder, names, option: str, what: str, how: str) -> None:
+    """Refuse unless every one of ``names`` exists under ``folder``, naming the folder, the
+    missing files and ``how`` to get them (``option``: the CLI flag that picks the folder)."""
+    missing = [n for n in names if not (Path(folder) / n).exists()]
+    if missing:
+        detail = (f"expected {', '.join(names)}" if len(missing) == len(names) else
+                  f"missing {', '.join(missing)} of {', '.join(names)}")
+        raise Refused(f"{option}: no {what} in {folder} ({detail}); {how}")
+
+
+# --------------------------------------------------------------------------- results paths
+def results_stem(stem: str, seed: int) -> str:
+    """File stem of a run: ``stem`` for seed 0 (the shipped files' names), ``stem_seedN``
+    otherwise, so seeds of one model sit side by side."""
+    return stem if seed == 0 else f"{stem}_seed{seed}"
+
+
+def as_json(value):
+    """``value`` as a results file stores it (tuples become lists)."""
+    return json.loads(json.dumps(value))
+
+
+_MISSING = object()
+
+
+def config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Keys (dotted into nested dicts) whose values differ between two configs, sorted."""
+    keys = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key, _MISSING), new.get(key, _MISSING)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += config_diff(a, b, f"{prefix}{key}.")
+        elif a != b:
+            keys.append(prefix + key)
+    return keys
+
+
+def results_conflict(path, experiment: str, config: dict, seed: int):
+    """How the results file at ``path`` differs from a run of ``experiment`` with ``config``
+    and ``seed``: a list of keys (empty: the same run), or ``None`` when there is no file.
+    Fields added to :class:`~arnn_lite.train.TrainConfig` after a file was written count as
+    equal when this run keeps their default (what the older code did)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    new, defaults = as_json(config), as_json(dataclasses.asdict(TrainConfig()))
+    try:
+        old = json.loads(path.read_text())
+        old_seed, old_experiment = old["provenance"]["seed"], old["experiment"]
+        old_config = {**{k: v for k, v in defaults.items() if k in new and new[k] == v}, **old["config"]}
+    except (ValueError, KeyError, TypeError):  # not JSON, or not a results file
+        return ["(unreadable results file)"]
+    keys = config_diff(old_config, new)
+    if old_seed != seed and "seed" not in keys:
+        keys.append("seed")
+    if old_experiment != experiment:
+        keys.insert(0, "experiment")
+    return keys
+
+
+def claim_results(out_dir, stem: str, experiment: str, config: dict, seed: int, overwrite=False) -> str:
+    """The file stem this run writes under (:func:`results_stem`), after checking that it
+    would replace no other run's results: a results file already there whose experiment,
+    config or seed differ is refused (:class:`Refused`, naming the file and the keys)
+    unless ``overwrite``. The same run may rewrite its own file (that is how a result is
+    reproduced). Call it before any data is built."""
+    stem = results_stem(stem, seed)
+    path = Path(out_dir) / f"{stem}.json"
+    keys = results_conflict(path, experiment, config, seed)
+    if keys and not overwrite:
+        raise Refused(f"{path} holds another run (differs in {', '.join(keys)}); pass --overwrite "
+                      "(overwrite=True) to replace it and its weights, or choose another --out-dir")
+    return stem

@@ -6,12 +6,13 @@ Protocols: ``paper`` is PAN's recipe (30k / 10k / 10k, up to 300 epochs, batch 2
 RMSprop 0.003, clip 5, patience 50, lr / 1.5 every 10 epochs after 30): a GPU job.
 ``book`` keeps the recipe but shrinks data and epochs to fit a 2-core CPU; its sizes
 are in :data:`PROTOCOLS` and every results file records them. ``--train-size`` etc.
-override either (the results file then says ``protocol: custom``).
+override either (the results file then says ``protocol: custom``). A run never replaces
+the results of another configuration (see :func:`~arnn_lite.experiments.common.claim_results`;
+``--overwrite`` does); seeds other than 0 write ``<model>_seed<N>.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import shlex
 import sys
@@ -25,7 +26,9 @@ from ..datasets.mbg import MBG, PALETTE, SCALE_BINS, scale_bin
 from ..datasets.mnist import default_root
 from ..models.mbg import ATTENTIONS, MBGNet
 from ..train import TrainConfig, init_distributed, is_main
-from .common import CachedSplit, RunClock, resolve_protocol, save_run, train_and_test
+from .common import (ArgumentParser, CachedSplit, RunClock, as_json, check_at_least, claim_results,
+                     known_device, non_negative_int, positive_int, refusals_exit, resolve_protocol,
+                     save_run, smallest_canvas, train_and_test)
 
 __all__ = ["PROTOCOLS", "Materialized", "evaluate", "run", "main", "mass_in_box", "ink_coverage",
            "same_colour_mass"]
@@ -38,6 +41,8 @@ PROTOCOLS = {
 }
 REPO = Path(__file__).resolve().parents[2]
 OVERRIDES = ("train", "val", "test", "canvas", "epochs", "batch_size", "patience")  # integer CLI options
+# The largest digit (28 px at scale 3.0) must fit the canvas; MBGNet alone needs 46 (four stacks).
+MIN_CANVAS = max(int(28 * 3.0), smallest_canvas(4))
 
 
 class Materialized(CachedSplit):
@@ -117,44 +122,56 @@ def evaluate(model, loader, device):
 
 
 def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_dir=None,
-        resume=False, overrides=None, progress=True, command=None):
-    """Train and test one model; write ``data/results/mbg[_inv]/<protocol>/<model>.json``."""
+        resume=False, overrides=None, progress=True, command=None, overwrite=False):
+    """Train and test one model; write ``data/results/mbg[_inv]/<protocol>/<model>.json``
+    (``<model>_seed<N>.json`` for seed N > 0). Raises :class:`~.common.Refused` before any
+    data is built if the canvas is too small or another configuration's results are there
+    (unless ``overwrite``)."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     spec, config, label = resolve_protocol(PROTOCOLS, protocol, overrides, seed)
+    check_at_least(spec["canvas"], MIN_CANVAS, "canvas", "the largest digit, 28 px at scale 3.0, must fit; "
+                   f"MBGNet alone needs {smallest_canvas(4)}")
     name = "mbg_inv" if inverse else "mbg"
     out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / name / label
+    record = as_json({"model": model, **spec, **dataclasses.asdict(config)})  # the results file's config
+    stem = claim_results(out_dir, model, name, record, seed, overwrite)
     cache = default_root() / "mbg"  # generated splits, reused across runs
     torch.manual_seed(seed)
     sets = {split: Materialized(MBG(split, spec[split], seed, inverse, spec["canvas"]), cache)
             for split in ("train", "val", "test")}
     net = MBGNet(model, num_classes=10 if inverse else 5, query_dim=5 if inverse else 10)
     clock = RunClock()
-    test, history, best = train_and_test(net, sets, loss_fn, evaluate, config, out_dir / f"{model}.ckpt",
-                                         device, resume, progress)
+    test, history, best = train_and_test(net, sets, loss_fn, evaluate, config, out_dir / f"{stem}.ckpt",
+                                         device, resume, progress, identity=record)
     if is_main():
-        save_run(out_dir, model, name, label, {"model": model, **spec, **dataclasses.asdict(config)},
-                 {"test": test, "history": history}, best, clock, seed, device, command)
+        save_run(out_dir, stem, name, label, record, {"test": test, "history": history}, best, clock,
+                 seed, device, command)
     return test, history
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Train one MBG model and write its results file.")
+    p = ArgumentParser(prog="python -m arnn_lite.experiments.mbg",
+                       description="Train one MBG model and write its results file.")
     p.add_argument("--model", choices=ATTENTIONS, default="arnn")
     p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="book")
     p.add_argument("--inverse", action="store_true", help="MBG^inv: query a colour, predict the digit")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device")
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--device", type=known_device)
     p.add_argument("--out-dir")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a results file of another configuration at the same path")
     for name in OVERRIDES:
-        p.add_argument(f"--{name.replace('_', '-')}", type=int, dest=name)
+        p.add_argument(f"--{name.replace('_', '-')}", type=positive_int, dest=name,
+                       help=f"at least {MIN_CANVAS}" if name == "canvas" else None)
     argv = list(sys.argv[1:] if argv is None else argv)
     a = p.parse_args(argv)
     overrides = {k: getattr(a, k) for k in OVERRIDES}
     command = " ".join(["python -m arnn_lite.experiments.mbg", *map(shlex.quote, argv)])
     device = a.device or init_distributed()
-    test, _ = run(a.model, a.protocol, a.inverse, a.seed, device, a.out_dir, a.resume, overrides,
-                  command=command)
+    with refusals_exit(p):
+        test, _ = run(a.model, a.protocol, a.inverse, a.seed, device, a.out_dir, a.resume, overrides,
+                      command=command, overwrite=a.overwrite)
     if is_main():
         print(f"{a.model}: test accuracy {test['accuracy']:.4f}")
     if dist.is_initialized():

@@ -15,11 +15,14 @@ shrinks images, networks and epochs to fit a 2-core CPU, drops instance norm and
 the learning rate to 1e-3 (its ``changes_from_recipe`` says why; sizes in
 :data:`PROTOCOLS`, recorded in every results file). A separately trained hair-colour classifier (``--classifier``, trained first if
 missing) judges the translations; see :mod:`arnn_lite.experiments.mgan_eval`.
+
+A run never replaces the results (or the judge) of another configuration; ``--overwrite``
+does. Seeds other than 0 write ``<attention>_seed<N>.json`` and train their own judge,
+``classifier_seed<N>.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import shlex
 import sys
@@ -30,10 +33,15 @@ import torch
 import torch.nn.functional as F
 
 from .. import results
-from ..datasets.faces import SyntheticFaces, celeba_hair, materialize
+from ..datasets.faces import CELEBA_FILES, SyntheticFaces, celeba_hair, materialize
 from ..models.mgan import ATTENTIONS, Discriminator, ModularGenerator
-from ..train import TrainConfig, load_checkpoint, make_loader, save_checkpoint, sha256
-from .mgan_eval import Stacked, evaluate_translations, load_classifier, train_classifier, translation_pairs
+from ..train import (TrainConfig, load_checkpoint, make_loader, recorded_sha256, save_checkpoint,
+                     sha256)
+from .common import (ArgumentParser, Refused, as_json, claim_results, config_diff, known_device,
+                     non_negative_int, positive_int, refusals_exit, require_files, results_conflict,
+                     results_stem)
+from .mgan_eval import (Stacked, classifier_config, evaluate_translations, load_classifier, train_classifier,
+                        translation_pairs)
 
 __all__ = ["GANConfig", "PROTOCOLS", "gradient_penalty", "critic_loss", "generator_loss",
            "train_gan", "run", "main"]
@@ -141,7 +149,7 @@ def _epoch(G, D, opt_g, opt_d, loader, cfg, gen, step, device, progress, desc):
 
 
 def train_gan(G, D, train_set, cfg: GANConfig, checkpoint=None, resume=False, device="cpu",
-              evaluate=None, progress=True, stop_after=None):
+              evaluate=None, progress=True, stop_after=None, identity=None):
     """Train generator ``G`` and critic ``D``; return the history (one dict per epoch).
 
     Args:
@@ -149,6 +157,8 @@ def train_gan(G, D, train_set, cfg: GANConfig, checkpoint=None, resume=False, de
             state, history); read back when ``resume``.
         evaluate: ``G -> dict`` of validation metrics added to each epoch's entry.
         stop_after: return after this many epochs of this call, as if killed (tests).
+        identity: the run's config, stored in the checkpoint; resuming a checkpoint that
+            recorded another raises :class:`~.common.Refused` naming the differing keys.
     """
     G.to(device), D.to(device)
     opt_g = torch.optim.Adam(G.parameters(), cfg.lr, betas=tuple(cfg.betas))
@@ -156,7 +166,12 @@ def train_gan(G, D, train_set, cfg: GANConfig, checkpoint=None, resume=False, de
     gen = torch.Generator().manual_seed(cfg.seed)  # targets and GP mixing weights
     history, start, step = [], 0, 0
     if resume and checkpoint is not None and Path(checkpoint).exists():
-        state = load_checkpoint(checkpoint)
+        state = load_checkpoint(checkpoint, recorded_sha256(checkpoint))  # verified, like fit's
+        stored = state.get("identity")
+        if identity is not None and stored is not None and stored != identity:
+            raise Refused(f"{checkpoint} is a checkpoint of another run (differs in "
+                          f"{', '.join(config_diff(stored, identity))}); resume it with its own "
+                          "settings, or start afresh without --resume")
         for module, key in ((G, "generator"), (D, "critic"), (opt_g, "opt_g"), (opt_d, "opt_d")):
             module.load_state_dict(state[key])
         gen.set_state(state["generator_rng"])
@@ -178,7 +193,8 @@ def train_gan(G, D, train_set, cfg: GANConfig, checkpoint=None, resume=False, de
             save_checkpoint({"generator": G.state_dict(), "critic": D.state_dict(),
                              "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
                              "generator_rng": gen.get_state(), "history": history,
-                             "epoch": epoch, "step": step}, checkpoint)
+                             "epoch": epoch, "step": step, "identity": identity}, checkpoint,
+                            record_sha256=True)
         if stop_after is not None and epoch + 1 - start >= stop_after:
             break
     return history
@@ -204,13 +220,34 @@ def load_splits(spec: dict, seed: int, data_root=None) -> dict:
     return out
 
 
+def check_celeba(data_root) -> None:
+    """Refuse, naming the folder and what it lacks, unless ``data_root/celeba`` holds CelebA."""
+    if data_root is None:
+        raise Refused("data_root: expected the folder that holds celeba/ (--data-root), got None")
+    require_files(Path(data_root) / "celeba", ("img_align_celeba", *CELEBA_FILES), "data_root (--data-root)",
+                  "CelebA", "download the aligned-and-cropped CelebA (img_align_celeba.zip and the "
+                  "list files, https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html) and unzip it there")
+
+
+def _claim_judge(out_dir, spec, seed, overwrite):
+    """The judge's file stem, and whether a judge there was trained otherwise (refused
+    unless ``overwrite``; then it is retrained)."""
+    stem, config = results_stem("classifier", seed), classifier_config(spec, seed)
+    stale = bool(results_conflict(out_dir / f"{stem}.json", "mgan_classifier", config, seed))
+    claim_results(out_dir, "classifier", "mgan_classifier", config, seed, overwrite)
+    return stem, stale
+
+
 # --------------------------------------------------------------------------- one run
 def run(attention="arnn", protocol="book", dataset=None, seed=0, device=None, out_dir=None,
         resume=False, overrides=None, data_root=None, progress=True, command=None,
-        classifier_only=False, stop_after=None):
+        classifier_only=False, stop_after=None, overwrite=False):
     """Train one generator (and the judge, if missing); write
     ``data/results/mgan/<protocol>/<attention>.json`` and ``<attention>.pt``
-    (generator weights). Returns ``(test metrics, history)``."""
+    (generator weights; ``<attention>_seed<N>`` for seed N > 0). Returns ``(test metrics,
+    history)``. Raises :class:`~.common.Refused` before any data is built when CelebA is
+    missing, or when the results or the judge of another configuration are in the way
+    (unless ``overwrite``, which also retrains such a judge)."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     spec = {k: v for k, v in PROTOCOLS[protocol].items()}
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
@@ -219,55 +256,63 @@ def run(attention="arnn", protocol="book", dataset=None, seed=0, device=None, ou
     label = protocol if not overrides and dataset in (None, spec["dataset"]) else "custom"
     spec.update(overrides, dataset=dataset or spec["dataset"])
     out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / "mgan" / label
+    judge, stale = _claim_judge(out_dir, spec, seed, overwrite)
+    config = as_json({"attention": attention, **{k: v for k, v in spec.items() if k != "classifier"},
+                      "gan": dataclasses.asdict(gan)})  # the results file's config
+    stem = None if classifier_only else claim_results(out_dir, attention, "mgan", config, seed, overwrite)
+    if spec["dataset"] == "celeba":
+        check_celeba(data_root)
     splits = load_splits(spec, seed, data_root)
-    classifier = None if classifier_only else load_classifier(out_dir, device)
+    classifier = None if classifier_only or stale else load_classifier(out_dir, device, judge)
     if classifier is None:
-        classifier = train_classifier(spec, splits, out_dir, seed, device, command, progress)
+        classifier = train_classifier(spec, splits, out_dir, seed, device, command, progress, judge)
     if classifier_only:
         return None, None
     torch.manual_seed(seed)
     G = ModularGenerator(attention, **spec["generator"])
     D = Discriminator(spec["image_size"], **spec["critic"])
     started, t0, commit = results.now(), time.perf_counter(), results.git_commit()
-    history = train_gan(G, D, splits["train"], gan, out_dir / f"{attention}.ckpt", resume, device,
+    history = train_gan(G, D, splits["train"], gan, out_dir / f"{stem}.ckpt", resume, device,
                         lambda g: evaluate_translations(g, classifier, splits["val"], device),
-                        progress, stop_after)
+                        progress, stop_after, identity=config)
     if stop_after is not None and len(history) < gan.epochs:
         return None, history  # "killed": no results file
     test = evaluate_translations(G, classifier, splits["test"], device)
-    weights = out_dir / f"{attention}.pt"
+    weights = out_dir / f"{stem}.pt"
     save_checkpoint({k: v.detach().cpu() for k, v in G.state_dict().items()}, weights)
-    config = {"attention": attention, **{k: v for k, v in spec.items() if k != "classifier"},
-              "gan": dataclasses.asdict(gan)}
-    results.write_result(out_dir / f"{attention}.json", "mgan", label, config,
+    results.write_result(out_dir / f"{stem}.json", "mgan", label, config,
                          {"test": test, "history": history},
                          results.provenance(seed, device, started, time.perf_counter() - t0, command, commit),
                          checkpoint={"file": weights.name, "sha256": sha256(weights)},
-                         classifier={"file": "classifier.pt", "sha256": sha256(out_dir / "classifier.pt")})
+                         classifier={"file": f"{judge}.pt", "sha256": sha256(out_dir / f"{judge}.pt")})
     return test, history
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Train ModularGAN (mgan) or ModularGAN+ARNN (arnn) "
-                                            "for hair-colour transfer and write its results file.")
+    p = ArgumentParser(prog="python -m arnn_lite.experiments.mgan",
+                       description="Train ModularGAN (mgan) or ModularGAN+ARNN (arnn) "
+                                   "for hair-colour transfer and write its results file.")
     p.add_argument("--attention", choices=ATTENTIONS, default="arnn")
     p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="book")
     p.add_argument("--dataset", choices=("synthetic", "celeba"),
                    help="default: synthetic faces for book, CelebA for paper")
     p.add_argument("--data-root", help="folder holding celeba/ (img_align_celeba/, list_attr_celeba.txt, ...)")
     p.add_argument("--classifier", action="store_true", help="(re)train only the hair-colour judge")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device")
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--device", type=known_device)
     p.add_argument("--out-dir")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace results (or a judge) of another configuration at the same path")
     for name in ("train", "val", "test", "epochs", "batch_size"):
-        p.add_argument(f"--{name.replace('_', '-')}", type=int, dest=name)
+        p.add_argument(f"--{name.replace('_', '-')}", type=positive_int, dest=name)
     argv = list(sys.argv[1:] if argv is None else argv)
     a = p.parse_args(argv)
     overrides = {k: getattr(a, k) for k in ("train", "val", "test", "epochs", "batch_size")}
     command = " ".join(["python -m arnn_lite.experiments.mgan", *map(shlex.quote, argv)])
-    test, _ = run(a.attention, a.protocol, a.dataset, a.seed, a.device, a.out_dir, a.resume, overrides,
-                  a.data_root, command=command, classifier_only=a.classifier)
+    with refusals_exit(p):
+        test, _ = run(a.attention, a.protocol, a.dataset, a.seed, a.device, a.out_dir, a.resume, overrides,
+                      a.data_root, command=command, classifier_only=a.classifier, overwrite=a.overwrite)
     if test is not None:
         print(f"{a.attention}: " + ", ".join(f"{k} {v:.3f}" for k, v in test.items()))
 

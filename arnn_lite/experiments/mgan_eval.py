@@ -36,7 +36,7 @@ from ..models.mgan import HairClassifier
 from ..train import fit, load_checkpoint, save_checkpoint, sha256
 
 __all__ = ["mask_iou", "mask_tv", "masked_change", "translation_pairs", "evaluate_translations",
-           "Stacked", "train_classifier", "load_classifier"]
+           "Stacked", "classifier_config", "train_classifier", "load_classifier"]
 
 
 def mask_iou(mask, hair, threshold: float = 0.5) -> torch.Tensor:
@@ -167,9 +167,16 @@ class _Identity(torch.nn.Module):
         return image
 
 
-def train_classifier(spec, splits, out_dir, seed=0, device="cpu", command=None, progress=True):
-    """Train the hair-colour judge on real training faces; write ``classifier.pt`` and
-    ``classifier.json`` (test accuracy on real faces, and the reference rows: the
+def classifier_config(spec: dict, seed: int = 0) -> dict:
+    """The judge's config as its results file records it: data, image size, training."""
+    return {"dataset": spec["dataset"], "image_size": spec["image_size"],
+            **dataclasses.asdict(dataclasses.replace(spec["classifier"], seed=seed))}
+
+
+def train_classifier(spec, splits, out_dir, seed=0, device="cpu", command=None, progress=True,
+                     stem="classifier"):
+    """Train the hair-colour judge on real training faces; write ``<stem>.pt`` and
+    ``<stem>.json`` (test accuracy on real faces, and the reference rows: the
     untouched images and, on synthetic faces, the true translations, as the judge sees them)."""
     started, t0, commit = results.now(), time.perf_counter(), results.git_commit()
     config = dataclasses.replace(spec["classifier"], seed=seed)
@@ -187,23 +194,22 @@ def train_classifier(spec, splits, out_dir, seed=0, device="cpu", command=None, 
     if "truth" in test:
         metrics["true_translation_accuracy"] = _classifier_accuracy(
             net, [{"image": test["truth"], "label": test["target"]}], device)["accuracy"]
-    weights = Path(out_dir) / "classifier.pt"
+    weights = Path(out_dir) / f"{stem}.pt"
     save_checkpoint(best, weights)
-    results.write_result(Path(out_dir) / "classifier.json", "mgan_classifier", Path(out_dir).name,
-                         {"dataset": spec["dataset"], "image_size": spec["image_size"],
-                          **dataclasses.asdict(config)}, {**metrics, "history": history},
+    results.write_result(Path(out_dir) / f"{stem}.json", "mgan_classifier", Path(out_dir).name,
+                         classifier_config(spec, seed), {**metrics, "history": history},
                          results.provenance(seed, device, started, time.perf_counter() - t0, command, commit),
                          checkpoint={"file": weights.name, "sha256": sha256(weights)})
     return net
 
 
 
-def load_classifier(out_dir, device="cpu"):
+def load_classifier(out_dir, device="cpu", stem="classifier"):
     """The judge written by :func:`train_classifier` (SHA-256 checked), or ``None``."""
-    path = Path(out_dir) / "classifier.json"
+    path = Path(out_dir) / f"{stem}.json"
     if not path.exists():
         return None
-    entry = results.load_results("classifier.json", root=out_dir)[0]
+    entry = results.load_results(f"{stem}.json", root=out_dir)[0]
     net = HairClassifier()
     net.load_state_dict(load_checkpoint(Path(out_dir) / entry["checkpoint"]["file"],
                                         entry["checkpoint"]["sha256"]))

@@ -13,12 +13,12 @@ last, softmax, attention would have a single position to choose from). The task 
 supplement's Section 4.1). Each results file records accuracy (total, per scale bin,
 mask mass per stage), the measured seconds per training step (forward, backward and
 optimiser step on one batch, median of several timed steps) and the sequential step
-counts of the front attention.
+counts of the front attention. Seeds other than 0 write ``front_<front>_seed<N>.json``; a
+run never replaces another configuration's results (``--overwrite`` does).
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import math
@@ -33,8 +33,11 @@ import torch
 from ..datasets.mbg import MBG
 from ..datasets.mnist import default_root
 from ..models.mbg import MBGNet
+from .._checks import check_positive
 from ..train import TrainConfig, make_loader
-from .common import RunClock, resolve_protocol, save_run, train_and_test
+from .common import (ArgumentParser, RunClock, as_json, check_at_least, claim_results, known_device,
+                     non_negative_int, positive_int, refusals_exit, resolve_protocol, save_run,
+                     smallest_canvas, train_and_test)
 from .mbg import REPO, Materialized, evaluate, loss_fn
 
 __all__ = ["PROTOCOLS", "FRONTS", "map_sizes", "sequential_steps", "network_sequential_steps", "time_steps",
@@ -107,22 +110,31 @@ def _timed(net, dataset, config, device, steps, warmup):
 
 
 def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_dir=None,
-        resume=False, overrides=None, progress=True, command=None, timing_steps=3):
-    """Train and test one variant; write ``data/results/mbg_scale/<protocol>/front_<front>.json``."""
+        resume=False, overrides=None, progress=True, command=None, timing_steps=3, overwrite=False):
+    """Train and test one variant; write ``data/results/mbg_scale/<protocol>/front_<front>.json``
+    (``front_<front>_seed<N>.json`` for seed N > 0). Raises :class:`~.common.Refused` before
+    any data is built for a canvas the five stacks cannot take, or another configuration's
+    results in the way (unless ``overwrite``)."""
     if front not in FRONTS:
         raise ValueError(f"front: expected one of {FRONTS}, got {front!r}")
+    check_positive(block_size, "block_size")
+    check_positive(timing_steps, "timing_steps")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     spec, config, label = resolve_protocol(PROTOCOLS, protocol, overrides, seed)
-    sizes = map_sizes(spec["canvas"])  # checks the canvas before any work
+    check_at_least(spec["canvas"], smallest_canvas(5), "canvas", "five conv+pool stacks must leave a pixel")
+    sizes = map_sizes(spec["canvas"])
     out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / "mbg_scale" / label
+    record = as_json({"model": "arnn", "front": front, "block_size": block_size, **spec,
+                      "map_sizes": sizes, **dataclasses.asdict(config)})  # the results file's config
+    stem = claim_results(out_dir, f"front_{front}", "mbg_scale", record, seed, overwrite)
     torch.manual_seed(seed)
     sets = {split: Materialized(MBG(split, spec[split], seed, False, spec["canvas"]), default_root() / "mbg")
             for split in ("train", "val", "test")}
     net = MBGNet("arnn", front=front, block_size=block_size)
     clock = RunClock()
     step_times = time_steps(net, sets["train"], config, device, steps=timing_steps)
-    test, history, best = train_and_test(net, sets, loss_fn, evaluate, config,
-                                         out_dir / f"front_{front}.ckpt", device, resume, progress)
+    test, history, best = train_and_test(net, sets, loss_fn, evaluate, config, out_dir / f"{stem}.ckpt",
+                                         device, resume, progress, identity=record)
     side = sizes[0]
     front_steps = {"none": 0, "arnn": sequential_steps(side, side),
                    "brnn": sequential_steps(side, side, block_size)}[front]
@@ -130,31 +142,34 @@ def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_di
     timing = {"seconds_per_step": statistics.median(step_times), "step_times": step_times,
               "batch_size": config.batch_size, "front_map": side, "front_sequential_steps": front_steps,
               "epoch_seconds_per_step": [h["seconds"] / steps_per_epoch for h in history]}
-    save_run(out_dir, f"front_{front}", "mbg_scale", label,
-             {"model": "arnn", "front": front, "block_size": block_size, **spec,
-              "map_sizes": sizes, **dataclasses.asdict(config)},
-             {"test": test, "timing": timing, "history": history}, best, clock, seed, device, command)
+    save_run(out_dir, stem, "mbg_scale", label, record, {"test": test, "timing": timing, "history": history},
+             best, clock, seed, device, command)
     return test, timing
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Train one scalability-study variant and write its results file.")
+    p = ArgumentParser(prog="python -m arnn_lite.experiments.scalability",
+                       description="Train one scalability-study variant and write its results file.")
     p.add_argument("--front", choices=FRONTS, default="arnn")
-    p.add_argument("--block-size", type=int, default=2, help="δ of BRNN^δ")
+    p.add_argument("--block-size", type=positive_int, default=2, help="δ of BRNN^δ")
     p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="book")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device")
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--device", type=known_device)
     p.add_argument("--out-dir")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    p.add_argument("--timing-steps", type=int, default=3, help="timed training steps (after one untimed)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a results file of another configuration at the same path")
+    p.add_argument("--timing-steps", type=positive_int, default=3, help="timed training steps (after one untimed)")
     for name in ("train", "val", "test", "canvas", "epochs", "batch_size"):
-        p.add_argument(f"--{name.replace('_', '-')}", type=int, dest=name)
+        p.add_argument(f"--{name.replace('_', '-')}", type=positive_int, dest=name,
+                       help=f"at least {smallest_canvas(5)}" if name == "canvas" else None)
     argv = list(sys.argv[1:] if argv is None else argv)
     a = p.parse_args(argv)
     overrides = {k: getattr(a, k) for k in ("train", "val", "test", "canvas", "epochs", "batch_size")}
     command = " ".join(["python -m arnn_lite.experiments.scalability", *map(shlex.quote, argv)])
-    test, timing = run(a.front, a.protocol, a.block_size, a.seed, a.device, a.out_dir, a.resume,
-                       overrides, command=command, timing_steps=a.timing_steps)
+    with refusals_exit(p):
+        test, timing = run(a.front, a.protocol, a.block_size, a.seed, a.device, a.out_dir, a.resume,
+                           overrides, command=command, timing_steps=a.timing_steps, overwrite=a.overwrite)
     print(f"front {a.front}: test accuracy {test['accuracy']:.4f}, "
           f"{timing['seconds_per_step']:.3f} s per training step")
 

@@ -11,12 +11,13 @@ Protocols: ``paper`` takes MCB's sizes (Fukui et al., 2016: d = 16000, 2 glimpse
 512-channel attention, a 2048-d question vector) on a larger synthetic set: a GPU job.
 ``book`` shrinks data, model and epochs to fit a 2-core CPU. Both train with the book's
 one loop, :func:`arnn_lite.train.fit` (RMSprop), not MCB's solver settings. Results go
-to ``data/results/vqa[2]/<protocol>/<attention>.json`` with accuracy per question type.
+to ``data/results/vqa[2]/<protocol>/<attention>.json`` with accuracy per question type
+(``<attention>_seed<N>.json`` for seed N > 0); a run never replaces another configuration's
+results (``--overwrite`` does).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import shlex
@@ -29,10 +30,12 @@ import torch.nn.functional as F
 from torch.utils.data import Subset
 
 from ..datasets.mnist import default_root
-from ..datasets.vqa import VQAScenes, VQAv2Features
+from ..datasets.vqa import VQAScenes, VQAv2Features, vqa2_files
 from ..models.vqa import ATTENTIONS, MCBNet
 from ..train import TrainConfig, init_distributed, is_main
-from .common import CachedSplit, RunClock, save_run, train_and_test
+from .common import (ArgumentParser, CachedSplit, RunClock, as_json, check_at_least, claim_results,
+                     known_device, non_negative_int, positive_float, positive_int, refusals_exit,
+                     require_files, save_run, train_and_test)
 from .mbg import mass_in_box
 
 __all__ = ["PROTOCOLS", "Materialized", "build_model", "evaluate", "load_data", "run", "main"]
@@ -52,6 +55,8 @@ PROTOCOLS = {
 }
 REPO = Path(__file__).resolve().parents[2]
 KEYS = ("image", "question", "length", "answer", "qtype", "box")
+# Two digits of the smallest scale (28 px × 0.7) side by side (VQAScenes' rule).
+MIN_CANVAS = 2 * int(28 * SCENE["scales"][0])
 
 
 class Materialized(CachedSplit):
@@ -79,6 +84,15 @@ def load_data(spec, seed=0, vqa2_root=None, cache=True):
     for s in ("val", "test"):
         sets[s].vocab, sets[s].answers, sets[s].qtype_names = held.vocab, held.answers, held.qtype_names
     return sets
+
+
+def check_vqa2(root) -> None:
+    """Refuse, naming the folder and the files it lacks, unless ``root`` holds VQA v2."""
+    names = [str(path.relative_to(root)) for split in ("train", "val")
+             for path in vqa2_files(root, split).values()]
+    require_files(root, names, "vqa2_root (--vqa2-root)", "VQA v2",
+                  "get the questions and annotations from https://visualqa.org/download.html and "
+                  "write one feature tensor (C, H, W) per image as features/<split>2014/<image_id>.pt")
 
 
 def build_model(attention, dataset, seed=0, **model):
@@ -122,8 +136,11 @@ def evaluate(model, loader, device, qtype_names=("colour", "digit", "count", "po
 
 
 def run(attention="arnn", protocol="book", seed=0, device=None, out_dir=None, resume=False,
-        overrides=None, progress=True, command=None, vqa2_root=None):
-    """Train and test one model; write ``data/results/vqa[2]/<protocol>/<attention>.json``."""
+        overrides=None, progress=True, command=None, vqa2_root=None, overwrite=False):
+    """Train and test one model; write ``data/results/vqa[2]/<protocol>/<attention>.json``.
+    Raises :class:`~.common.Refused` before any data is built for a canvas or channel count
+    the model cannot take, a folder without VQA v2, or another configuration's results in
+    the way (unless ``overwrite``)."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     spec = dict(PROTOCOLS[protocol])
     spec["model"] = dict(spec["model"])
@@ -135,41 +152,51 @@ def run(attention="arnn", protocol="book", seed=0, device=None, out_dir=None, re
     spec.update(overrides)
     name = "vqa2" if vqa2_root else "vqa"
     out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / name / label
+    if vqa2_root is None:
+        check_at_least(spec["canvas"], MIN_CANVAS, "canvas", "two of the smallest digits side by side")
+        check_at_least(spec["model"]["channels"], 2, "channels", "the image encoder's first block has channels // 2")
+    record = as_json({"attention": attention, "data": "vqa2" if vqa2_root else "synthetic scenes",
+                      **spec, **dataclasses.asdict(config)})  # the results file's config
+    stem = claim_results(out_dir, attention, name, record, seed, overwrite)
+    if vqa2_root is not None:
+        check_vqa2(Path(vqa2_root))
     torch.manual_seed(seed)
     sets = load_data(spec, seed, vqa2_root)
     net = build_model(attention, sets["train"], seed, **spec["model"])
     score = functools.partial(evaluate, qtype_names=sets["train"].qtype_names)
     clock = RunClock()
-    test, history, best = train_and_test(net, sets, loss_fn, score, config, out_dir / f"{attention}.ckpt",
-                                         device, resume, progress)
+    test, history, best = train_and_test(net, sets, loss_fn, score, config, out_dir / f"{stem}.ckpt",
+                                         device, resume, progress, identity=record)
     if is_main():
-        save_run(out_dir, attention, name, label,
-                 {"attention": attention, "data": "vqa2" if vqa2_root else "synthetic scenes",
-                  **spec, **dataclasses.asdict(config)},
-                 {"test": test, "history": history}, best, clock, seed, device, command)
+        save_run(out_dir, stem, name, label, record, {"test": test, "history": history}, best, clock,
+                 seed, device, command)
     return test, history
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Train one VQA model (MCB, MCB+ATT, MCB+ARNN) and write its results file.")
+    p = ArgumentParser(prog="python -m arnn_lite.experiments.vqa",
+                       description="Train one VQA model (MCB, MCB+ATT, MCB+ARNN) and write its results file.")
     p.add_argument("--attention", choices=ATTENTIONS, default="arnn")
     p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="book")
     p.add_argument("--vqa2-root", help="folder with VQA v2 JSON files and features/ (else: synthetic scenes)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device")
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--device", type=known_device)
     p.add_argument("--out-dir")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a results file of another configuration at the same path")
     ints = ("train", "val", "test", "canvas", "epochs", "batch_size", "d", "d_att", "channels", "hidden")
     for key in ints:
-        p.add_argument(f"--{key.replace('_', '-')}", type=int, dest=key)
-    p.add_argument("--lr", type=float)
+        p.add_argument(f"--{key.replace('_', '-')}", type=positive_int, dest=key)
+    p.add_argument("--lr", type=positive_float)
     argv = list(sys.argv[1:] if argv is None else argv)
     a = p.parse_args(argv)
     overrides = {k: getattr(a, k) for k in ints + ("lr",)}
     command = " ".join(["python -m arnn_lite.experiments.vqa", *map(shlex.quote, argv)])
     device = a.device or init_distributed()
-    test, _ = run(a.attention, a.protocol, a.seed, device, a.out_dir, a.resume, overrides,
-                  command=command, vqa2_root=a.vqa2_root)
+    with refusals_exit(p):
+        test, _ = run(a.attention, a.protocol, a.seed, device, a.out_dir, a.resume, overrides,
+                      command=command, vqa2_root=a.vqa2_root, overwrite=a.overwrite)
     if is_main():
         by_type = ", ".join(f"{k} {v:.3f}" for k, v in test["accuracy_by_type"].items() if v is not None)
         print(f"{a.attention}: test accuracy {test['accuracy']:.4f} ({by_type})")
