@@ -110,18 +110,21 @@ def test_not_on_colab_never_runs_pip(pip_calls, monkeypatch):
 
 
 @pytest.mark.parametrize("how", ["module", "env"])
-def test_colab_installs_package_without_torch(pip_calls, monkeypatch, how):
+def test_colab_installs_package_without_torch(pip_calls, monkeypatch, tmp_path, how):
     if how == "module":
         monkeypatch.setitem(sys.modules, "google.colab", object())
     else:
         monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab_20250101")
+    monkeypatch.setattr(book, "__file__", str(tmp_path / "site-packages" / "arnn_lite" / "book.py"))
+    monkeypatch.setattr(book, "REPOSITORY_URL", PUBLISHED)
+    monkeypatch.setenv("ARNN_DATA_DIR", str(tmp_path))  # data present: no clone
     monkeypatch.setattr(book, "_is_installed", lambda: False)
+    monkeypatch.setattr(book, "missing_light_deps", lambda: list(book.LIGHT_DEPS))
     cfg = book.setup(quiet=True)
     assert cfg.on_colab is True
     pip = [sys.executable, "-m", "pip", "install", "--quiet"]
     assert pip_calls == [
-        (pip + ["--no-deps",
-                "git+https://github.com/arnn-book/attentionrnn-from-scratch@main"], True),
+        (pip + ["--no-deps", f"git+{PUBLISHED}@main"], True),
         (pip + ["numpy", "matplotlib", "ipywidgets", "tqdm"], True),
     ]
     assert not any("torch" in arg for cmd, _ in pip_calls for arg in cmd)
@@ -156,6 +159,7 @@ def test_data_dir_prefers_the_environment_then_the_checkout(tmp_path, monkeypatc
 
 def test_data_dir_clones_the_repository_on_colab(tmp_path, monkeypatch):
     calls = []
+    monkeypatch.setattr(book, "REPOSITORY_URL", PUBLISHED)
     monkeypatch.delenv("ARNN_DATA_DIR", raising=False)
     monkeypatch.setattr(book, "__file__", str(tmp_path / "site-packages" / "arnn_lite" / "book.py"))
     monkeypatch.setattr(book.Path, "home", lambda: tmp_path)
@@ -167,7 +171,7 @@ def test_data_dir_clones_the_repository_on_colab(tmp_path, monkeypatch):
     monkeypatch.setattr(book.subprocess, "run", fake_clone)
     assert book.data_dir() == tmp_path / "attentionrnn-book" / "data"
     assert calls == [["git", "clone", "--quiet", "--depth", "1", "--branch", "main",
-                      book.REPOSITORY_URL, str(tmp_path / "attentionrnn-book")]]
+                      PUBLISHED, str(tmp_path / "attentionrnn-book.partial")]]
     monkeypatch.delenv("COLAB_RELEASE_TAG")
     monkeypatch.setattr(book.Path, "home", lambda: tmp_path / "elsewhere")
     with pytest.raises(FileNotFoundError, match="set ARNN_DATA_DIR"):
@@ -191,3 +195,121 @@ def test_figure_defaults_are_colour_blind_safe_and_readable():
                     "axes.labelsize", "axes.titlesize"):
             size = FontProperties(size=matplotlib.rcParams[key]).get_size_in_points()
             assert size >= book.MIN_FONT_PT, (key, size)
+
+
+# --------------------------------------------------------------------------- Colab install cell
+PUBLISHED = "https://github.com/someone/their-book"  # a repository URL that is not the placeholder
+
+
+def on_colab_from_pip(monkeypatch, tmp_path):
+    """Simulate Colab with arnn_lite installed by pip (no checkout next to the package)."""
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "simulated")
+    monkeypatch.delenv("ARNN_DATA_DIR", raising=False)
+    monkeypatch.setattr(book, "__file__", str(tmp_path / "site-packages" / "arnn_lite" / "book.py"))
+    monkeypatch.setattr(book.Path, "home", lambda: tmp_path)
+
+
+def fake_git_and_pip(monkeypatch):
+    """Record subprocess.run; a `git clone` creates the clone's data/ folder."""
+    calls = []
+
+    def run(cmd, check):
+        calls.append(cmd)
+        if cmd[:2] == ["git", "clone"]:
+            (Path(cmd[-1]) / "data").mkdir(parents=True)
+    monkeypatch.setattr(book.subprocess, "run", run)
+    return calls
+
+
+def one_sentence(message):
+    return "\n" not in message and message.endswith(".") and ". " not in message[:-1]
+
+
+def test_today_the_repository_url_is_the_placeholder():
+    assert book.REPOSITORY_URL == book.PLACEHOLDER_URL  # until the book is published
+
+
+def test_placeholder_url_stops_install_with_one_sentence(monkeypatch, tmp_path):
+    on_colab_from_pip(monkeypatch, tmp_path)
+    monkeypatch.setattr(book, "_is_installed", lambda: False)
+    calls = fake_git_and_pip(monkeypatch)
+    with pytest.raises(RuntimeError) as err:
+        book.setup(quiet=True)
+    message = str(err.value)
+    assert one_sentence(message), message
+    assert "python book/set_repository.py https://github.com/OWNER/REPO" in message
+    assert book.PLACEHOLDER_URL in message
+    assert calls == []  # no pip, no git: nothing ran against a repository that does not exist
+
+
+def test_placeholder_url_stops_the_data_clone_with_one_sentence(monkeypatch, tmp_path):
+    on_colab_from_pip(monkeypatch, tmp_path)
+    calls = fake_git_and_pip(monkeypatch)
+    with pytest.raises(RuntimeError) as err:
+        book.data_dir()
+    assert one_sentence(str(err.value)) and "ARNN_DATA_DIR" in str(err.value), str(err.value)
+    assert calls == []
+
+
+def test_colab_install_from_the_published_repository(monkeypatch, tmp_path):
+    on_colab_from_pip(monkeypatch, tmp_path)
+    monkeypatch.setattr(book, "REPOSITORY_URL", PUBLISHED)
+    monkeypatch.setattr(book, "_is_installed", lambda: False)
+    monkeypatch.setattr(book, "missing_light_deps", lambda: list(book.LIGHT_DEPS))
+    calls = fake_git_and_pip(monkeypatch)
+    book.setup(quiet=True)
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    assert calls[:2] == [pip + ["--no-deps", f"git+{PUBLISHED}@main"], pip + list(book.LIGHT_DEPS)]
+    assert calls[2][:2] == ["git", "clone"] and PUBLISHED in calls[2]
+    for cmd in calls:  # Colab's own torch is never re-installed or upgraded
+        assert not any("torch" in arg for arg in cmd), cmd
+        assert not {"-U", "--upgrade", "--force-reinstall"} & set(cmd), cmd
+    assert book.data_dir() == tmp_path / "attentionrnn-book" / "data"
+
+
+def test_colab_installs_only_the_missing_light_deps(monkeypatch, tmp_path):
+    on_colab_from_pip(monkeypatch, tmp_path)
+    monkeypatch.setattr(book, "REPOSITORY_URL", PUBLISHED)
+    monkeypatch.setattr(book, "_is_installed", lambda: True)
+    monkeypatch.setattr(book.importlib.util, "find_spec",
+                        lambda name: None if name in ("tqdm", "ipywidgets") else object())
+    calls = fake_git_and_pip(monkeypatch)
+    book.install_on_colab(quiet=True)
+    assert calls[0] == [sys.executable, "-m", "pip", "install", "--quiet", "ipywidgets", "tqdm"]
+    assert [c[:2] for c in calls[1:]] == [["git", "clone"]]
+
+
+def test_colab_fetches_the_data_once(monkeypatch, tmp_path):
+    on_colab_from_pip(monkeypatch, tmp_path)
+    monkeypatch.setattr(book, "REPOSITORY_URL", PUBLISHED)
+    monkeypatch.setattr(book, "_is_installed", lambda: True)
+    monkeypatch.setattr(book, "missing_light_deps", lambda: [])
+    calls = fake_git_and_pip(monkeypatch)
+    book.setup(quiet=True)
+    book.setup(quiet=True)  # the next chapter on the same runtime
+    assert [c[:2] for c in calls] == [["git", "clone"]]
+
+
+def test_colab_installs_a_checkout_from_itself(monkeypatch, tmp_path):
+    """Run from a clone (`%cd` into it): pip installs that checkout, offline, whatever the URL."""
+    checkout = tmp_path / "clone"
+    (checkout / "arnn_lite").mkdir(parents=True)
+    (checkout / "data").mkdir()
+    (checkout / "pyproject.toml").write_text("[project]\nname = 'arnn_lite'\n")
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "simulated")
+    monkeypatch.setattr(book, "__file__", str(checkout / "arnn_lite" / "book.py"))
+    monkeypatch.setattr(book, "_is_installed", lambda: False)
+    monkeypatch.setattr(book, "missing_light_deps", lambda: [])
+    calls = fake_git_and_pip(monkeypatch)
+    book.setup(quiet=True)  # the placeholder URL is never needed here
+    assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", str(checkout)]]
+
+
+def test_an_interrupted_data_clone_is_retried(monkeypatch, tmp_path):
+    on_colab_from_pip(monkeypatch, tmp_path)
+    monkeypatch.setattr(book, "REPOSITORY_URL", PUBLISHED)
+    (tmp_path / "attentionrnn-book.partial" / "junk").mkdir(parents=True)  # killed mid-clone
+    (tmp_path / "attentionrnn-book").mkdir()  # an old clone without data/
+    calls = fake_git_and_pip(monkeypatch)
+    assert book.data_dir() == tmp_path / "attentionrnn-book" / "data"
+    assert len(calls) == 1 and not (tmp_path / "attentionrnn-book.partial").exists()
