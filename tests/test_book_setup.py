@@ -1,5 +1,7 @@
 """arnn_lite.book: the setup cell every chapter starts with (Colab branch simulated, no network)."""
 
+import importlib.util
+import json
 import random
 import subprocess
 import sys
@@ -313,3 +315,105 @@ def test_an_interrupted_data_clone_is_retried(monkeypatch, tmp_path):
     calls = fake_git_and_pip(monkeypatch)
     assert book.data_dir() == tmp_path / "attentionrnn-book" / "data"
     assert len(calls) == 1 and not (tmp_path / "attentionrnn-book.partial").exists()
+
+
+# --------------------------------------------------------------------------- one repository URL
+SCRIPT = ROOT / "book" / "set_repository.py"
+COPIED = ["arnn_lite/book.py", "_config.yml", "pyproject.toml", "README.md", "chapters/*.ipynb",
+          "book/*.md"]
+
+
+def copy_of_the_repository(tmp_path):
+    """The files that name the repository, copied into ``tmp_path`` (same relative paths)."""
+    for pattern in COPIED:
+        for path in ROOT.glob(pattern):
+            target = tmp_path / path.relative_to(ROOT)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    return {p.relative_to(tmp_path).as_posix(): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+
+
+def set_repository(root, *args):
+    return subprocess.run([sys.executable, str(SCRIPT), *args, "--root", str(root)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_every_place_names_the_same_repository():
+    done = set_repository(ROOT, "--check")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert book.REPOSITORY_URL in done.stdout
+
+
+def test_set_repository_rewrites_every_place(tmp_path):
+    before = copy_of_the_repository(tmp_path)
+    new, pages = "https://github.com/Someone/their-book", "https://someone.github.io/their-book/"
+    done = set_repository(tmp_path, new + "/", "--branch", "dev")
+    assert done.returncode == 0, done.stderr
+    old_owner_repo = book.PLACEHOLDER_URL.removeprefix("https://github.com/")
+    for rel in before:
+        for line in (tmp_path / rel).read_text().splitlines():
+            if not line.startswith("PLACEHOLDER_URL = "):  # the one line that must stay
+                assert old_owner_repo not in line and "arnn-book.github.io" not in line, (rel, line)
+    text = (tmp_path / "arnn_lite/book.py").read_text()
+    assert f'REPOSITORY_URL = "{new}"' in text and 'REPOSITORY_BRANCH = "dev"' in text
+    assert f'PLACEHOLDER_URL = "{book.PLACEHOLDER_URL}"' in text
+    config = yaml.safe_load((tmp_path / "_config.yml").read_text())
+    assert config["repository"]["url"] == new and config["repository"]["branch"] == "dev"
+    urls = tomllib.loads((tmp_path / "pyproject.toml").read_text())["project"]["urls"]
+    assert urls["Homepage"] == new and urls["Documentation"] == pages
+    readme = (tmp_path / "README.md").read_text()
+    assert f"<{new}>" in readme and pages in readme
+    chapters = sorted((tmp_path / "chapters").glob("*.ipynb"))
+    assert len(chapters) == len(list((ROOT / "chapters").glob("*.ipynb"))) > 0
+    for path in chapters:
+        raw = path.read_text()
+        nb = json.loads(raw)
+        assert raw == json.dumps(nb, indent=1, ensure_ascii=False) + "\n", path.name  # format kept
+        badge = "".join(nb["cells"][0]["source"])
+        assert (f"colab.research.google.com/github/Someone/their-book/blob/dev/chapters/{path.name}"
+                in badge), path.name
+        setup = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+        assert f'"git+{new}@dev"' in setup, path.name
+    assert set_repository(tmp_path, "--check").returncode == 0
+    # and back: the placeholder and main restore every file byte for byte
+    assert set_repository(tmp_path, book.PLACEHOLDER_URL, "--branch", "main").returncode == 0
+    after = {p.relative_to(tmp_path).as_posix(): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_set_repository_refuses_a_url_colab_cannot_open(tmp_path):
+    before = copy_of_the_repository(tmp_path)
+    done = set_repository(tmp_path, "https://gitlab.com/someone/book")
+    assert done.returncode == 2
+    assert "url: expected https://github.com/OWNER/REPO" in done.stderr and "gitlab" in done.stderr
+    assert {p.relative_to(tmp_path).as_posix(): p.read_bytes()
+            for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_set_repository_check_names_a_place_that_disagrees(tmp_path):
+    copy_of_the_repository(tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text(readme.read_text().replace(book.REPOSITORY_URL, "https://github.com/x/y"))
+    done = set_repository(tmp_path, "--check")
+    assert done.returncode == 1 and "missing in README.md" in done.stdout
+
+
+def test_set_repository_keeps_a_longer_repository_name_apart(tmp_path):
+    """Rewriting .../book must not touch .../book-two (a neighbouring repository)."""
+    spec = importlib.util.spec_from_file_location("set_repository", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    text = "see https://github.com/a/book-two and git+https://github.com/a/book@main\n"
+    new = script.rewrite_text(text, ("https://github.com/a/book", "main"), ("https://github.com/b/c", "main"))
+    assert new == "see https://github.com/a/book-two and git+https://github.com/b/c@main\n"
+
+
+# --------------------------------------------------------------------------- licences
+def test_code_is_mit_and_text_is_cc_by():
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License\n")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+    text = (ROOT / "LICENSE-text").read_text()
+    assert "CC BY 4.0" in text and "https://creativecommons.org/licenses/by/4.0/" in text
+    readme = (ROOT / "README.md").read_text()
+    assert "(LICENSE)" in readme and "(LICENSE-text)" in readme and "CC BY 4.0" in readme
