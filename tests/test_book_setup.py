@@ -227,12 +227,9 @@ def one_sentence(message):
     return "\n" not in message and message.endswith(".") and ". " not in message[:-1]
 
 
-def test_today_the_repository_url_is_the_placeholder():
-    assert book.REPOSITORY_URL == book.PLACEHOLDER_URL  # until the book is published
-
-
 def test_placeholder_url_stops_install_with_one_sentence(monkeypatch, tmp_path):
     on_colab_from_pip(monkeypatch, tmp_path)
+    monkeypatch.setattr(book, "REPOSITORY_URL", book.PLACEHOLDER_URL)  # today's value
     monkeypatch.setattr(book, "_is_installed", lambda: False)
     calls = fake_git_and_pip(monkeypatch)
     with pytest.raises(RuntimeError) as err:
@@ -246,6 +243,7 @@ def test_placeholder_url_stops_install_with_one_sentence(monkeypatch, tmp_path):
 
 def test_placeholder_url_stops_the_data_clone_with_one_sentence(monkeypatch, tmp_path):
     on_colab_from_pip(monkeypatch, tmp_path)
+    monkeypatch.setattr(book, "REPOSITORY_URL", book.PLACEHOLDER_URL)
     calls = fake_git_and_pip(monkeypatch)
     with pytest.raises(RuntimeError) as err:
         book.data_dir()
@@ -300,10 +298,11 @@ def test_colab_installs_a_checkout_from_itself(monkeypatch, tmp_path):
     (checkout / "pyproject.toml").write_text("[project]\nname = 'arnn_lite'\n")
     monkeypatch.setenv("COLAB_RELEASE_TAG", "simulated")
     monkeypatch.setattr(book, "__file__", str(checkout / "arnn_lite" / "book.py"))
+    monkeypatch.setattr(book, "REPOSITORY_URL", book.PLACEHOLDER_URL)  # never needed here
     monkeypatch.setattr(book, "_is_installed", lambda: False)
     monkeypatch.setattr(book, "missing_light_deps", lambda: [])
     calls = fake_git_and_pip(monkeypatch)
-    book.setup(quiet=True)  # the placeholder URL is never needed here
+    book.setup(quiet=True)
     assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", str(checkout)]]
 
 
@@ -333,6 +332,14 @@ def copy_of_the_repository(tmp_path):
     return {p.relative_to(tmp_path).as_posix(): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
 
 
+def script():
+    """book/set_repository.py as a module."""
+    spec = importlib.util.spec_from_file_location("set_repository", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def set_repository(root, *args):
     return subprocess.run([sys.executable, str(SCRIPT), *args, "--root", str(root)],
                           capture_output=True, text=True, timeout=60)
@@ -349,11 +356,12 @@ def test_set_repository_rewrites_every_place(tmp_path):
     new, pages = "https://github.com/Someone/their-book", "https://someone.github.io/their-book/"
     done = set_repository(tmp_path, new + "/", "--branch", "dev")
     assert done.returncode == 0, done.stderr
-    old_owner_repo = book.PLACEHOLDER_URL.removeprefix("https://github.com/")
+    old_owner_repo = book.REPOSITORY_URL.removeprefix("https://github.com/")
+    old_pages = script().pages_url(book.REPOSITORY_URL)
     for rel in before:
         for line in (tmp_path / rel).read_text().splitlines():
             if not line.startswith("PLACEHOLDER_URL = "):  # the one line that must stay
-                assert old_owner_repo not in line and "arnn-book.github.io" not in line, (rel, line)
+                assert old_owner_repo not in line and old_pages not in line, (rel, line)
     text = (tmp_path / "arnn_lite/book.py").read_text()
     assert f'REPOSITORY_URL = "{new}"' in text and 'REPOSITORY_BRANCH = "dev"' in text
     assert f'PLACEHOLDER_URL = "{book.PLACEHOLDER_URL}"' in text
@@ -375,8 +383,8 @@ def test_set_repository_rewrites_every_place(tmp_path):
         setup = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
         assert f'"git+{new}@dev"' in setup, path.name
     assert set_repository(tmp_path, "--check").returncode == 0
-    # and back: the placeholder and main restore every file byte for byte
-    assert set_repository(tmp_path, book.PLACEHOLDER_URL, "--branch", "main").returncode == 0
+    # and back: the old URL and branch restore every file byte for byte
+    assert set_repository(tmp_path, book.REPOSITORY_URL, "--branch", book.REPOSITORY_BRANCH).returncode == 0
     after = {p.relative_to(tmp_path).as_posix(): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert after == before
 
@@ -400,11 +408,8 @@ def test_set_repository_check_names_a_place_that_disagrees(tmp_path):
 
 def test_set_repository_keeps_a_longer_repository_name_apart(tmp_path):
     """Rewriting .../book must not touch .../book-two (a neighbouring repository)."""
-    spec = importlib.util.spec_from_file_location("set_repository", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
     text = "see https://github.com/a/book-two and git+https://github.com/a/book@main\n"
-    new = script.rewrite_text(text, ("https://github.com/a/book", "main"), ("https://github.com/b/c", "main"))
+    new = script().rewrite_text(text, ("https://github.com/a/book", "main"), ("https://github.com/b/c", "main"))
     assert new == "see https://github.com/a/book-two and git+https://github.com/b/c@main\n"
 
 
