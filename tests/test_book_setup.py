@@ -119,6 +119,7 @@ def test_colab_installs_package_without_torch(pip_calls, monkeypatch, tmp_path, 
         monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab_20250101")
     monkeypatch.setattr(book, "__file__", str(tmp_path / "site-packages" / "arnn_lite" / "book.py"))
     monkeypatch.setattr(book, "REPOSITORY_URL", PUBLISHED)
+    monkeypatch.setattr(book, "REPOSITORY_BRANCH", "main")
     monkeypatch.setenv("ARNN_DATA_DIR", str(tmp_path))  # data present: no clone
     monkeypatch.setattr(book, "_is_installed", lambda: False)
     monkeypatch.setattr(book, "missing_light_deps", lambda: list(book.LIGHT_DEPS))
@@ -162,6 +163,7 @@ def test_data_dir_prefers_the_environment_then_the_checkout(tmp_path, monkeypatc
 def test_data_dir_clones_the_repository_on_colab(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(book, "REPOSITORY_URL", PUBLISHED)
+    monkeypatch.setattr(book, "REPOSITORY_BRANCH", "main")
     monkeypatch.delenv("ARNN_DATA_DIR", raising=False)
     monkeypatch.setattr(book, "__file__", str(tmp_path / "site-packages" / "arnn_lite" / "book.py"))
     monkeypatch.setattr(book.Path, "home", lambda: tmp_path)
@@ -254,6 +256,7 @@ def test_placeholder_url_stops_the_data_clone_with_one_sentence(monkeypatch, tmp
 def test_colab_install_from_the_published_repository(monkeypatch, tmp_path):
     on_colab_from_pip(monkeypatch, tmp_path)
     monkeypatch.setattr(book, "REPOSITORY_URL", PUBLISHED)
+    monkeypatch.setattr(book, "REPOSITORY_BRANCH", "main")
     monkeypatch.setattr(book, "_is_installed", lambda: False)
     monkeypatch.setattr(book, "missing_light_deps", lambda: list(book.LIGHT_DEPS))
     calls = fake_git_and_pip(monkeypatch)
@@ -270,6 +273,7 @@ def test_colab_install_from_the_published_repository(monkeypatch, tmp_path):
 def test_colab_installs_only_the_missing_light_deps(monkeypatch, tmp_path):
     on_colab_from_pip(monkeypatch, tmp_path)
     monkeypatch.setattr(book, "REPOSITORY_URL", PUBLISHED)
+    monkeypatch.setattr(book, "REPOSITORY_BRANCH", "main")
     monkeypatch.setattr(book, "_is_installed", lambda: True)
     monkeypatch.setattr(book.importlib.util, "find_spec",
                         lambda name: None if name in ("tqdm", "ipywidgets") else object())
@@ -282,6 +286,7 @@ def test_colab_installs_only_the_missing_light_deps(monkeypatch, tmp_path):
 def test_colab_fetches_the_data_once(monkeypatch, tmp_path):
     on_colab_from_pip(monkeypatch, tmp_path)
     monkeypatch.setattr(book, "REPOSITORY_URL", PUBLISHED)
+    monkeypatch.setattr(book, "REPOSITORY_BRANCH", "main")
     monkeypatch.setattr(book, "_is_installed", lambda: True)
     monkeypatch.setattr(book, "missing_light_deps", lambda: [])
     calls = fake_git_and_pip(monkeypatch)
@@ -309,6 +314,7 @@ def test_colab_installs_a_checkout_from_itself(monkeypatch, tmp_path):
 def test_an_interrupted_data_clone_is_retried(monkeypatch, tmp_path):
     on_colab_from_pip(monkeypatch, tmp_path)
     monkeypatch.setattr(book, "REPOSITORY_URL", PUBLISHED)
+    monkeypatch.setattr(book, "REPOSITORY_BRANCH", "main")
     (tmp_path / "attentionrnn-book.partial" / "junk").mkdir(parents=True)  # killed mid-clone
     (tmp_path / "attentionrnn-book").mkdir()  # an old clone without data/
     calls = fake_git_and_pip(monkeypatch)
