@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
+import importlib.util
 import os
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,8 +25,16 @@ import torch
 
 from ._checks import check_choice
 
-REPOSITORY_URL = "https://github.com/arnn-book/attentionrnn-from-scratch"  # also in _config.yml
+# Where the book is published. One command changes it everywhere (this file, _config.yml,
+# pyproject.toml, README, every chapter's badge and install cell; tested to agree):
+#     python book/set_repository.py https://github.com/OWNER/REPO [--branch main]
+REPOSITORY_URL = "https://github.com/arnn-book/attentionrnn-from-scratch"
 REPOSITORY_BRANCH = "main"
+# The URL the book was written with; no such repository exists. While REPOSITORY_URL equals
+# it, the Colab install stops with a sentence naming the command above instead of a git
+# error. set_repository.py never rewrites this line.
+PLACEHOLDER_URL = "https://github.com/arnn-book/attentionrnn-from-scratch"
+SET_REPOSITORY = "python book/set_repository.py https://github.com/OWNER/REPO"
 # The package's dependencies that Colab may lack; never torch/torchvision (Colab's own build,
 # matched to its CUDA, is reused). Keep in sync with pyproject.toml (tested).
 LIGHT_DEPS = ("numpy", "matplotlib", "ipywidgets", "tqdm", "scikit-image")
@@ -89,13 +99,54 @@ def on_colab() -> bool:
     return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
 
+def repository_url(purpose: str) -> str:
+    """`REPOSITORY_URL`, or a ``RuntimeError`` of one sentence while it is the placeholder.
+
+    Args:
+        purpose: what the URL is needed for, e.g. ``"install arnn_lite"`` (said in the error).
+    """
+    if REPOSITORY_URL.rstrip("/") == PLACEHOLDER_URL:
+        raise RuntimeError(
+            f"Cannot {purpose}: the repository URL is still the placeholder {PLACEHOLDER_URL} "
+            f"(no such repository), so whoever publishes this book must set the real one with "
+            f"`{SET_REPOSITORY}` in its checkout and push (a reader can meanwhile set "
+            f"ARNN_DATA_DIR to a checkout's data folder, or run the chapters from a clone).")
+    return REPOSITORY_URL
+
+
+def _checkout() -> Path | None:
+    """The source checkout this module is imported from (``None`` for a pip install)."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "arnn_lite").is_dir() else None
+
+
+IMPORT_NAMES = {"scikit-image": "skimage"}  # distribution name -> module name, where they differ
+
+
+def missing_light_deps() -> list[str]:
+    """The entries of `LIGHT_DEPS` that cannot be imported."""
+    return [name for name in LIGHT_DEPS
+            if importlib.util.find_spec(IMPORT_NAMES.get(name, name)) is None]
+
+
 def pip_commands() -> list[list[str]]:
-    """The pip commands that install this package on Colab, without touching torch."""
+    """The pip commands that install what is missing on Colab, never touching torch.
+
+    The package itself with ``--no-deps`` (from the checkout it is imported from, else from
+    the repository), then only the missing `LIGHT_DEPS`; no ``--upgrade``, so everything
+    Colab already has (torch, torchvision, numpy, ...) stays as it is.
+    """
     pip = [sys.executable, "-m", "pip", "install", "--quiet"]
-    return [
-        pip + ["--no-deps", f"git+{REPOSITORY_URL}@{REPOSITORY_BRANCH}"],
-        pip + list(LIGHT_DEPS),
-    ]
+    commands = []
+    if not _is_installed():
+        checkout = _checkout()
+        source = str(checkout) if checkout else \
+            f"git+{repository_url('install arnn_lite')}@{REPOSITORY_BRANCH}"
+        commands.append(pip + ["--no-deps", source])
+    missing = missing_light_deps()
+    if missing:
+        commands.append(pip + missing)
+    return commands
 
 
 def _is_installed() -> bool:
@@ -108,21 +159,23 @@ def _is_installed() -> bool:
 
 
 def install_on_colab(quiet: bool = False) -> bool:
-    """Pip-install the package from the repository unless it is installed already.
+    """The Colab install: the package and its light dependencies, then the shipped ``data/``.
 
     Chapters can import `arnn_lite` from a checkout on Colab; installing it makes it
     importable from subprocesses too (DataLoader workers, `python -m arnn_lite...`).
+    ``data/`` is cloned once per runtime (:func:`data_dir`). While `REPOSITORY_URL` is the
+    placeholder this stops with one sentence saying what to set, before any pip or git call.
 
     Returns:
         True if pip was run.
     """
-    if _is_installed():
-        return False
-    for command in pip_commands():
+    commands = pip_commands()
+    for command in commands:
         if not quiet:
             print("$", " ".join(command), flush=True)
         subprocess.run(command, check=True)
-    return True
+    data_dir()
+    return bool(commands)
 
 
 def resolve_mode(mode: str | None, device: str) -> str:
@@ -198,9 +251,14 @@ def data_dir() -> Path:
     if here.is_dir():
         return here
     clone = Path.home() / "attentionrnn-book"
-    if on_colab() and not clone.exists():
+    if on_colab() and not (clone / "data").is_dir():
+        url = repository_url("download the book's data/ folder")
+        partial = clone.with_name(clone.name + ".partial")  # an interrupted clone is retried
+        shutil.rmtree(partial, ignore_errors=True)
         subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", REPOSITORY_BRANCH,
-                        REPOSITORY_URL, str(clone)], check=True)
+                        url, str(partial)], check=True)
+        shutil.rmtree(clone, ignore_errors=True)
+        partial.rename(clone)
     if (clone / "data").is_dir():
         return clone / "data"
     raise FileNotFoundError(

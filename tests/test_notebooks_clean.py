@@ -60,8 +60,8 @@ def test_first_code_cell_calls_setup(path):
         f"{path.name}: the first code cell must run `from arnn_lite.book import setup; "
         f"cfg = setup()`, found:\n{first}")
     # On a fresh Colab runtime the package is not there yet: the cell installs it first.
-    from arnn_lite.book import REPOSITORY_URL
-    assert 'find_spec("arnn_lite")' in first and f"git+{REPOSITORY_URL}@main" in first, (
+    from arnn_lite.book import REPOSITORY_BRANCH, REPOSITORY_URL
+    assert 'find_spec("arnn_lite")' in first and f"git+{REPOSITORY_URL}@{REPOSITORY_BRANCH}" in first, (
         f"{path.name}: the setup cell must install arnn_lite when it is missing (Colab), "
         f"found:\n{first}")
     assert first.index("%pip install") < first.index("from arnn_lite.book import setup")
@@ -75,12 +75,13 @@ def test_chapter_in_toc(path):
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_title_has_colab_badge_for_this_chapter(path):
-    from arnn_lite.book import REPOSITORY_URL
+    from arnn_lite.book import REPOSITORY_BRANCH, REPOSITORY_URL
     first = json.loads(path.read_text())["cells"][0]
     text = "".join(first["source"])
     owner_repo = REPOSITORY_URL.split("github.com/")[1]
     assert text.startswith("# ") and "colab-badge.svg" in text, f"{path.name}: no Colab badge under the title"
-    assert f"colab.research.google.com/github/{owner_repo}/blob/main/chapters/{path.name}" in text
+    assert (f"colab.research.google.com/github/{owner_repo}/blob/{REPOSITORY_BRANCH}/chapters/"
+            f"{path.name}") in text
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
