@@ -45,7 +45,8 @@ def test_version_1_reproduces_the_old_generator(key, want):
     split, seed, inverse, index = key
     it = MBG(split, size=10, seed=seed, inverse=inverse, version=1)[index]
     image = it["image"].double()
-    assert (it["label"], int(it["query"].argmax()), it["box"].tolist()) == (want["label"], want["query"], want["box"])
+    got = (it["label"], int(it["query"].argmax()), it["box"].tolist())
+    assert got == (want["label"], want["query"], want["box"])
     assert it["scale"] == want["scale"]
     assert float(image.sum()) == pytest.approx(want["sum"], abs=1e-3)
     assert image.sum((1, 2)).tolist() == pytest.approx(want["chan"], abs=1e-3)
@@ -76,8 +77,7 @@ def test_v2_target_position_in_the_layout_is_uniform():
     for i in range(200):
         rng = ds.rng(i)
         placed = ds.place_digits(rng)
-        # the first digit laid out is the only one never shrunk: its side is int(28 s) of
-        # the first scale drawn; replaying the draws finds it
+        # place_digits first draws the count, then the classes in layout order: replay them
         replay = ds.rng(i)
         count = int(replay.integers(ds.num_digits[0], ds.num_digits[1] + 1))
         classes = replay.choice(10, size=count, replace=False)
@@ -138,7 +138,7 @@ def test_every_listed_photo_loads_without_a_download(tmp_path, monkeypatch):
         assert len(photos) == 20
         for name, photo in zip(mbg.PHOTOS[2], photos):
             assert photo.dim() == 3 and photo.shape[0] == 3 and min(photo.shape[1:]) >= 100, name
-            assert photo.dtype == torch.float32 and 0 <= photo.min() and photo.max() <= 255 and photo.max() > 1, name
+            assert photo.dtype == torch.float32 and 0 <= photo.min() and 1 < photo.max() <= 255, name
     finally:
         mbg._photo.cache_clear(), mbg._photos.cache_clear()
 

@@ -58,6 +58,13 @@ def scale_bin(scale: float) -> int:
     return min(int((scale - 0.5) // 0.5), len(SCALE_BINS) - 1)
 
 
+def _check_version(version) -> int:
+    """``version`` if it names a generator version (an int, not a bool), else ``ValueError``."""
+    if isinstance(version, bool) or version not in PHOTOS:
+        raise ValueError(f"version: expected one of {list(PHOTOS)}, got {version!r}")
+    return version
+
+
 def config_version(config: dict) -> int:
     """The MBG generator version a results config was made with: its ``generator_version``,
     or 1 where it has none (every file written before version 2 existed)."""
@@ -295,11 +302,6 @@ class MBG(Dataset):
         full = torch.zeros(image.shape[1:])
         full[y0:y0 + h, x0:x0 + w] = ink
         return full  # (S, S): where this ink lies on the canvas
-
-
-def _check_version(version) -> int:
-    check_choice(version, tuple(PHOTOS), "version")
-    return version
 
 
 def shortcut_report(ds: MBG, size: int | None = None) -> dict:
