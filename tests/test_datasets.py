@@ -131,12 +131,21 @@ def test_deterministic_per_seed_split_index(items):
 
 
 def test_queried_digit_really_has_the_label_colour(items):
+    """Where the queried digit has solid ink, it is painted in the label's colour. Most
+    queried digits are small (generator version 2) and the smallest, resampled to 14 px,
+    may have no pixel of solid ink: those are skipped, but not most items."""
     _, its = items
+    checked = 0
     for it in its:
         ink = it["mask"][0] > 0.9  # (H, W) solid ink of the queried digit
+        if not ink.any():
+            continue
         mean = (it["image"] * 255)[:, ink].mean(dim=1)  # (3,)
         distances = (PALETTE - mean).norm(dim=1)
-        assert int(distances.argmin()) == it["label"] and distances.min() < 25
+        # a small digit has few solid pixels: their mean is noisier (palette colours are > 120 apart)
+        assert int(distances.argmin()) == it["label"] and distances.min() < 40
+        checked += 1
+    assert checked >= 0.8 * len(its)
 
 
 def test_digits_do_not_overlap_and_counts_in_range(items):

@@ -10,6 +10,15 @@ that colour alone cannot find the digit.
 Each item is generated from ``(seed, split, index)`` alone, so the dataset needs no
 storage and two splits never share an item. Digit images come from disjoint MNIST
 pools: train ← MNIST train[:50000], val ← MNIST train[50000:], test ← MNIST test.
+
+**Generator versions.** Version 2 (the default, :data:`GENERATOR_VERSION`) draws every
+digit's scale i.i.d., lays the digits out in random order and then queries a digit drawn
+uniformly among those placed. Version 1 placed the queried digit first at its drawn
+scale and shrank the others to fit, so the queried digit was usually the largest one and
+a network that never read the query could answer most items (:func:`shortcut_report`
+measures this). ``MBG(..., version=1)`` reproduces version 1 bit for bit: the results
+and checkpoints shipped before version 2 were made with it (their configs carry no
+``generator_version``; :func:`config_version` reads a missing one as 1).
 """
 
 from __future__ import annotations
@@ -25,7 +34,8 @@ from torch.utils.data import Dataset
 from .._checks import check_choice, check_nonnegative, check_positive
 from .mnist import load_mnist
 
-__all__ = ["MBG", "PALETTE", "COLOUR_NAMES", "SCALE_BINS", "scale_bin"]
+__all__ = ["MBG", "PALETTE", "COLOUR_NAMES", "SCALE_BINS", "scale_bin", "GENERATOR_VERSION",
+           "PHOTOS", "shortcut_report", "config_version"]
 
 COLOUR_NAMES = ("red", "green", "blue", "yellow", "white")
 PALETTE = torch.tensor([(146, 16, 16), (16, 166, 81), (16, 98, 192), (255, 241, 78),
@@ -33,9 +43,15 @@ PALETTE = torch.tensor([(146, 16, 16), (16, 166, 81), (16, 98, 192), (255, 241, 
 SCALE_BINS = ((0.5, 1.0), (1.0, 1.5), (1.5, 2.0), (2.0, 2.5), (2.5, 3.0))
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
 PAPER_SIZES = {"train": 30000, "val": 10000, "test": 10000}
-PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle_left", "grass", "gravel",
-          "brick", "camera", "moon", "coins", "horse", "page", "text", "hubble_deep_field",
-          "retina", "immunohistochemistry", "cell", "clock", "logo")
+GENERATOR_VERSION = 2  # goes into cache keys and results configs (DESIGN.md §4)
+# Background photos per generator version: ``skimage.data`` functions of the pinned
+# scikit-image (0.26) whose files ship in its wheel (no download). Version 1 listed a
+# ``motorcycle_left`` that does not exist and skipped it: these are the 19 it used.
+# ``stereo_motorcycle`` returns (left, right, disparity); we use the left photograph.
+PHOTOS = {1: ("astronaut", "coffee", "chelsea", "rocket", "grass", "gravel", "brick", "camera",
+              "moon", "coins", "horse", "page", "text", "hubble_deep_field", "retina",
+              "immunohistochemistry", "cell", "clock", "logo")}
+PHOTOS[2] = PHOTOS[1][:4] + ("stereo_motorcycle",) + PHOTOS[1][4:]
 
 
 def scale_bin(scale: float) -> int:
@@ -43,21 +59,41 @@ def scale_bin(scale: float) -> int:
     return min(int((scale - 0.5) // 0.5), len(SCALE_BINS) - 1)
 
 
-@functools.lru_cache(maxsize=1)
-def _photos():
-    """The shipped photographs as float tensors ``(3, h, w)`` in 0..255."""
+def _check_version(version) -> int:
+    """``version`` if it names a generator version (an int, not a bool), else ``ValueError``."""
+    if isinstance(version, bool) or version not in PHOTOS:
+        raise ValueError(f"version: expected one of {list(PHOTOS)}, got {version!r}")
+    return version
+
+
+def config_version(config: dict) -> int:
+    """The MBG generator version a results config was made with: its ``generator_version``,
+    or 1 where it has none (every file written before version 2 existed)."""
+    return int(config.get("generator_version", 1))
+
+
+@functools.lru_cache(maxsize=None)
+def _photo(name: str) -> torch.Tensor:
+    """One of scikit-image's photographs as a float tensor ``(3, h, w)`` in 0..255."""
+    import skimage
     import skimage.data
-    photos = []
-    for name in PHOTOS:
-        try:
-            img = np.asarray(getattr(skimage.data, name)(), dtype=np.float32)
-        except Exception:  # a photo that would need a download: skip it
-            continue
-        img = img[..., :3] if img.ndim == 3 else np.repeat(img[..., None], 3, axis=2)
-        if img.max() <= 1.0:
-            img = img * 255.0
-        photos.append(torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1))
-    return photos
+    try:
+        img = getattr(skimage.data, name)()
+    except Exception as err:  # a missing photo changes every item: never skip it
+        raise RuntimeError(f"background photo {name!r}: scikit-image {skimage.__version__} could not "
+                           f"load it ({type(err).__name__}: {err}); MBG needs every photo in PHOTOS, "
+                           "from the scikit-image version requirements.txt pins") from err
+    img = np.asarray(img[0] if isinstance(img, tuple) else img, dtype=np.float32)
+    img = img[..., :3] if img.ndim == 3 else np.repeat(img[..., None], 3, axis=2)
+    if img.max() <= 1.0:
+        img = img * 255.0
+    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)
+
+
+@functools.lru_cache(maxsize=2)
+def _photos(names: tuple) -> list:
+    """The photographs ``names`` as float tensors ``(3, h, w)`` in 0..255 (all, or an error)."""
+    return [_photo(name) for name in names]
 
 
 @functools.lru_cache(maxsize=3)
@@ -97,15 +133,19 @@ class MBG(Dataset):
         scales: range of digit scales (side ``int(28 * s)``).
         distractors: number of 5×5 MNIST crops scattered as clutter.
         blobs: number of palette-coloured blobs in the background.
+        version: the generator version (module docstring); 1 reproduces the data the
+            results shipped before version 2 were made with.
 
     Items are dicts: ``image`` ``(3, canvas, canvas)`` in [0, 1]; ``query`` one-hot
     ``(10,)`` (digit) or ``(5,)`` (colour, inverse); ``label`` int (colour, or digit);
     ``scale`` float; ``box`` ``(4,)`` int ``(x0, y0, x1, y1)`` of the queried digit,
     ``x1``/``y1`` exclusive; ``mask`` ``(1, canvas, canvas)``: its ink (alpha).
+    :meth:`placement` gives every placed digit of an item without painting it.
     """
 
     def __init__(self, split="train", size=None, seed=0, inverse=False, canvas=100,
-                 num_digits=(5, 9), scales=(0.5, 3.0), distractors=17, blobs=4):
+                 num_digits=(5, 9), scales=(0.5, 3.0), distractors=17, blobs=4,
+                 version=GENERATOR_VERSION):
         check_choice(split, tuple(SPLIT_IDS), "split")
         size = PAPER_SIZES[split] if size is None else size
         check_positive(size, "size")
@@ -129,6 +169,7 @@ class MBG(Dataset):
         self.split, self.size, self.seed, self.inverse = split, size, seed, inverse
         self.canvas, self.num_digits, self.scales = canvas, num_digits, scales
         self.distractors, self.blobs = distractors, blobs
+        self.version = _check_version(version)
 
     def __len__(self):
         return self.size
@@ -150,7 +191,7 @@ class MBG(Dataset):
         for (digit, side, x0, y0), colour in zip(placed, colours):
             ink = _resize(digits_img[int(rng.choice(by_class[digit]))], side)  # (side, side)
             masks.append(self.paint(rng, image, ink, PALETTE[colour], x0, y0))
-        target = 0  # the digit placed first (see _place_digits)
+        target = 0  # place_digits puts the queried digit first
         digit, side, x0, y0 = placed[target]
         query = torch.zeros(5 if self.inverse else 10)
         query[colours[target] if self.inverse else digit] = 1.0
@@ -164,48 +205,76 @@ class MBG(Dataset):
         }
 
     # -- the steps of one item, each a few lines ------------------------------------
-    def background(self, rng):
-        """A tinted, darkened crop of a random photograph, plus palette blobs."""
-        photo = _photos()[int(rng.integers(len(_photos())))]
+    def background(self, rng, paint=True):
+        """A tinted, darkened crop of a random photograph, plus palette blobs.
+        ``paint=False`` only draws from ``rng`` (as painting would) and returns ``None``."""
+        photos = _photos(PHOTOS[self.version])
+        photo = photos[int(rng.integers(len(photos)))]
         _, h, w = photo.shape
         side = int(rng.integers(self.canvas, max(self.canvas, min(h, w)) + 1))
         y, x = int(rng.integers(h - side + 1)), int(rng.integers(w - side + 1))
+        tint = rng.uniform(0.3, 0.8, size=(3, 1, 1)).astype(np.float32)
+        blobs = [(*rng.uniform(0, self.canvas, 2), *rng.uniform(3, 10, 2), int(rng.integers(5)))
+                 for _ in range(self.blobs)]  # (cy, cx, ry, rx, colour) each
+        if not paint:
+            return None
         crop = F.interpolate(photo[None, :, y:y + side, x:x + side], size=(self.canvas,) * 2,
                              mode="bilinear", antialias=True, align_corners=False)[0]
-        tint = torch.from_numpy(rng.uniform(0.3, 0.8, size=(3, 1, 1)).astype(np.float32))
-        image = crop * tint
+        image = crop * torch.from_numpy(tint)
         yy, xx = np.mgrid[0:self.canvas, 0:self.canvas].astype(np.float32)  # (S, S) each
-        for _ in range(self.blobs):
-            cy, cx = rng.uniform(0, self.canvas, 2)
-            ry, rx = rng.uniform(3, 10, 2)
+        for cy, cx, ry, rx, colour in blobs:
             alpha = torch.from_numpy(0.7 * np.exp(-(((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2)))
-            image = alpha * PALETTE[int(rng.integers(5))][:, None, None] + (1 - alpha) * image
+            image = alpha * PALETTE[colour][:, None, None] + (1 - alpha) * image
         return image
 
     def scatter_distractors(self, rng, image, digits_img):
-        """PAN's clutter: 5×5 crops of random MNIST digits in palette colours."""
+        """PAN's clutter: 5×5 crops of random MNIST digits in palette colours.
+        ``image=None`` only draws from ``rng``, as painting would."""
         for _ in range(self.distractors):
             ink = digits_img[int(rng.integers(len(digits_img)))]
             y, x = rng.integers(4, 19, 2)
-            self.paint(rng, image, ink[y:y + 5, x:x + 5], PALETTE[int(rng.integers(5))],
-                        *rng.integers(0, self.canvas - 5, 2))
+            colour = PALETTE[int(rng.integers(5))]
+            x0, y0 = rng.integers(0, self.canvas - 5, 2)
+            if image is None:
+                rng.normal(0, 10, size=(3, 5, 5))  # the noise paint() would draw
+            else:
+                self.paint(rng, image, ink[y:y + 5, x:x + 5], colour, x0, y0)
 
     def place_digits(self, rng, attempts=30):
-        """Distinct digit classes with non-overlapping boxes. The first is the target and
-        keeps its scale ~ U(scales) (so per-scale bins are balanced); the others, largest
-        first, are shrunk while they do not fit (down to the smallest scale), then dropped.
-        A layout that keeps fewer than ``num_digits[0]`` digits is redrawn; the last
-        attempt puts the target in a corner, which leaves the most room."""
+        """Distinct digit classes with non-overlapping boxes ``[(class, side, x0, y0)]``,
+        the queried digit first. Each scale is drawn i.i.d. from U(scales); the digits are
+        laid out in random order, the first at its drawn scale, each later one shrunk while
+        it does not fit (down to the smallest scale), then dropped. A layout that keeps
+        fewer than ``num_digits[0]`` digits is redrawn; the last attempt puts the first
+        digit in a corner, which leaves the most room. Version 2 then draws the queried
+        digit uniformly among the placed ones; version 1 queried the first digit and laid
+        out the others largest first, so the queried digit was usually the largest."""
         count = int(rng.integers(self.num_digits[0], self.num_digits[1] + 1))
         classes = rng.choice(10, size=count, replace=False)
         sides = [int(28 * rng.uniform(*self.scales)) for _ in classes]
-        sides = sides[:1] + sorted(sides[1:], reverse=True)
+        if self.version == 1:
+            sides = sides[:1] + sorted(sides[1:], reverse=True)
         for attempt in range(attempts):
             corner = attempt == attempts - 1
             placed = self.layout(rng, classes, sides, corner)
             if len(placed) >= min(count, self.num_digits[0]):
                 break
+        if self.version >= 2:
+            target = int(rng.integers(len(placed)))
+            placed = [placed[target]] + placed[:target] + placed[target + 1:]
         return placed
+
+    def placement(self, index: int) -> list:
+        """Every placed digit of item ``index``, ``[(class, side, x0, y0, colour)]``, the
+        queried digit first: the item's random stream replayed without painting (about
+        ten times faster than ``self[index]``)."""
+        if not 0 <= index < self.size:
+            raise IndexError(f"index: expected 0 <= index < {self.size}, got {index}")
+        rng = self.rng(index)
+        self.background(rng, paint=False)
+        self.scatter_distractors(rng, None, _digit_pool(self.split)[0])
+        placed = self.place_digits(rng)
+        return [(*p, c) for p, c in zip(placed, self.colours(rng, len(placed)))]
 
     def layout(self, rng, classes, sides, corner=False):
         far = self.canvas - sides[0]
@@ -234,7 +303,7 @@ class MBG(Dataset):
         return tuple(int(v) for v in corners[free[0]]) if len(free) else None
 
     def colours(self, rng, count):
-        """Colour indices; MBG^inv gives digit 0 a colour no other digit has."""
+        """Colour indices; MBG^inv gives digit 0 (the queried one) a colour no other digit has."""
         if not self.inverse:
             return [int(c) for c in rng.integers(5, size=count)]
         target = int(rng.integers(5))
@@ -252,3 +321,42 @@ class MBG(Dataset):
         full = torch.zeros(image.shape[1:])
         full[y0:y0 + h, x0:x0 + w] = ink
         return full  # (S, S): where this ink lies on the canvas
+
+
+def shortcut_report(ds: MBG, size: int | None = None) -> dict:
+    """What a network that never reads the query could exploit, over the first ``size``
+    items of ``ds`` (default: all), from :meth:`MBG.placement` (nothing is painted).
+
+    Returns a dict: ``items``, ``version``, ``inverse``; ``bin_shares``: share of queried
+    digits in each of the five scale bins; ``target_is_largest``: share of items whose
+    queried digit is the largest placed digit, and ``target_is_largest_by_bin`` per bin
+    (``None`` for an empty bin); ``largest_baseline``: accuracy of answering with the
+    largest digit's colour (MBG^inv: its class), a query-free two-line rule;
+    ``chance``: 1 / number of answers; ``digits_kept``: ``{k: share of items with k
+    placed digits}``. Ties for the largest side count as a random pick among them (the
+    expected value), so a tie never favours the target.
+    """
+    size = len(ds) if size is None else size
+    if not 1 <= size <= len(ds):
+        raise ValueError(f"size: expected 1 <= size <= {len(ds)}, got {size}")
+    bins, largest, baseline, kept = [], [], [], []
+    for index in range(size):
+        placed = ds.placement(index)  # [(class, side, x0, y0, colour)], target first
+        top = max(side for _, side, *_ in placed)
+        tied = [p for p in placed if p[1] == top]
+        answer = 0 if ds.inverse else 4  # the tuple field that holds the label
+        bins.append(scale_bin(placed[0][1] / 28.0))
+        largest.append((placed[0][1] == top) / len(tied))
+        baseline.append(np.mean([p[answer] == placed[0][answer] for p in tied]))
+        kept.append(len(placed))
+    bins, largest = np.array(bins), np.array(largest)
+    return {
+        "items": size, "version": ds.version, "inverse": ds.inverse,
+        "bin_shares": (np.bincount(bins, minlength=len(SCALE_BINS)) / size).tolist(),
+        "target_is_largest": float(largest.mean()),
+        "target_is_largest_by_bin": [float(largest[bins == b].mean()) if (bins == b).any() else None
+                                     for b in range(len(SCALE_BINS))],
+        "largest_baseline": float(np.mean(baseline)),
+        "chance": 1 / (10 if ds.inverse else 5),
+        "digits_kept": {int(k): float(np.mean(np.array(kept) == k)) for k in sorted(set(kept))},
+    }

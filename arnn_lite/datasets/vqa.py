@@ -88,7 +88,7 @@ class VQAScenes(Dataset):
             raise ValueError(f"scales: two digits of the smallest scale must fit side by side on "
                              f"canvas={canvas}, i.e. 2 * int(28 * low) <= canvas, got {scales}")
         self.scene = MBG(split, size, seed, canvas=canvas, num_digits=num_digits, scales=scales,
-                         distractors=distractors, blobs=blobs)
+                         distractors=distractors, blobs=blobs, version=1)  # the scenes chapter 13 was run on
         self.split, self.size, self.seed, self.canvas = split, size, seed, canvas
         self.qtypes = tuple(qtypes)
         self.vocab, self.answers, self.qtype_names = VOCAB, ANSWERS, QTYPES
