@@ -190,3 +190,20 @@ def test_shortcut_report_on_a_real_split_matches_its_items():
     assert shortcut_report(ds, size=5)["items"] == 5
     with pytest.raises(ValueError, match="size: expected 1 <= size <= 12, got 13"):
         shortcut_report(ds, size=13)
+
+
+def test_versions_constant_matches_the_photo_lists():
+    from arnn_lite.datasets.mbg import GENERATOR_VERSIONS, PHOTOS
+    assert tuple(sorted(PHOTOS)) == GENERATOR_VERSIONS and max(GENERATOR_VERSIONS) == mbg.GENERATOR_VERSION
+
+
+def test_cache_key_names_the_generator(tmp_path):
+    """A changed generator never reuses a stale cached split: version and parameters are in
+    the cache file's name."""
+    from arnn_lite.experiments.mbg import Materialized
+    with torch_threads(1):
+        Materialized(MBG("test", size=2, seed=0, version=1), tmp_path)
+        Materialized(MBG("test", size=2, seed=0, version=2), tmp_path)
+        Materialized(MBG("test", size=2, seed=0, distractors=3), tmp_path)
+    names = sorted(p.name for p in tmp_path.glob("*.pt"))
+    assert len(names) == 3 and any("-v1-" in n for n in names) and any("-x3-" in n for n in names)

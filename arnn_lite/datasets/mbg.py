@@ -35,7 +35,7 @@ from .._checks import check_choice, check_nonnegative, check_positive
 from .mnist import load_mnist
 
 __all__ = ["MBG", "PALETTE", "COLOUR_NAMES", "SCALE_BINS", "scale_bin", "GENERATOR_VERSION",
-           "PHOTOS", "shortcut_report", "config_version"]
+           "GENERATOR_VERSIONS", "PHOTOS", "shortcut_report", "config_version"]
 
 COLOUR_NAMES = ("red", "green", "blue", "yellow", "white")
 PALETTE = torch.tensor([(146, 16, 16), (16, 166, 81), (16, 98, 192), (255, 241, 78),
@@ -44,6 +44,7 @@ SCALE_BINS = ((0.5, 1.0), (1.0, 1.5), (1.5, 2.0), (2.0, 2.5), (2.5, 3.0))
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
 PAPER_SIZES = {"train": 30000, "val": 10000, "test": 10000}
 GENERATOR_VERSION = 2  # goes into cache keys and results configs (DESIGN.md §4)
+GENERATOR_VERSIONS = (1, 2)  # every version MBG(..., version=) can reproduce
 # Background photos per generator version: ``skimage.data`` functions of the pinned
 # scikit-image (0.26) whose files ship in its wheel (no download). Version 1 listed a
 # ``motorcycle_left`` that does not exist and skipped it: these are the 19 it used.

@@ -22,7 +22,8 @@ from ..train import TrainConfig, fit, load_checkpoint, make_loader, save_checkpo
 __all__ = ["CachedSplit", "RunClock", "resolve_protocol", "train_and_test", "save_run", "Refused",
            "ArgumentParser", "refusals_exit", "positive_int", "non_negative_int", "positive_float",
            "known_device", "smallest_canvas", "check_at_least", "require_files", "results_stem",
-           "as_json", "config_diff", "results_conflict", "claim_results"]
+           "as_json", "config_diff", "results_conflict", "claim_results", "LEGACY",
+           "add_generator_version"]
 
 
 class CachedSplit(Dataset):
@@ -256,11 +257,13 @@ def results_conflict(path, experiment: str, config: dict, seed: int):
     """How the results file at ``path`` differs from a run of ``experiment`` with ``config``
     and ``seed``: a list of keys (empty: the same run), or ``None`` when there is no file.
     Fields added to :class:`~arnn_lite.train.TrainConfig` after a file was written count as
-    equal when this run keeps their default (what the older code did)."""
+    equal when this run keeps their default (what the older code did); a missing
+    ``generator_version`` is MBG's version 1, the generator of every file written before the
+    version was recorded (see :data:`LEGACY`)."""
     path = Path(path)
     if not path.exists():
         return None
-    new, defaults = as_json(config), as_json(dataclasses.asdict(TrainConfig()))
+    new, defaults = as_json(config), {**LEGACY, **as_json(dataclasses.asdict(TrainConfig()))}
     try:
         old = json.loads(path.read_text())
         old_seed, old_experiment = old["provenance"]["seed"], old["experiment"]
@@ -288,3 +291,17 @@ def claim_results(out_dir, stem: str, experiment: str, config: dict, seed: int, 
         raise Refused(f"{path} holds another run (differs in {', '.join(keys)}); pass --overwrite "
                       "(overwrite=True) to replace it and its weights, or choose another --out-dir")
     return stem
+
+
+# Config keys that files written before they existed lack, and the value those files had.
+LEGACY = {"generator_version": 1}  # arnn_lite.datasets.mbg: v1 placed the queried digit first
+
+
+def add_generator_version(parser) -> None:
+    """``--generator-version``: which MBG generator builds the data (default: the newest;
+    1 reproduces the results shipped before version 2, which let the query be ignored)."""
+    from ..datasets.mbg import GENERATOR_VERSION, GENERATOR_VERSIONS
+
+    parser.add_argument("--generator-version", type=int, choices=GENERATOR_VERSIONS,
+                        default=GENERATOR_VERSION,
+                        help="MBG generator (1: the version with the largest-digit shortcut)")

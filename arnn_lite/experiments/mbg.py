@@ -22,11 +22,11 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from ..datasets.mbg import MBG, PALETTE, SCALE_BINS, scale_bin
+from ..datasets.mbg import GENERATOR_VERSION, MBG, PALETTE, SCALE_BINS, scale_bin
 from ..datasets.mnist import default_root
 from ..models.mbg import ATTENTIONS, MBGNet
 from ..train import TrainConfig, init_distributed, is_main
-from .common import (ArgumentParser, CachedSplit, RunClock, as_json, check_at_least, claim_results,
+from .common import (ArgumentParser, add_generator_version, CachedSplit, RunClock, as_json, check_at_least, claim_results,
                      known_device, non_negative_int, positive_int, refusals_exit, resolve_protocol,
                      save_run, smallest_canvas, train_and_test)
 
@@ -49,7 +49,11 @@ class Materialized(CachedSplit):
     """An MBG split generated once into memory (images as uint8), cached on disk."""
 
     def __init__(self, source: MBG, cache_dir=None):
-        key = f"{source.split}-{source.size}-{source.seed}-{int(source.inverse)}-{source.canvas}.pt"
+        # every generator parameter, the generator's version included: a changed generator must
+        # never reuse a stale cached split
+        key = (f"{source.split}-{source.size}-{source.seed}-{int(source.inverse)}-{source.canvas}"
+               f"-v{source.version}-n{source.num_digits[0]}_{source.num_digits[1]}"
+               f"-s{source.scales[0]}_{source.scales[1]}-x{source.distractors}-b{source.blobs}.pt")
         super().__init__(source, ("image", "query", "label", "scale", "box"),
                          Path(cache_dir) / key if cache_dir else None)
 
@@ -122,7 +126,8 @@ def evaluate(model, loader, device):
 
 
 def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_dir=None,
-        resume=False, overrides=None, progress=True, command=None, overwrite=False):
+        resume=False, overrides=None, progress=True, command=None, overwrite=False,
+        generator_version=GENERATOR_VERSION):
     """Train and test one model; write ``data/results/mbg[_inv]/<protocol>/<model>.json``
     (``<model>_seed<N>.json`` for seed N > 0). Raises :class:`~.common.Refused` before any
     data is built if the canvas is too small or another configuration's results are there
@@ -133,11 +138,13 @@ def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_d
                    f"MBGNet alone needs {smallest_canvas(4)}")
     name = "mbg_inv" if inverse else "mbg"
     out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / name / label
-    record = as_json({"model": model, **spec, **dataclasses.asdict(config)})  # the results file's config
+    record = as_json({"model": model, **spec, "generator_version": generator_version,
+                      **dataclasses.asdict(config)})  # the results file's config
     stem = claim_results(out_dir, model, name, record, seed, overwrite)
     cache = default_root() / "mbg"  # generated splits, reused across runs
     torch.manual_seed(seed)
-    sets = {split: Materialized(MBG(split, spec[split], seed, inverse, spec["canvas"]), cache)
+    sets = {split: Materialized(MBG(split, spec[split], seed, inverse, spec["canvas"],
+                                    version=generator_version), cache)
             for split in ("train", "val", "test")}
     net = MBGNet(model, num_classes=10 if inverse else 5, query_dim=5 if inverse else 10)
     clock = RunClock()
@@ -164,6 +171,7 @@ def main(argv=None):
     for name in OVERRIDES:
         p.add_argument(f"--{name.replace('_', '-')}", type=positive_int, dest=name,
                        help=f"at least {MIN_CANVAS}" if name == "canvas" else None)
+    add_generator_version(p)
     argv = list(sys.argv[1:] if argv is None else argv)
     a = p.parse_args(argv)
     overrides = {k: getattr(a, k) for k in OVERRIDES}
@@ -171,7 +179,8 @@ def main(argv=None):
     device = a.device or init_distributed()
     with refusals_exit(p):
         test, _ = run(a.model, a.protocol, a.inverse, a.seed, device, a.out_dir, a.resume, overrides,
-                      command=command, overwrite=a.overwrite)
+                      command=command, overwrite=a.overwrite,
+                      generator_version=a.generator_version)
     if is_main():
         print(f"{a.model}: test accuracy {test['accuracy']:.4f}")
     if dist.is_initialized():

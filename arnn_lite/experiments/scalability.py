@@ -30,12 +30,12 @@ from pathlib import Path
 
 import torch
 
-from ..datasets.mbg import MBG
+from ..datasets.mbg import GENERATOR_VERSION, MBG
 from ..datasets.mnist import default_root
 from ..models.mbg import MBGNet
 from .._checks import check_positive
 from ..train import TrainConfig, make_loader
-from .common import (ArgumentParser, RunClock, as_json, check_at_least, claim_results, known_device,
+from .common import (ArgumentParser, add_generator_version, RunClock, as_json, check_at_least, claim_results, known_device,
                      non_negative_int, positive_int, refusals_exit, resolve_protocol, save_run,
                      smallest_canvas, train_and_test)
 from .mbg import REPO, Materialized, evaluate, loss_fn
@@ -110,7 +110,8 @@ def _timed(net, dataset, config, device, steps, warmup):
 
 
 def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_dir=None,
-        resume=False, overrides=None, progress=True, command=None, timing_steps=3, overwrite=False):
+        resume=False, overrides=None, progress=True, command=None, timing_steps=3, overwrite=False,
+        generator_version=GENERATOR_VERSION):
     """Train and test one variant; write ``data/results/mbg_scale/<protocol>/front_<front>.json``
     (``front_<front>_seed<N>.json`` for seed N > 0). Raises :class:`~.common.Refused` before
     any data is built for a canvas the five stacks cannot take, or another configuration's
@@ -125,10 +126,12 @@ def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_di
     sizes = map_sizes(spec["canvas"])
     out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / "mbg_scale" / label
     record = as_json({"model": "arnn", "front": front, "block_size": block_size, **spec,
-                      "map_sizes": sizes, **dataclasses.asdict(config)})  # the results file's config
+                      "generator_version": generator_version, "map_sizes": sizes,
+                      **dataclasses.asdict(config)})  # the results file's config
     stem = claim_results(out_dir, f"front_{front}", "mbg_scale", record, seed, overwrite)
     torch.manual_seed(seed)
-    sets = {split: Materialized(MBG(split, spec[split], seed, False, spec["canvas"]), default_root() / "mbg")
+    sets = {split: Materialized(MBG(split, spec[split], seed, False, spec["canvas"],
+                                    version=generator_version), default_root() / "mbg")
             for split in ("train", "val", "test")}
     net = MBGNet("arnn", front=front, block_size=block_size)
     clock = RunClock()
@@ -163,13 +166,15 @@ def main(argv=None):
     for name in ("train", "val", "test", "canvas", "epochs", "batch_size"):
         p.add_argument(f"--{name.replace('_', '-')}", type=positive_int, dest=name,
                        help=f"at least {smallest_canvas(5)}" if name == "canvas" else None)
+    add_generator_version(p)
     argv = list(sys.argv[1:] if argv is None else argv)
     a = p.parse_args(argv)
     overrides = {k: getattr(a, k) for k in ("train", "val", "test", "canvas", "epochs", "batch_size")}
     command = " ".join(["python -m arnn_lite.experiments.scalability", *map(shlex.quote, argv)])
     with refusals_exit(p):
         test, timing = run(a.front, a.protocol, a.block_size, a.seed, a.device, a.out_dir, a.resume,
-                           overrides, command=command, timing_steps=a.timing_steps, overwrite=a.overwrite)
+                           overrides, command=command, timing_steps=a.timing_steps, overwrite=a.overwrite,
+                           generator_version=a.generator_version)
     print(f"front {a.front}: test accuracy {test['accuracy']:.4f}, "
           f"{timing['seconds_per_step']:.3f} s per training step")
 
