@@ -18,7 +18,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-__all__ = ["VERDICTS", "McNemar", "PairedDifference", "Comparison", "SeedSummary", "Verdict",
+__all__ = ["saturation", "VERDICTS", "McNemar", "PairedDifference", "Comparison", "SeedSummary", "Verdict",
            "mcnemar_exact", "paired_difference", "compare", "aggregate_seeds", "verdict"]
 
 VERDICTS = ("reproduced", "not reproduced", "opposite", "inconclusive")
@@ -302,3 +302,31 @@ def verdict(comparisons, claimed: float | None = None, level: float = 0.95,
         if claimed is not None:
             why += f", and {claim} cannot be ruled out"
     return Verdict(label, diff, se, low, high, half, level, k, f"{pts}: {why}.")
+
+
+def saturation(mask, eps: float = 1e-3) -> float:
+    """Share of a mask's values within ``eps`` of 0 or 1: 1.0 means every gate is shut or
+    wide open, where a sigmoid passes (almost) no gradient and the attention has stopped
+    learning. Works on a torch tensor or a NumPy array of any shape."""
+    if not 0 < eps < 0.5:
+        raise ValueError(f"eps: expected 0 < eps < 0.5, got {eps!r}")
+    values = np.asarray(mask.detach().cpu() if hasattr(mask, "detach") else mask, dtype=np.float64)
+    if values.size == 0:
+        raise ValueError("mask: expected at least one value, got an empty array")
+    return float(((values <= eps) | (values >= 1 - eps)).mean())
+
+
+SATURATED = 0.99  # a stage whose mask is at least this saturated is called dead (health())
+
+
+def health(test: dict) -> dict:
+    """Did a run's attention train? From its test metrics (``predictions`` per item and, where
+    the model has masks, ``mask_saturation`` per stage): a constant prediction or a sigmoid
+    stage saturated on at least :data:`SATURATED` of its values voids any comparison with
+    the run, and tables flag it."""
+    predictions = test.get("predictions") or []
+    stages = test.get("mask_saturation") or []
+    saturated = [i + 1 for i, v in enumerate(stages) if v is not None and v >= SATURATED]
+    constant = len(set(predictions)) == 1 and len(predictions) > 1
+    return {"constant_prediction": constant, "saturated_stages": saturated,
+            "attention_dead": constant or bool(saturated), "saturation_threshold": SATURATED}

@@ -27,7 +27,10 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 
 from ._files import atomic_write
 
-__all__ = ["TrainConfig", "fit", "make_optimizer", "make_loader", "init_distributed", "save_checkpoint",
+# Keys of an ``evaluate`` result that hold one value per item (kept for the test set only).
+PER_ITEM = ("predictions", "labels")
+
+__all__ = ["PER_ITEM", "TrainConfig", "fit", "make_optimizer", "make_loader", "init_distributed", "save_checkpoint",
            "load_checkpoint", "recorded_sha256", "CheckpointError", "sha256", "is_main", "RESUMABLE"]
 
 # Config fields a resume may change: they only decide when a run ends, and ``fit`` replays
@@ -316,6 +319,8 @@ def fit(model, train_set, val_set, loss_fn: Callable, evaluate: Callable, config
         model.eval()
         with torch.no_grad():
             metrics = evaluate(model, val_loader, device)
+        for key in PER_ITEM:  # per-item outputs belong to the test set's results, not each epoch's
+            metrics.pop(key, None)
         metrics.update(epoch=epoch + 1, train_loss=sum(losses) / max(len(losses), 1),
                        lr=config.lr_at(epoch), seconds=time.perf_counter() - started)
         history.append(metrics)

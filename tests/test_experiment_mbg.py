@@ -29,7 +29,8 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     assert ref["protocol"] == "custom" and ref["config"]["train"] == 20
     assert ref["config"]["patience"] == 7 and ref["config"]["epochs"] == 3
     assert ref["provenance"]["command"].startswith("python -m arnn_lite.experiments.mbg --model noctx")
-    assert set(ref["metrics"]["test"]) == {"accuracy", "accuracy_by_scale", "mask_mass_in_box"}
+    assert set(ref["metrics"]["test"]) == {"accuracy", "accuracy_by_scale", "mask_mass_in_box",
+                                           "mask_saturation", "predictions", "labels"}
     assert len(ref["metrics"]["test"]["mask_mass_in_box"]) == 4
     weights = tmp_path / "a" / ref["checkpoint"]["file"]
     state = load_checkpoint(weights, ref["checkpoint"]["sha256"])  # hash recorded by the run

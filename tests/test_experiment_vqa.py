@@ -25,7 +25,8 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     assert ref["config"]["train"] == 24 and ref["config"]["model"]["d"] == 64
     assert ref["provenance"]["command"].startswith("python -m arnn_lite.experiments.vqa --attention arnn")
     test = ref["metrics"]["test"]
-    assert set(test) == {"accuracy", "accuracy_by_type", "mask_mass_in_box"}
+    assert set(test) == {"accuracy", "accuracy_by_type", "mask_mass_in_box", "mask_saturation",
+                         "predictions", "labels"}
     assert set(test["accuracy_by_type"]) == {"colour", "digit", "count", "position"}
     state = load_checkpoint(tmp_path / "a" / ref["checkpoint"]["file"], ref["checkpoint"]["sha256"])
     assert "attend.0.readout.weight" in state and "fuse.h1" in state

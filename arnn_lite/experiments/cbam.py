@@ -30,12 +30,13 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from .. import stats
 from ..datasets.cifar import FILES, FOLDER, ImageTensors, load_cifar100, split_train_val
 from ..datasets.mnist import default_root
 from ..datasets.cluttered import cluttered_mnist
 from ..models.cbam import SPATIAL, cbam_resnet
 from ..train import TrainConfig, init_distributed, is_main
-from .common import (ArgumentParser, Refused, RunClock, as_json, claim_results, known_device,
+from .common import (add_run_flags, ArgumentParser, Refused, RunClock, as_json, claim_results, known_device,
                      non_negative_int, positive_int, refusals_exit, require_files, save_run,
                      train_and_test)
 from .mbg import mass_in_box
@@ -100,12 +101,18 @@ def loss_fn(net, batch, device):
 
 def evaluate(model, loader, device):
     """Top-1 and top-5 accuracy; per block, the mean spatial mask value and (when the
-    data carry target boxes) the share of mask mass inside the box."""
-    n, top1, top5, means, inside = 0, 0.0, 0.0, None, None
+    data carry target boxes) the share of mask mass inside the box, and its saturation; each
+    item's prediction and label (kept for the test set: paired comparisons)."""
+    n, top1, top5, means, inside, saturated, predictions, labels = 0, 0.0, 0.0, None, None, None, [], []
     for batch in loader:
         image, label = batch["image"].to(device), batch["label"].to(device)
         logits, masks = model(image)
         best = logits.topk(min(5, logits.shape[1]), dim=1).indices  # (B, 5)
+        predictions += best[:, 0].tolist()
+        labels += label.tolist()
+        sat = [None if k is None else stats.saturation(k) * len(label) for k in masks]
+        saturated = sat if saturated is None else [None if a is None else a + b
+                                                   for a, b in zip(saturated, sat)]
         top1 += float((best[:, 0] == label).sum())
         top5 += float((best == label[:, None]).any(1).sum())
         m = [None if k is None else float(k.mean((1, 2, 3)).sum()) for k in masks]
@@ -117,12 +124,14 @@ def evaluate(model, loader, device):
         n += len(label)
     scale = (lambda v: None if v is None else v / n)
     return {"accuracy": top1 / n, "top5": top5 / n, "mask_mean": [scale(v) for v in means],
-            "mask_mass_in_box": None if inside is None else [scale(v) for v in inside]}
+            "mask_mass_in_box": None if inside is None else [scale(v) for v in inside],
+            "mask_saturation": [scale(v) for v in saturated],
+            "predictions": predictions, "labels": labels}
 
 
 def run(spatial="arnn", protocol="book", dataset=None, seed=0, device=None, out_dir=None,
         resume=False, overrides=None, progress=True, command=None, data_root=None,
-        download=None, verify=True, context_size=3, overwrite=False):
+        download=None, verify=True, context_size=3, overwrite=False, allow_dirty=False):
     """Train and test one model; write ``data/results/cbam/<protocol>/<spatial>.json``
     and the best weights ``<spatial>.pt`` next to it (``<spatial>_seed<N>`` for seed N > 0).
     Returns ``(test metrics, history)``. Raises :class:`~.common.Refused` before any data is
@@ -148,7 +157,7 @@ def run(spatial="arnn", protocol="book", dataset=None, seed=0, device=None, out_
     context, used = spec.pop("context_size", 3), spec.pop("optimizer")
     record = as_json({"spatial": spatial, "context_size": context, **spec, "optimizer_used": used,
                       **dataclasses.asdict(config)})  # the results file's config
-    stem = claim_results(out_dir, spatial, "cbam", record, seed, overwrite)
+    stem = claim_results(out_dir, spatial, "cbam", record, seed, overwrite, allow_dirty)
     if spec["dataset"] == "cifar100":
         check_cifar(data_root, download)
     torch.manual_seed(seed)
@@ -181,6 +190,7 @@ def main(argv=None):
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a results file of another configuration at the same path")
+    add_run_flags(p)
     for name in SIZES:
         p.add_argument(f"--{name.replace('_', '-')}", type=positive_int, dest=name,
                        help="6n + 2 (8, 14, 20, ...)" if name == "depth" else None)
@@ -192,7 +202,8 @@ def main(argv=None):
         test, _ = run(a.spatial, a.protocol, a.dataset, a.seed, device, a.out_dir, a.resume,
                       {k: getattr(a, k) for k in SIZES}, command=command, data_root=a.data_root,
                       download=True if a.download else None, verify=not a.no_verify,
-                      context_size=a.context_size, overwrite=a.overwrite)
+                      context_size=a.context_size, overwrite=a.overwrite,
+                      allow_dirty=a.allow_dirty)
     if is_main():
         print(f"{a.spatial}: test accuracy {test['accuracy']:.4f}, top-5 {test['top5']:.4f}")
     if dist.is_initialized():

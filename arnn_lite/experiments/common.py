@@ -16,14 +16,14 @@ import torch
 
 from torch.utils.data import Dataset
 
-from .. import results
+from .. import results, stats
 from ..train import TrainConfig, fit, load_checkpoint, make_loader, save_checkpoint, sha256
 
 __all__ = ["CachedSplit", "RunClock", "resolve_protocol", "train_and_test", "save_run", "Refused",
            "ArgumentParser", "refusals_exit", "positive_int", "non_negative_int", "positive_float",
            "known_device", "smallest_canvas", "check_at_least", "require_files", "results_stem",
            "as_json", "config_diff", "results_conflict", "claim_results", "LEGACY",
-           "add_generator_version"]
+           "add_generator_version", "check_clean_tree", "add_run_flags"]
 
 
 class CachedSplit(Dataset):
@@ -123,10 +123,27 @@ def save_run(out_dir, stem, experiment, protocol, config, metrics, best, clock: 
     those weights and their SHA-256) into ``out_dir``; returns the results file's path."""
     weights = Path(out_dir) / f"{stem}.pt"
     save_checkpoint(best, weights)
+    extra = {"health": stats.health(metrics["test"])} if "test" in metrics else {}
     return results.write_result(
         Path(out_dir) / f"{stem}.json", experiment, protocol, config, metrics,
         results.provenance(seed, device, clock.started, clock.seconds(), command, clock.commit),
-        checkpoint={"file": weights.name, "sha256": sha256(weights)})
+        checkpoint={"file": weights.name, "sha256": sha256(weights)}, **extra)
+
+
+def check_clean_tree(out_dir, allow_dirty: bool = False, commit: str | None = None) -> None:
+    """Results written into the repository's shipped ``data/results`` come from a clean
+    worktree: refuse a run whose tracked files have uncommitted changes there, unless
+    ``allow_dirty`` (its ``+dirty`` commit then says so in the file). Runs written elsewhere
+    (tests, chapters, a reader's own folder) are only labelled."""
+    commit = results.git_commit() if commit is None else commit
+    if allow_dirty or not commit.endswith("+dirty"):
+        return
+    shipped = (Path(__file__).resolve().parents[2] / "data" / "results").resolve()
+    target = Path(out_dir).resolve()
+    if target == shipped or shipped in target.parents:
+        raise Refused(f"the worktree has uncommitted changes (commit {commit}): results in "
+                      f"{target} must come from a clean one (git worktree add); pass --allow-dirty "
+                      "to write them anyway, labelled +dirty")
 
 
 # --------------------------------------------------------------------------- the CLIs' checks
@@ -278,12 +295,15 @@ def results_conflict(path, experiment: str, config: dict, seed: int):
     return keys
 
 
-def claim_results(out_dir, stem: str, experiment: str, config: dict, seed: int, overwrite=False) -> str:
+def claim_results(out_dir, stem: str, experiment: str, config: dict, seed: int, overwrite=False,
+                  allow_dirty=False) -> str:
     """The file stem this run writes under (:func:`results_stem`), after checking that it
     would replace no other run's results: a results file already there whose experiment,
     config or seed differ is refused (:class:`Refused`, naming the file and the keys)
     unless ``overwrite``. The same run may rewrite its own file (that is how a result is
-    reproduced). Call it before any data is built."""
+    reproduced). Results for the repository's ``data/results`` also need a clean worktree
+    (:func:`check_clean_tree`). Call it before any data is built."""
+    check_clean_tree(out_dir, allow_dirty)
     stem = results_stem(stem, seed)
     path = Path(out_dir) / f"{stem}.json"
     keys = results_conflict(path, experiment, config, seed)
@@ -305,3 +325,10 @@ def add_generator_version(parser) -> None:
     parser.add_argument("--generator-version", type=int, choices=GENERATOR_VERSIONS,
                         default=GENERATOR_VERSION,
                         help="MBG generator (1: the version with the largest-digit shortcut)")
+
+
+def add_run_flags(parser) -> None:
+    """``--overwrite`` and ``--allow-dirty``, shared by every experiment CLI."""
+    parser.add_argument("--allow-dirty", action="store_true",
+                        help="write into data/results from a worktree with uncommitted changes "
+                             "(the results file's commit then ends in +dirty)")

@@ -37,7 +37,7 @@ from ..datasets.faces import CELEBA_FILES, SyntheticFaces, celeba_hair, material
 from ..models.mgan import ATTENTIONS, Discriminator, ModularGenerator
 from ..train import (TrainConfig, load_checkpoint, make_loader, recorded_sha256, save_checkpoint,
                      sha256)
-from .common import (ArgumentParser, Refused, as_json, claim_results, config_diff, known_device,
+from .common import (add_run_flags, ArgumentParser, Refused, as_json, claim_results, config_diff, known_device,
                      non_negative_int, positive_int, refusals_exit, require_files, results_conflict,
                      results_stem)
 from .mgan_eval import (Stacked, classifier_config, evaluate_translations, load_classifier, train_classifier,
@@ -229,19 +229,19 @@ def check_celeba(data_root) -> None:
                   "list files, https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html) and unzip it there")
 
 
-def _claim_judge(out_dir, spec, seed, overwrite):
+def _claim_judge(out_dir, spec, seed, overwrite, allow_dirty=False):
     """The judge's file stem, and whether a judge there was trained otherwise (refused
     unless ``overwrite``; then it is retrained)."""
     stem, config = results_stem("classifier", seed), classifier_config(spec, seed)
     stale = bool(results_conflict(out_dir / f"{stem}.json", "mgan_classifier", config, seed))
-    claim_results(out_dir, "classifier", "mgan_classifier", config, seed, overwrite)
+    claim_results(out_dir, "classifier", "mgan_classifier", config, seed, overwrite, allow_dirty)
     return stem, stale
 
 
 # --------------------------------------------------------------------------- one run
 def run(attention="arnn", protocol="book", dataset=None, seed=0, device=None, out_dir=None,
         resume=False, overrides=None, data_root=None, progress=True, command=None,
-        classifier_only=False, stop_after=None, overwrite=False):
+        classifier_only=False, stop_after=None, overwrite=False, allow_dirty=False):
     """Train one generator (and the judge, if missing); write
     ``data/results/mgan/<protocol>/<attention>.json`` and ``<attention>.pt``
     (generator weights; ``<attention>_seed<N>`` for seed N > 0). Returns ``(test metrics,
@@ -256,10 +256,11 @@ def run(attention="arnn", protocol="book", dataset=None, seed=0, device=None, ou
     label = protocol if not overrides and dataset in (None, spec["dataset"]) else "custom"
     spec.update(overrides, dataset=dataset or spec["dataset"])
     out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / "mgan" / label
-    judge, stale = _claim_judge(out_dir, spec, seed, overwrite)
+    judge, stale = _claim_judge(out_dir, spec, seed, overwrite, allow_dirty)
     config = as_json({"attention": attention, **{k: v for k, v in spec.items() if k != "classifier"},
                       "gan": dataclasses.asdict(gan)})  # the results file's config
-    stem = None if classifier_only else claim_results(out_dir, attention, "mgan", config, seed, overwrite)
+    stem = None if classifier_only else claim_results(out_dir, attention, "mgan", config, seed,
+                                                      overwrite, allow_dirty)
     if spec["dataset"] == "celeba":
         check_celeba(data_root)
     splits = load_splits(spec, seed, data_root)
@@ -304,6 +305,7 @@ def main(argv=None):
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--overwrite", action="store_true",
                    help="replace results (or a judge) of another configuration at the same path")
+    add_run_flags(p)
     for name in ("train", "val", "test", "epochs", "batch_size"):
         p.add_argument(f"--{name.replace('_', '-')}", type=positive_int, dest=name)
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -312,7 +314,8 @@ def main(argv=None):
     command = " ".join(["python -m arnn_lite.experiments.mgan", *map(shlex.quote, argv)])
     with refusals_exit(p):
         test, _ = run(a.attention, a.protocol, a.dataset, a.seed, a.device, a.out_dir, a.resume, overrides,
-                      a.data_root, command=command, classifier_only=a.classifier, overwrite=a.overwrite)
+                      a.data_root, command=command, classifier_only=a.classifier, overwrite=a.overwrite,
+                      allow_dirty=a.allow_dirty)
     if test is not None:
         print(f"{a.attention}: " + ", ".join(f"{k} {v:.3f}" for k, v in test.items()))
 

@@ -35,10 +35,10 @@ from ..datasets.mnist import default_root
 from ..models.mbg import MBGNet
 from .._checks import check_positive
 from ..train import TrainConfig, make_loader
-from .common import (ArgumentParser, add_generator_version, RunClock, as_json, check_at_least, claim_results, known_device,
+from .common import (add_run_flags, ArgumentParser, add_generator_version, RunClock, as_json, check_at_least, claim_results, known_device,
                      non_negative_int, positive_int, refusals_exit, resolve_protocol, save_run,
                      smallest_canvas, train_and_test)
-from .mbg import REPO, Materialized, evaluate, loss_fn
+from .mbg import BOOK_CHANGES, REPO, Materialized, evaluate, loss_fn
 
 __all__ = ["PROTOCOLS", "FRONTS", "map_sizes", "sequential_steps", "network_sequential_steps", "time_steps",
            "run", "main"]
@@ -46,8 +46,9 @@ __all__ = ["PROTOCOLS", "FRONTS", "map_sizes", "sequential_steps", "network_sequ
 FRONTS = ("none", "arnn", "brnn")
 PROTOCOLS = {
     "paper": dict(train=30000, val=10000, test=10000, canvas=128, config=TrainConfig()),
-    "book": dict(train=2000, val=500, test=1000, canvas=128,  # MBG's book sizes (chapter 09)
-                 config=TrainConfig(epochs=8, batch_size=50, patience=4, decay_start=4, decay_every=2)),
+    "book": dict(train=2000, val=500, test=1000, canvas=128,  # MBG's book protocol (chapter 09)
+                 changes_from_recipe=BOOK_CHANGES,
+                 config=TrainConfig(epochs=8, batch_size=50, lr=3e-3 * 50 / 200, patience=4)),
 }
 
 
@@ -111,6 +112,7 @@ def _timed(net, dataset, config, device, steps, warmup):
 
 def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_dir=None,
         resume=False, overrides=None, progress=True, command=None, timing_steps=3, overwrite=False,
+        allow_dirty=False,
         generator_version=GENERATOR_VERSION):
     """Train and test one variant; write ``data/results/mbg_scale/<protocol>/front_<front>.json``
     (``front_<front>_seed<N>.json`` for seed N > 0). Raises :class:`~.common.Refused` before
@@ -128,7 +130,7 @@ def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_di
     record = as_json({"model": "arnn", "front": front, "block_size": block_size, **spec,
                       "generator_version": generator_version, "map_sizes": sizes,
                       **dataclasses.asdict(config)})  # the results file's config
-    stem = claim_results(out_dir, f"front_{front}", "mbg_scale", record, seed, overwrite)
+    stem = claim_results(out_dir, f"front_{front}", "mbg_scale", record, seed, overwrite, allow_dirty)
     torch.manual_seed(seed)
     sets = {split: Materialized(MBG(split, spec[split], seed, False, spec["canvas"],
                                     version=generator_version), default_root() / "mbg")
@@ -162,6 +164,7 @@ def main(argv=None):
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a results file of another configuration at the same path")
+    add_run_flags(p)
     p.add_argument("--timing-steps", type=positive_int, default=3, help="timed training steps (after one untimed)")
     for name in ("train", "val", "test", "canvas", "epochs", "batch_size"):
         p.add_argument(f"--{name.replace('_', '-')}", type=positive_int, dest=name,
@@ -174,6 +177,7 @@ def main(argv=None):
     with refusals_exit(p):
         test, timing = run(a.front, a.protocol, a.block_size, a.seed, a.device, a.out_dir, a.resume,
                            overrides, command=command, timing_steps=a.timing_steps, overwrite=a.overwrite,
+                           allow_dirty=a.allow_dirty,
                            generator_version=a.generator_version)
     print(f"front {a.front}: test accuracy {test['accuracy']:.4f}, "
           f"{timing['seconds_per_step']:.3f} s per training step")

@@ -29,11 +29,12 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import Subset
 
+from .. import stats
 from ..datasets.mnist import default_root
 from ..datasets.vqa import VQAScenes, VQAv2Features, vqa2_files
 from ..models.vqa import ATTENTIONS, MCBNet
 from ..train import TrainConfig, init_distributed, is_main
-from .common import (ArgumentParser, CachedSplit, RunClock, as_json, check_at_least, claim_results,
+from .common import (add_run_flags, ArgumentParser, CachedSplit, RunClock, as_json, check_at_least, claim_results,
                      known_device, non_negative_int, positive_float, positive_int, refusals_exit,
                      require_files, save_run, train_and_test)
 from .mbg import mass_in_box
@@ -116,9 +117,14 @@ def evaluate(model, loader, device, qtype_names=("colour", "digit", "count", "po
     and the attention mass inside the asked-about digit's box (where there is one)."""
     K = len(qtype_names)
     right, count, mass, boxed = torch.zeros(K), torch.zeros(K), 0.0, 0
+    saturated, predictions, labels = 0.0, [], []
     for batch in loader:
         logits, mask = forward(model, batch, device)
         pred = logits.argmax(1).cpu()  # (B,)
+        predictions += pred.tolist()
+        labels += batch["answer"].tolist() if "answer" in batch else [None] * len(pred)
+        if mask is not None:
+            saturated += stats.saturation(mask) * len(pred)
         if "scores" in batch:
             ok = batch["scores"].gather(1, pred[:, None])[:, 0]  # VQA accuracy min(#/3, 1)
         else:
@@ -132,11 +138,13 @@ def evaluate(model, loader, device, qtype_names=("colour", "digit", "count", "po
             boxed += int(has.sum())
     return {"accuracy": float(right.sum() / count.sum()),
             "accuracy_by_type": {n: (float(r / c) if c else None) for n, r, c in zip(qtype_names, right, count)},
-            "mask_mass_in_box": mass / boxed if boxed and mask is not None else None}
+            "mask_mass_in_box": mass / boxed if boxed and mask is not None else None,
+            "mask_saturation": saturated / len(predictions) if mask is not None else None,
+            "predictions": predictions, "labels": labels}
 
 
 def run(attention="arnn", protocol="book", seed=0, device=None, out_dir=None, resume=False,
-        overrides=None, progress=True, command=None, vqa2_root=None, overwrite=False):
+        overrides=None, progress=True, command=None, vqa2_root=None, overwrite=False, allow_dirty=False):
     """Train and test one model; write ``data/results/vqa[2]/<protocol>/<attention>.json``.
     Raises :class:`~.common.Refused` before any data is built for a canvas or channel count
     the model cannot take, a folder without VQA v2, or another configuration's results in
@@ -157,7 +165,7 @@ def run(attention="arnn", protocol="book", seed=0, device=None, out_dir=None, re
         check_at_least(spec["model"]["channels"], 2, "channels", "the image encoder's first block has channels // 2")
     record = as_json({"attention": attention, "data": "vqa2" if vqa2_root else "synthetic scenes",
                       **spec, **dataclasses.asdict(config)})  # the results file's config
-    stem = claim_results(out_dir, attention, name, record, seed, overwrite)
+    stem = claim_results(out_dir, attention, name, record, seed, overwrite, allow_dirty)
     if vqa2_root is not None:
         check_vqa2(Path(vqa2_root))
     torch.manual_seed(seed)
@@ -185,6 +193,7 @@ def main(argv=None):
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a results file of another configuration at the same path")
+    add_run_flags(p)
     ints = ("train", "val", "test", "canvas", "epochs", "batch_size", "d", "d_att", "channels", "hidden")
     for key in ints:
         p.add_argument(f"--{key.replace('_', '-')}", type=positive_int, dest=key)
@@ -196,7 +205,8 @@ def main(argv=None):
     device = a.device or init_distributed()
     with refusals_exit(p):
         test, _ = run(a.attention, a.protocol, a.seed, device, a.out_dir, a.resume, overrides,
-                      command=command, vqa2_root=a.vqa2_root, overwrite=a.overwrite)
+                      command=command, vqa2_root=a.vqa2_root, overwrite=a.overwrite,
+                      allow_dirty=a.allow_dirty)
     if is_main():
         by_type = ", ".join(f"{k} {v:.3f}" for k, v in test["accuracy_by_type"].items() if v is not None)
         print(f"{a.attention}: test accuracy {test['accuracy']:.4f} ({by_type})")
