@@ -7,6 +7,11 @@ RNG states and history, so a killed run continued with ``resume=True`` ends with
 same weights and metrics as an uninterrupted one (tested). The checkpoint also records
 the run's identity (its configuration) and, next to it, its SHA-256: a resume under
 another configuration, or from a damaged file, stops with an error naming the file.
+
+A run can also be given a time budget (``TrainConfig.budget_s``, :func:`budget_ends`):
+it stops before an epoch that would not fit in the time left, and cuts an epoch short
+when the budget runs out inside it, so it never runs over by more than one step and one
+validation pass.
 """
 
 from __future__ import annotations
@@ -30,12 +35,13 @@ from ._files import atomic_write
 # Keys of an ``evaluate`` result that hold one value per item (kept for the test set only).
 PER_ITEM = ("predictions", "labels")
 
-__all__ = ["PER_ITEM", "TrainConfig", "fit", "make_optimizer", "make_loader", "init_distributed", "save_checkpoint",
+__all__ = ["PER_ITEM", "TrainConfig", "fit", "budget_ends", "budget_summary", "make_optimizer", "make_loader", "init_distributed", "save_checkpoint",
            "load_checkpoint", "recorded_sha256", "CheckpointError", "sha256", "is_main", "RESUMABLE"]
 
 # Config fields a resume may change: they only decide when a run ends, and ``fit`` replays
 # the stopping rule over the restored history, so the result is still the uninterrupted run's.
 RESUMABLE = ("epochs", "patience")
+_clock = time.perf_counter  # the clock epochs are timed with (tests replace it)
 
 
 @dataclasses.dataclass
@@ -55,6 +61,9 @@ class TrainConfig:
     optimizer: str = "rmsprop"  # PAN's; "sgd" for CBAM's recipe (chapter 12)
     momentum: float = 0.0  # SGD only
     weight_decay: float = 0.0
+    # Seconds of training (training and validation passes, summed over epochs and across
+    # resumes); None: no limit. See budget_ends for the rule. Part of a run's identity.
+    budget_s: Optional[float] = None
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate of ``epoch`` (0-based)."""
@@ -203,9 +212,68 @@ def _stop_epoch(history: list, score: str, config: TrainConfig):
     for epoch, metrics in enumerate(history, 1):
         if metrics[score] > best:
             best, best_epoch = metrics[score], epoch
-        if _stops(epoch, best_epoch, config):
+        if _stops(epoch, best_epoch, config) or budget_ends(history[:epoch], config.budget_s):
             return epoch
     return None
+
+
+def budget_ends(history: list, budget_s: Optional[float]) -> bool:
+    """Whether a time budget of ``budget_s`` seconds ends a run after ``history``.
+
+    The rule: the seconds spent are the sum of the epochs' ``seconds`` (training and
+    validation; setup, checkpoint writes and the time between a kill and its resume do not
+    count). The next epoch is expected to last as long as the last one (after the first
+    epoch, that is a warmed-up epoch; the first one, warm-up included, overestimates). A
+    run ends when that expected epoch would not fit in the time left, or when its last
+    epoch was cut short because the budget ran out inside it (``budget_cut``; :func:`fit`
+    cuts an epoch after the step that spends the budget, e.g. when a single epoch is longer
+    than the whole budget). So a run is never over budget by more than one training step
+    and one validation pass. ``None``: no budget, never ends."""
+    if budget_s is None or not history:
+        return False
+    spent = sum(h["seconds"] for h in history)
+    return bool(history[-1].get("budget_cut")) or spent + history[-1]["seconds"] > budget_s
+
+
+def budget_summary(history: list, config: "TrainConfig") -> dict:
+    """What a run did with its budget: ``{"budget_s", "seconds", "epochs_run", "epochs_max",
+    "stopped", "cut_short"}`` (``stopped``: ``"budget"``, ``"epochs"``, ``"patience"``, or
+    ``None`` for a run that has not ended)."""
+    return {"budget_s": config.budget_s, "seconds": sum(h["seconds"] for h in history),
+            "epochs_run": len(history), "epochs_max": config.epochs,
+            "stopped": history[-1].get("stopped") if history else None,
+            "cut_short": bool(history and history[-1].get("budget_cut"))}
+
+
+def _stop_reason(history: list, best_epoch: int, config: TrainConfig) -> Optional[str]:
+    """Why a run ends after ``history`` (``None``: it goes on)."""
+    epoch = len(history)
+    if epoch >= config.epochs:
+        return "epochs"
+    if config.patience is not None and epoch - best_epoch >= config.patience:
+        return "patience"
+    return "budget" if budget_ends(history, config.budget_s) else None
+
+
+def _agree(flag: bool) -> bool:
+    """True on every rank when it is true on any (DDP ranks must stop at the same step)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return flag
+    t = torch.tensor([float(flag)])
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
+def _check_budget(budget_s) -> None:
+    if budget_s is not None and (isinstance(budget_s, bool) or not isinstance(budget_s, (int, float))
+                                 or not math.isfinite(budget_s) or budget_s <= 0):
+        raise ValueError(f"budget_s: expected None or a finite number of seconds > 0, got {budget_s!r}")
+
+
+def _left(seconds: float) -> str:
+    """``seconds`` as ``m:ss`` (``h:mm:ss`` from an hour)."""
+    m, s = divmod(max(0, int(seconds)), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
 
 
 def _check_identity(identity) -> dict:
@@ -260,10 +328,16 @@ def fit(model, train_set, val_set, loss_fn: Callable, evaluate: Callable, config
         evaluate: ``(model, loader, device) -> dict`` of validation metrics, incl. ``score``.
         checkpoint: path written after every epoch (and read when ``resume``), with its
             SHA-256 in ``<checkpoint>.sha256``.
-        progress: show a tqdm bar per epoch (rank 0 only).
+        progress: show a tqdm bar per epoch (rank 0 only), with the time left when the
+            config has a budget.
         identity: what makes this run this run (model, data sizes, seed, ...): a dict of
             plain values stored in the checkpoint; a resume whose identity differs is
             refused. Default: the fields of ``config`` except :data:`RESUMABLE`.
+
+    With ``config.budget_s`` the run stops by the rule of :func:`budget_ends`; each epoch's
+    entry then also holds ``budget_left_s``, a cut-short epoch ``budget_cut: True`` and
+    ``steps``, and the last entry ``stopped`` (``"budget"``, ``"epochs"`` or ``"patience"``);
+    :func:`budget_summary` sums it up.
 
     Raises:
         FloatingPointError: the loss became NaN or infinite (names the epoch and step).
@@ -272,6 +346,7 @@ def fit(model, train_set, val_set, loss_fn: Callable, evaluate: Callable, config
     """
     from tqdm.auto import tqdm
 
+    _check_budget(config.budget_s)
     if identity is None:
         identity = {k: v for k, v in dataclasses.asdict(config).items() if k not in RESUMABLE}
     identity = _check_identity(identity)
@@ -293,14 +368,18 @@ def fit(model, train_set, val_set, loss_fn: Callable, evaluate: Callable, config
         if _stop_epoch(history, score, config) == len(history):  # ended; killed before its results
             return history, best_state
     val_loader = make_loader(val_set, config, 0, shuffle=False)
+    budget, cut = config.budget_s, False
     for epoch in range(start, config.epochs):
         for group in opt.param_groups:
             group["lr"] = config.lr_at(epoch)
         net.train()
-        started, losses = time.perf_counter(), []
+        started, losses = _clock(), []
+        spent = sum(h["seconds"] for h in history)  # before this epoch, across resumes
         batches = make_loader(train_set, config, epoch, shuffle=True)
-        for step, batch in enumerate(tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
-                                          disable=not (progress and is_main()))):
+        desc = f"epoch {epoch + 1}/{config.epochs}"
+        bar = tqdm(batches, desc=desc if budget is None else f"{desc}, {_left(budget - spent)} left",
+                   leave=False, disable=not (progress and is_main()))
+        for step, batch in enumerate(bar):
             with torch.autocast(device.type, enabled=device.type == "cuda"):
                 loss = loss_fn(net, batch, device)
             value = loss.item()
@@ -316,22 +395,46 @@ def fit(model, train_set, val_set, loss_fn: Callable, evaluate: Callable, config
             scaler.step(opt)
             scaler.update()
             losses.append(value)
+            if budget is not None:
+                left = budget - spent - (_clock() - started)
+                bar.set_description(f"{desc}, {_left(left)} left", refresh=False)
+                if _agree(left <= 0) and step + 1 < len(batches):  # the budget ran out mid-epoch
+                    cut = True
+                    break
+        bar.close()
         model.eval()
         with torch.no_grad():
             metrics = evaluate(model, val_loader, device)
         for key in PER_ITEM:  # per-item outputs belong to the test set's results, not each epoch's
             metrics.pop(key, None)
         metrics.update(epoch=epoch + 1, train_loss=sum(losses) / max(len(losses), 1),
-                       lr=config.lr_at(epoch), seconds=time.perf_counter() - started)
+                       lr=config.lr_at(epoch), seconds=_seconds(_clock() - started))
         history.append(metrics)
         if metrics[score] > best:
             best, best_epoch = metrics[score], epoch + 1
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        reason = _stop_reason(history, best_epoch, config)
+        if budget is not None:
+            metrics["budget_left_s"] = budget - spent - metrics["seconds"]
+            if cut:
+                metrics.update(budget_cut=True, steps=len(losses))
+            if reason:
+                metrics["stopped"] = reason
         if checkpoint is not None and is_main():
             save_checkpoint({"model": model.state_dict(), "optimizer": opt.state_dict(),
                              "history": history, "best": best, "best_epoch": best_epoch, "best_state": best_state,
                              "epoch": epoch, "rng": _rng_state(), "identity": identity}, checkpoint,
                             record_sha256=True)
-        if _stops(epoch + 1, best_epoch, config):
+        if reason:
             break
     return history, best_state
+
+
+def _seconds(local: float) -> float:
+    """An epoch's seconds, the same on every DDP rank (the slowest one's), so that every
+    rank takes the same budget decision."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return local
+    t = torch.tensor([local])
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t.item())
