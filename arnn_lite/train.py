@@ -23,6 +23,7 @@ import os
 import pickle
 import re
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -35,7 +36,9 @@ from ._files import atomic_write
 # Keys of an ``evaluate`` result that hold one value per item (kept for the test set only).
 PER_ITEM = ("predictions", "labels")
 
-__all__ = ["PER_ITEM", "TrainConfig", "fit", "budget_ends", "budget_summary", "make_optimizer", "make_loader", "init_distributed", "save_checkpoint",
+__all__ = ["PER_ITEM", "TrainConfig", "fit", "budget_ends", "budget_summary",
+           "SAFE_GPU_BYTES", "activation_bytes", "estimate_peak_bytes", "measure_peak_bytes",
+           "halve_to_fit", "fit_batch_to_memory", "make_optimizer", "make_loader", "init_distributed", "save_checkpoint",
            "load_checkpoint", "recorded_sha256", "CheckpointError", "sha256", "is_main", "RESUMABLE"]
 
 # Config fields a resume may change: they only decide when a run ends, and ``fit`` replays
@@ -438,3 +441,120 @@ def _seconds(local: float) -> float:
     t = torch.tensor([local])
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return float(t.item())
+
+
+
+# --------------------------------------------------------------------------- batch vs memory
+SAFE_GPU_BYTES = 12 * 2**30  # full mode's batches fit this: a 16 GB T4 with a 4 GB margin
+
+
+def activation_bytes(net, batch, loss_fn, device="cpu") -> int:
+    """Bytes of the tensors that one ``loss_fn(net, batch, device)`` keeps for its backward
+    pass (the activations): those autograd saves, and those a custom ``autograd.Function``
+    keeps on its context (the fused scan's per-step gates), found as tensors alive after the
+    forward pass that were not before; parameters excluded, shared storage counted once."""
+    import gc
+
+    def live():
+        with warnings.catch_warnings():  # isinstance on some of torch's deprecated aliases warns
+            warnings.simplefilter("ignore")
+            tensors = [o for o in gc.get_objects() if isinstance(o, torch.Tensor)]
+        return {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
+                for t in tensors if t.device.type == "cpu"}
+
+    before = set(live()) | {p.untyped_storage().data_ptr() for p in net.parameters()}
+    saved = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        saved[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = loss_fn(net, batch, device)
+    saved.update(live())
+    del loss
+    return sum(n for ptr, n in saved.items() if ptr not in before)
+
+
+def _collate(sample, n):
+    """A batch of ``n`` items: ``sample`` (a list of dataset items) repeated as needed."""
+    from torch.utils.data import default_collate
+    return default_collate([sample[i % len(sample)] for i in range(n)])
+
+
+def estimate_peak_bytes(net, sample, loss_fn, batch_size: int, probes=(2, 4)) -> float:
+    """An estimate, on the CPU, of the peak memory of one training step at ``batch_size``.
+
+    The activations are measured (:func:`activation_bytes`) at two small batches and
+    extrapolated linearly in the batch; the estimate is ``4 × parameters`` (weights,
+    gradients, two optimiser states) ``+ 1.5 × activations`` (the backward pass holds the
+    activations' gradients next to them; float32, so an AMP step on a GPU needs less).
+    ``sample``: a few dataset items, repeated to make a batch."""
+    return _estimator(net, sample, loss_fn, probes)(batch_size)
+
+
+def _estimator(net, sample, loss_fn, probes=(2, 4)) -> Callable[[int], float]:
+    """:func:`estimate_peak_bytes` as a function of the batch (the probes run once)."""
+    a, b = (activation_bytes(net, _collate(sample, n), loss_fn) for n in probes)
+    per_item = (b - a) / (probes[1] - probes[0])
+    fixed = max(a - per_item * probes[0], 0.0)
+    weights = sum(p.numel() * p.element_size() for p in net.parameters())
+    return lambda batch: 4.0 * weights + 1.5 * (fixed + per_item * batch)
+
+
+def measure_peak_bytes(net, sample, loss_fn, batch_size: int, config: "TrainConfig", device) -> float:
+    """``torch.cuda.max_memory_allocated`` of one AMP training step (forward, backward,
+    optimiser step) of a copy of ``net`` at ``batch_size``; ``inf`` when it runs out of memory."""
+    import copy
+
+    device = torch.device(device)
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats(device)
+    try:
+        with torch.random.fork_rng(devices=[device]):  # leaves the run's random streams alone
+            model = copy.deepcopy(net).to(device).train()
+            opt = make_optimizer(model, config)
+            with torch.autocast(device.type):
+                loss = loss_fn(model, _collate(sample, batch_size), device)
+            loss.float().backward()
+            opt.step()
+            torch.cuda.synchronize(device)
+            return float(torch.cuda.max_memory_allocated(device))
+    except torch.cuda.OutOfMemoryError:
+        return float("inf")
+    finally:
+        torch.cuda.empty_cache()
+
+
+def halve_to_fit(peak_bytes: Callable[[int], float], batch_size: int, limit: float = SAFE_GPU_BYTES):
+    """The first of ``batch_size, batch_size // 2, ...`` whose ``peak_bytes(batch)`` is at
+    most ``limit``: ``(batch, its peak bytes)``. ``ValueError`` when not even a batch of 1 fits."""
+    batch = batch_size
+    while True:
+        peak = peak_bytes(batch)
+        if peak <= limit:
+            return batch, peak
+        if batch == 1:
+            raise ValueError(f"batch_size: expected a batch that fits {limit / 2**30:.1f} GiB, but even "
+                             f"a batch of 1 needs {peak / 2**30:.1f} GiB: use a smaller model or input")
+        batch = max(1, batch // 2)
+
+
+def fit_batch_to_memory(net, sample, loss_fn, config: "TrainConfig", device, limit: float = SAFE_GPU_BYTES):
+    """``config`` with its batch halved until one training step fits ``limit`` bytes (the
+    learning rate scaled with the batch, PAN's rule), and what was found:
+    ``{"method", "peak_bytes", "limit_bytes", "batch_from", "batch_to"}``. On a CUDA device
+    the peak is measured (:func:`measure_peak_bytes`), elsewhere estimated
+    (:func:`estimate_peak_bytes`)."""
+    if torch.device(device).type == "cuda":
+        method, peak = "measured", (lambda b: measure_peak_bytes(net, sample, loss_fn, b, config, device))
+    else:
+        method, peak = "estimated", _estimator(net, sample, loss_fn)
+    batch, bytes_ = halve_to_fit(peak, config.batch_size, limit)
+    if batch == config.batch_size:
+        fitted = config
+    else:
+        fitted = dataclasses.replace(config, batch_size=batch, lr=config.lr * batch / config.batch_size)
+    return fitted, {"method": method, "peak_bytes": bytes_, "limit_bytes": limit,
+                    "batch_from": config.batch_size, "batch_to": batch}

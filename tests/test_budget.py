@@ -146,3 +146,76 @@ def test_progress_bar_shows_the_time_left(clock, capsys):
               dataclasses.replace(CONFIG, budget_s=100.0, epochs=1), progress=True)
     err = capsys.readouterr().err
     assert "left" in err and "epoch 1/1" in err
+
+
+# --------------------------------------------------------------------------- batch vs memory
+def _linear_loss(net, batch, device):
+    x, y = batch
+    return torch.nn.functional.cross_entropy(net(x), y)
+
+
+def _linear_sample():
+    return [(torch.randn(100), torch.tensor(i % 2)) for i in range(3)]
+
+
+def test_activation_bytes_grow_with_the_batch_as_the_layers_say():
+    net = torch.nn.Sequential(torch.nn.Linear(100, 50), torch.nn.ReLU(), torch.nn.Linear(50, 2))
+    sizes = {b: train.activation_bytes(net, train._collate(_linear_sample(), b), _linear_loss) for b in (2, 4, 8)}
+    per_item = (sizes[8] - sizes[4]) / 4
+    assert sizes[4] - sizes[2] == 2 * per_item  # linear in the batch
+    # ReLU's output (kept once for the ReLU and the second layer) is 50 float32 per item;
+    # the loss keeps a few more bytes per item
+    assert 50 * 4 <= per_item <= 50 * 4 + 32
+
+
+class _KeepsOnContext(torch.autograd.Function):
+    """Keeps a large buffer on ``ctx`` rather than through ``save_for_backward``, as the
+    fused scan does with its per-step gates."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.buffer = x.repeat(1, 64)  # (B, 64 * F)
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2
+
+
+def test_activation_bytes_count_what_a_custom_function_keeps_on_its_context():
+    def loss(net, batch, device):
+        return _KeepsOnContext.apply(net(batch[0])).sum()
+
+    net = torch.nn.Linear(100, 10)
+    got = train.activation_bytes(net, train._collate(_linear_sample(), 4), loss)
+    assert got >= 4 * 64 * 10 * 4  # the buffer: 4 items x 640 float32
+
+
+def test_estimate_scales_with_the_batch_and_counts_the_weights():
+    net = torch.nn.Sequential(torch.nn.Linear(100, 50), torch.nn.ReLU(), torch.nn.Linear(50, 2))
+    weights = sum(p.numel() * 4 for p in net.parameters())
+    small, large = (train.estimate_peak_bytes(net, _linear_sample(), _linear_loss, b) for b in (10, 1010))
+    assert small > 4 * weights
+    assert large - small == pytest.approx(1.5 * 1000 * (large - small) / 1500, rel=1e-6)
+    assert 1.5 * 1000 * 200 <= large - small <= 1.5 * 1000 * 232
+
+
+def test_halve_to_fit_halves_until_the_step_fits_and_refuses_when_nothing_does():
+    gib = 2**30
+    asked = []
+    batch, peak = train.halve_to_fit(lambda b: asked.append(b) or b * gib, 200, 12 * gib)
+    assert asked == [200, 100, 50, 25, 12] and (batch, peak) == (12, 12 * gib)
+    assert train.halve_to_fit(lambda b: 1.0, 200) == (200, 1.0)  # fits: unchanged
+    with pytest.raises(ValueError, match="batch_size: expected a batch that fits 12.0 GiB, but even a batch of 1"):
+        train.halve_to_fit(lambda b: 13 * gib, 8, 12 * gib)
+
+
+def test_fit_batch_to_memory_on_the_cpu_estimates_and_scales_the_learning_rate():
+    net = torch.nn.Sequential(torch.nn.Linear(100, 50), torch.nn.ReLU(), torch.nn.Linear(50, 2))
+    config = train.TrainConfig(batch_size=200, lr=3e-3)
+    same, info = train.fit_batch_to_memory(net, _linear_sample(), _linear_loss, config, "cpu")
+    assert same is config and info["method"] == "estimated" and info["batch_to"] == 200
+    limit = train.estimate_peak_bytes(net, _linear_sample(), _linear_loss, 60)  # 50 fits, 100 does not
+    fitted, info = train.fit_batch_to_memory(net, _linear_sample(), _linear_loss, config, "cpu", limit)
+    assert (fitted.batch_size, info["batch_from"], info["batch_to"]) == (50, 200, 50)
+    assert fitted.lr == pytest.approx(3e-3 * 50 / 200) and info["peak_bytes"] <= limit
