@@ -410,8 +410,9 @@ def fit(model, train_set, val_set, loss_fn: Callable, evaluate: Callable, config
             metrics = evaluate(model, val_loader, device)
         for key in PER_ITEM:  # per-item outputs belong to the test set's results, not each epoch's
             metrics.pop(key, None)
+        seconds = _clock() - started
         metrics.update(epoch=epoch + 1, train_loss=sum(losses) / max(len(losses), 1),
-                       lr=config.lr_at(epoch), seconds=_seconds(_clock() - started))
+                       lr=config.lr_at(epoch), seconds=seconds if budget is None else _seconds(seconds))
         history.append(metrics)
         if metrics[score] > best:
             best, best_epoch = metrics[score], epoch + 1
@@ -495,8 +496,13 @@ def estimate_peak_bytes(net, sample, loss_fn, batch_size: int, probes=(2, 4)) ->
 
 
 def _estimator(net, sample, loss_fn, probes=(2, 4)) -> Callable[[int], float]:
-    """:func:`estimate_peak_bytes` as a function of the batch (the probes run once)."""
-    a, b = (activation_bytes(net, _collate(sample, n), loss_fn) for n in probes)
+    """:func:`estimate_peak_bytes` as a function of the batch (the probes run once, on a copy
+    of ``net`` and a forked random stream: the run's model and randomness stay as they were)."""
+    import copy
+
+    with torch.random.fork_rng(devices=[]):
+        probe = copy.deepcopy(net).cpu()
+        a, b = (activation_bytes(probe, _collate(sample, n), loss_fn) for n in probes)
     per_item = (b - a) / (probes[1] - probes[0])
     fixed = max(a - per_item * probes[0], 0.0)
     weights = sum(p.numel() * p.element_size() for p in net.parameters())
@@ -512,7 +518,8 @@ def measure_peak_bytes(net, sample, loss_fn, batch_size: int, config: "TrainConf
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats(device)
     try:
-        with torch.random.fork_rng(devices=[device]):  # leaves the run's random streams alone
+        index = torch.cuda.current_device() if device.index is None else device.index
+        with torch.random.fork_rng(devices=[index]):  # leaves the run's random streams alone
             model = copy.deepcopy(net).to(device).train()
             opt = make_optimizer(model, config)
             with torch.autocast(device.type):

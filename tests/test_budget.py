@@ -219,3 +219,96 @@ def test_fit_batch_to_memory_on_the_cpu_estimates_and_scales_the_learning_rate()
     fitted, info = train.fit_batch_to_memory(net, _linear_sample(), _linear_loss, config, "cpu", limit)
     assert (fitted.batch_size, info["batch_from"], info["batch_to"]) == (50, 200, 50)
     assert fitted.lr == pytest.approx(3e-3 * 50 / 200) and info["peak_bytes"] <= limit
+
+
+# --------------------------------------------------------------------------- budget protocols
+import json  # noqa: E402
+
+from arnn_lite.experiments import cbam, mbg, mgan, scalability, vqa  # noqa: E402
+
+from .test_datasets_cifar import write_tiny_cifar100  # noqa: E402
+
+BUDGET_MINUTES = 0.02  # 1.2 s of training
+
+
+def _budgeted(path):
+    """The results file at ``path``: labelled with its budget and device, and with what the
+    run did with the budget and the memory check."""
+    result = json.loads(path.read_text())
+    config = result["config"].get("gan", result["config"])  # MGAN: the GAN's training config
+    assert config["budget_s"] == pytest.approx(BUDGET_MINUTES * 60)
+    assert result["config"]["memory_limit_gib"] == 12
+    assert result["provenance"]["device"].startswith("cpu")  # "cuda (<GPU name>, ...)" on a GPU
+    budget, memory = result["metrics"]["budget"], result["metrics"]["memory"]
+    assert budget["stopped"] in ("budget", "epochs") and budget["epochs_run"] >= 1
+    assert budget["epochs_run"] == len(result["metrics"]["history"])
+    assert memory["method"] == "estimated" and memory["peak_bytes"] <= memory["limit_bytes"] == 12 * 2**30
+    return result
+
+
+def test_every_experiment_has_a_budget_protocol_with_its_paper_recipe():
+    for module in (mbg, scalability, cbam, vqa):
+        paper, budget = module.PROTOCOLS["paper"], module.PROTOCOLS["budget"]
+        assert budget["config"].budget_s == 600 and paper["config"].budget_s is None
+        same = ("epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "patience", "grad_clip")
+        assert [getattr(budget["config"], k) for k in same] == [getattr(paper["config"], k) for k in same]
+    assert (mbg.PROTOCOLS["budget"]["train"], mbg.PROTOCOLS["budget"]["val"],
+            mbg.PROTOCOLS["budget"]["test"]) == (10000, 2000, 5000)
+    assert mbg.PROTOCOLS["budget"]["config"].batch_size == 200 and mbg.PROTOCOLS["budget"]["config"].lr == 3e-3
+    assert mgan.PROTOCOLS["budget"]["gan"].budget_s == 600 and mgan.PROTOCOLS["paper"]["gan"].budget_s is None
+    assert mgan.PROTOCOLS["budget"]["classifier"].budget_s == 600
+
+
+def test_mbg_budget_protocol_runs_end_to_end(tmp_path):
+    test, history = mbg.run("noctx", "budget", seed=1, device="cpu", out_dir=tmp_path, progress=False,
+                            overrides={"train": 16, "val": 8, "test": 8, "batch_size": 8},
+                            budget_minutes=BUDGET_MINUTES)
+    result = _budgeted(tmp_path / "noctx_seed1.json")
+    assert result["config"]["epochs"] == 300 and 0 <= test["accuracy"] <= 1
+    assert result["metrics"]["budget"]["epochs_run"] < 300
+
+
+def test_scalability_budget_protocol_runs_end_to_end(tmp_path):
+    scalability.run("none", "budget", device="cpu", out_dir=tmp_path, progress=False, timing_steps=1,
+                    overrides={"train": 8, "val": 4, "test": 4, "batch_size": 4}, budget_minutes=BUDGET_MINUTES)
+    assert _budgeted(tmp_path / "front_none.json")["config"]["canvas"] == 128
+
+
+def test_cbam_budget_protocol_runs_end_to_end_on_cifar_files(tmp_path):
+    write_tiny_cifar100(tmp_path / "cifar", n_train=40, n_test=6)
+    cbam.run("arnn", "budget", device="cpu", out_dir=tmp_path / "out", progress=False,
+             overrides={"depth": 8, "width": 4, "train": 30, "val": 10, "test": 6, "batch_size": 10},
+             data_root=tmp_path / "cifar", verify=False, budget_minutes=BUDGET_MINUTES)
+    result = _budgeted(tmp_path / "out" / "arnn.json")
+    assert result["config"]["dataset"] == "cifar100" and result["config"]["optimizer"] == "sgd"
+
+
+def test_vqa_budget_protocol_runs_end_to_end(tmp_path):
+    vqa.run("arnn", "budget", device="cpu", out_dir=tmp_path, progress=False, budget_minutes=BUDGET_MINUTES,
+            overrides={"train": 16, "val": 8, "test": 8, "batch_size": 8, "canvas": 48, "d": 64, "d_att": 32,
+                       "channels": 8, "hidden": 16, "att_channels": 8})
+    assert _budgeted(tmp_path / "arnn.json")["config"]["model"]["glimpses"] == 2  # MCB's, kept
+
+
+def test_mgan_budget_protocol_runs_end_to_end(tmp_path):
+    tiny = {"train": 24, "val": 2, "test": 2, "image_size": 32, "batch_size": 8, "num_workers": 0,
+            "generator": {"conv_dim": 8, "downsample": 1, "repeat": 1, "hidden": 8, "norm": "none"},
+            "critic": {"conv_dim": 8, "repeat": 3},
+            "classifier": train.TrainConfig(epochs=5, batch_size=8, lr=1e-3, patience=None)}
+    test, history = mgan.run("arnn", "budget", dataset="synthetic", device="cpu", out_dir=tmp_path,
+                             progress=False, overrides=tiny, budget_minutes=BUDGET_MINUTES)
+    _budgeted(tmp_path / "arnn.json")
+    judge = json.loads((tmp_path / "classifier.json").read_text())
+    assert judge["config"]["budget_s"] == pytest.approx(BUDGET_MINUTES * 60)
+    assert test is not None and history[-1]["stopped"] in ("budget", "epochs")
+
+
+def test_budget_minutes_only_with_the_budget_protocol(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        mbg.main(["--protocol", "book", "--budget-minutes", "5", "--out-dir", str(tmp_path)])
+    assert stop.value.code == 2
+    assert "budget_minutes (--budget-minutes): expected only with the budget protocol, got 5.0 with " \
+           "protocol 'book'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        mbg.main(["--protocol", "budget", "--budget-minutes", "0"])
+    assert "--budget-minutes: expected a finite number > 0, got '0'" in capsys.readouterr().err

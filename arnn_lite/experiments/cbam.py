@@ -12,6 +12,10 @@
   (32k and 48k iterations), 182 epochs (64k iterations). A GPU job.
 * ``book``: cluttered coloured MNIST (offline), ResNet-8 of width 16, a few epochs with
   RMSprop: sized for a 2-core CPU.
+* ``budget``: full mode's (chapter 12 on a GPU): the paper protocol trained for
+  ``--budget-minutes`` (default 10; :func:`~arnn_lite.train.budget_ends`), the batch halved
+  if one step would not fit 12 GiB. Within minutes the schedule's learning-rate drops
+  (epochs 91 and 137) are not reached, so its numbers are early-training numbers.
 
 The optimiser is set through :class:`~arnn_lite.train.TrainConfig` (``optimizer``,
 ``momentum``, ``weight_decay``); results files record it under ``optimizer_used``. A run
@@ -35,11 +39,11 @@ from ..datasets.cifar import FILES, FOLDER, ImageTensors, load_cifar100, split_t
 from ..datasets.mnist import default_root
 from ..datasets.cluttered import cluttered_mnist
 from ..models.cbam import SPATIAL, cbam_resnet
-from ..train import TrainConfig, init_distributed, is_main
+from ..train import TrainConfig, budget_summary, init_distributed, is_main
 from .common import (add_run_flags, ArgumentParser, Refused, RunClock, as_json, claim_results, known_device,
                      non_negative_int, positive_int, refusals_exit, require_files, save_run,
                      train_and_test)
-from .mbg import mass_in_box
+from .mbg import BUDGET_MINUTES, add_budget_minutes, fit_memory, mass_in_box, with_budget
 
 __all__ = ["PROTOCOLS", "DATASETS", "optimizer_config", "build_data", "evaluate", "run", "main"]
 
@@ -55,6 +59,13 @@ PROTOCOLS = {
                  config=TrainConfig(epochs=5, batch_size=64, lr=1e-3, grad_clip=None, patience=None,
                                     decay_start=4, decay_every=1, decay_factor=10.0)),
 }
+PROTOCOLS["budget"] = {
+    **PROTOCOLS["paper"], "memory_limit_gib": 12,
+    "changes_from_recipe": ["training stops at the time budget (budget_s) rather than after 182 epochs, "
+                            "so the learning-rate drops at epochs 91 and 137 are usually not reached",
+                            "the batch is halved (and the learning rate with it) when one step would "
+                            "not fit 12 GiB"],
+    "config": dataclasses.replace(PROTOCOLS["paper"]["config"], budget_s=BUDGET_MINUTES * 60)}
 REPO = Path(__file__).resolve().parents[2]
 SIZES = ("train", "val", "test", "depth", "width", "epochs", "batch_size")
 
@@ -131,12 +142,14 @@ def evaluate(model, loader, device):
 
 def run(spatial="arnn", protocol="book", dataset=None, seed=0, device=None, out_dir=None,
         resume=False, overrides=None, progress=True, command=None, data_root=None,
-        download=None, verify=True, context_size=3, overwrite=False, allow_dirty=False):
+        download=None, verify=True, context_size=3, overwrite=False, allow_dirty=False,
+        budget_minutes=None):
     """Train and test one model; write ``data/results/cbam/<protocol>/<spatial>.json``
     and the best weights ``<spatial>.pt`` next to it (``<spatial>_seed<N>`` for seed N > 0).
     Returns ``(test metrics, history)``. Raises :class:`~.common.Refused` before any data is
     built for a depth or context the ResNet cannot take, missing CIFAR-100 files, or another
-    configuration's results in the way (unless ``overwrite``)."""
+    configuration's results in the way (unless ``overwrite``). ``budget_minutes``: the
+    ``budget`` protocol's training time (default 10)."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     spec = dict(PROTOCOLS[protocol])
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
@@ -147,6 +160,7 @@ def run(spatial="arnn", protocol="book", dataset=None, seed=0, device=None, out_
     config = optimizer_config(spec.pop("config"), spec["optimizer"])
     config = dataclasses.replace(config, seed=seed, **{k: overrides.pop(k) for k in list(overrides)
                                                        if k in ("epochs", "batch_size")})
+    config = with_budget(config, protocol, budget_minutes)
     label = protocol if not overrides else "custom"
     spec.update(overrides)
     out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / "cbam" / label
@@ -163,12 +177,19 @@ def run(spatial="arnn", protocol="book", dataset=None, seed=0, device=None, out_
     torch.manual_seed(seed)
     sets, classes = build_data(spec["dataset"], spec, seed, spec["augment"], data_root, download, verify)
     net = cbam_resnet(spec["depth"], classes, spatial, context, spec["width"])
+    extra = {}
+    if "memory_limit_gib" in spec:  # full mode: a batch that fits a 16 GB GPU
+        config, record, stem, extra["memory"] = fit_memory(
+            net, sets["train"], loss_fn, config, device, spec, record,
+            lambda rec: claim_results(out_dir, spatial, "cbam", rec, seed, overwrite, allow_dirty))
     clock = RunClock()
     test, history, best = train_and_test(net, sets, loss_fn, evaluate, config, out_dir / f"{stem}.ckpt",
                                          device, resume, progress, identity=record)
     test["parameters"] = sum(p.numel() for p in net.parameters())
+    if config.budget_s is not None:
+        extra["budget"] = budget_summary(history, config)
     if is_main():
-        save_run(out_dir, stem, "cbam", label, record, {"test": test, "history": history}, best,
+        save_run(out_dir, stem, "cbam", label, record, {"test": test, "history": history, **extra}, best,
                  clock, seed, device, command)
     return test, history
 
@@ -194,6 +215,7 @@ def main(argv=None):
     for name in SIZES:
         p.add_argument(f"--{name.replace('_', '-')}", type=positive_int, dest=name,
                        help="6n + 2 (8, 14, 20, ...)" if name == "depth" else None)
+    add_budget_minutes(p)
     argv = list(sys.argv[1:] if argv is None else argv)
     a = p.parse_args(argv)
     command = " ".join(["python -m arnn_lite.experiments.cbam", *map(shlex.quote, argv)])
@@ -203,7 +225,7 @@ def main(argv=None):
                       {k: getattr(a, k) for k in SIZES}, command=command, data_root=a.data_root,
                       download=True if a.download else None, verify=not a.no_verify,
                       context_size=a.context_size, overwrite=a.overwrite,
-                      allow_dirty=a.allow_dirty)
+                      allow_dirty=a.allow_dirty, budget_minutes=a.budget_minutes)
     if is_main():
         print(f"{a.spatial}: test accuracy {test['accuracy']:.4f}, top-5 {test['top5']:.4f}")
     if dist.is_initialized():

@@ -1,12 +1,18 @@
 """MBG / MBG^inv attribute prediction: train one model, evaluate, write a results file.
 
     python -m arnn_lite.experiments.mbg --model arnn --protocol book [--inverse] [--resume]
+    python -m arnn_lite.experiments.mbg --model arnn --protocol budget --budget-minutes 10
 
 Protocols: ``paper`` is PAN's recipe (30k / 10k / 10k, up to 300 epochs, batch 200,
 RMSprop 0.003, clip 5, patience 50, lr / 1.5 every 10 epochs after 30): a GPU job.
 ``book`` keeps the recipe but shrinks data and epochs to fit a 2-core CPU; its sizes
 are in :data:`PROTOCOLS` and every results file records them. ``--train-size`` etc.
-override either (the results file then says ``protocol: custom``). A run never replaces
+override either (the results file then says ``protocol: custom``). ``budget`` is full
+mode's (chapters 09-11 on a GPU): PAN's recipe (batch 200, lr 0.003, up to 300 epochs) on
+10k / 2k / 5k images, trained for ``--budget-minutes`` (default 10) by
+:func:`~arnn_lite.train.budget_ends`'s rule, the batch halved if one step would not fit
+12 GiB (:func:`~arnn_lite.train.fit_batch_to_memory`); its results file records the budget,
+what the run did with it and, in its provenance, the GPU. A run never replaces
 the results of another configuration (see :func:`~arnn_lite.experiments.common.claim_results`;
 ``--overwrite`` does); seeds other than 0 write ``<model>_seed<N>.json``.
 """
@@ -14,6 +20,7 @@ the results of another configuration (see :func:`~arnn_lite.experiments.common.c
 from __future__ import annotations
 
 import dataclasses
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -26,12 +33,12 @@ from .. import stats
 from ..datasets.mbg import GENERATOR_VERSION, MBG, PALETTE, SCALE_BINS, scale_bin
 from ..datasets.mnist import default_root
 from ..models.mbg import ATTENTIONS, MBGNet
-from ..train import TrainConfig, init_distributed, is_main
-from .common import (add_run_flags, ArgumentParser, add_generator_version, CachedSplit, RunClock, as_json, check_at_least, claim_results,
-                     known_device, non_negative_int, positive_int, refusals_exit, resolve_protocol,
+from ..train import TrainConfig, budget_summary, fit_batch_to_memory, init_distributed, is_main
+from .common import (add_run_flags, ArgumentParser, add_generator_version, CachedSplit, Refused, RunClock, as_json, check_at_least, claim_results,
+                     known_device, non_negative_int, positive_float, positive_int, refusals_exit, resolve_protocol,
                      save_run, smallest_canvas, train_and_test)
 
-__all__ = ["PROTOCOLS", "Materialized", "evaluate", "run", "main", "mass_in_box", "ink_coverage",
+__all__ = ["PROTOCOLS", "BUDGET_MINUTES", "Materialized", "evaluate", "run", "main", "mass_in_box", "ink_coverage",
            "same_colour_mass"]
 
 # How the book protocol departs from PAN's recipe (TrainConfig's defaults), and why; every
@@ -44,9 +51,19 @@ BOOK_CHANGES = (
     "PAN's decay schedule is kept (lr / 1.5 every 10 epochs after epoch 30): it never starts "
     "within 8 epochs",
 )
+# How the budget protocol departs from PAN's recipe.
+BUDGET_CHANGES = (
+    "10,000 / 2,000 / 5,000 images instead of 30,000 / 10,000 / 10,000 (generated in minutes "
+    "on Colab's CPU)",
+    "training stops at the time budget (budget_s) rather than after up to 300 epochs",
+    "the batch is halved (and the learning rate with it) when one step would not fit 12 GiB",
+)
+BUDGET_MINUTES = 10.0  # the budget protocol's default (--budget-minutes)
 PROTOCOLS = {
     "paper": dict(train=30000, val=10000, test=10000, canvas=100,
                   config=TrainConfig()),
+    "budget": dict(train=10000, val=2000, test=5000, canvas=100, changes_from_recipe=BUDGET_CHANGES,
+                   memory_limit_gib=12, config=TrainConfig(budget_s=BUDGET_MINUTES * 60)),
     "book": dict(train=2000, val=500, test=1000, canvas=100, changes_from_recipe=BOOK_CHANGES,
                  config=TrainConfig(epochs=8, batch_size=50, lr=3e-3 * 50 / 200, patience=4)),
 }
@@ -149,13 +166,15 @@ def evaluate(model, loader, device):
 def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_dir=None,
         resume=False, overrides=None, progress=True, command=None, overwrite=False,
         allow_dirty=False,
-        generator_version=GENERATOR_VERSION):
+        generator_version=GENERATOR_VERSION, budget_minutes=None):
     """Train and test one model; write ``data/results/mbg[_inv]/<protocol>/<model>.json``
-    (``<model>_seed<N>.json`` for seed N > 0). Raises :class:`~.common.Refused` before any
+    (``<model>_seed<N>.json`` for seed N > 0). ``budget_minutes``: the ``budget`` protocol's
+    training time (default :data:`BUDGET_MINUTES`). Raises :class:`~.common.Refused` before any
     data is built if the canvas is too small or another configuration's results are there
     (unless ``overwrite``)."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     spec, config, label = resolve_protocol(PROTOCOLS, protocol, overrides, seed)
+    config = with_budget(config, protocol, budget_minutes)
     check_at_least(spec["canvas"], MIN_CANVAS, "canvas", "the largest digit, 28 px at scale 3.0, must fit; "
                    f"MBGNet alone needs {smallest_canvas(4)}")
     name = "mbg_inv" if inverse else "mbg"
@@ -169,13 +188,45 @@ def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_d
                                     version=generator_version), cache)
             for split in ("train", "val", "test")}
     net = MBGNet(model, num_classes=10 if inverse else 5, query_dim=5 if inverse else 10)
+    extra = {}
+    if "memory_limit_gib" in spec:  # full mode: a batch that fits a 16 GB GPU
+        config, record, stem, extra["memory"] = fit_memory(
+            net, sets["train"], loss_fn, config, device, spec, record,
+            lambda rec: claim_results(out_dir, model, name, rec, seed, overwrite, allow_dirty))
     clock = RunClock()
     test, history, best = train_and_test(net, sets, loss_fn, evaluate, config, out_dir / f"{stem}.ckpt",
                                          device, resume, progress, identity=record)
+    if config.budget_s is not None:
+        extra["budget"] = budget_summary(history, config)
     if is_main():
-        save_run(out_dir, stem, name, label, record, {"test": test, "history": history}, best, clock,
-                 seed, device, command)
+        save_run(out_dir, stem, name, label, record, {"test": test, "history": history, **extra}, best,
+                 clock, seed, device, command)
     return test, history
+
+
+def with_budget(config: TrainConfig, protocol: str, budget_minutes=None) -> TrainConfig:
+    """``config`` with the ``budget`` protocol's training time set to ``budget_minutes``
+    (``None``: the protocol's own). Other protocols take no budget (:class:`~.common.Refused`)."""
+    if budget_minutes is None:
+        return config
+    if protocol != "budget":
+        raise Refused(f"budget_minutes (--budget-minutes): expected only with the budget protocol, "
+                      f"got {budget_minutes} with protocol {protocol!r}")
+    if not (isinstance(budget_minutes, (int, float)) and math.isfinite(budget_minutes) and budget_minutes > 0):
+        raise Refused(f"budget_minutes (--budget-minutes): expected a finite number > 0, got {budget_minutes!r}")
+    return dataclasses.replace(config, budget_s=round(float(budget_minutes) * 60, 3))
+
+
+def fit_memory(net, train_set, loss, config, device, spec, record, claim):
+    """Full mode's batch: ``config`` with the batch halved until one training step fits
+    ``spec["memory_limit_gib"]`` (:func:`~arnn_lite.train.fit_batch_to_memory`; measured on
+    CUDA, estimated elsewhere). A changed batch changes the run's record, which is claimed
+    again (``claim(record) -> stem``). Returns ``(config, record, stem, what was found)``."""
+    sample = [train_set[i] for i in range(min(4, len(train_set)))]
+    fitted, found = fit_batch_to_memory(net, sample, loss, config, device, spec["memory_limit_gib"] * 2**30)
+    if fitted is not config:
+        record = {**record, "batch_size": fitted.batch_size, "lr": fitted.lr}
+    return fitted, record, claim(record), found
 
 
 def main(argv=None):
@@ -195,6 +246,7 @@ def main(argv=None):
         p.add_argument(f"--{name.replace('_', '-')}", type=positive_int, dest=name,
                        help=f"at least {MIN_CANVAS}" if name == "canvas" else None)
     add_generator_version(p)
+    add_budget_minutes(p)
     argv = list(sys.argv[1:] if argv is None else argv)
     a = p.parse_args(argv)
     overrides = {k: getattr(a, k) for k in OVERRIDES}
@@ -203,11 +255,17 @@ def main(argv=None):
     with refusals_exit(p):
         test, _ = run(a.model, a.protocol, a.inverse, a.seed, device, a.out_dir, a.resume, overrides,
                       command=command, overwrite=a.overwrite, allow_dirty=a.allow_dirty,
-                      generator_version=a.generator_version)
+                      generator_version=a.generator_version, budget_minutes=a.budget_minutes)
     if is_main():
         print(f"{a.model}: test accuracy {test['accuracy']:.4f}")
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def add_budget_minutes(parser) -> None:
+    """``--budget-minutes``: the ``budget`` protocol's training time (default 10)."""
+    parser.add_argument("--budget-minutes", type=positive_float,
+                        help=f"minutes of training for --protocol budget (default {BUDGET_MINUTES:g})")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """ModularGAN vs ModularGAN+ARNN hair-colour transfer: train, measure, write results.
 
-    python -m arnn_lite.experiments.mgan --attention mgan|arnn --protocol book|paper \
-        [--dataset synthetic|celeba] [--data-root DIR] [--resume]
+    python -m arnn_lite.experiments.mgan --attention mgan|arnn --protocol book|paper|budget \
+        [--dataset synthetic|celeba] [--data-root DIR] [--resume] [--budget-minutes 10]
 
 Chapter 14 (``chapters/14_mgan_hair_colour.ipynb``) walks through it. The recipe is
 StarGAN's, which ModularGAN follows: WGAN-GP critic with an attribute head, Adam (lr
@@ -13,7 +13,10 @@ L1 terms: reconstruction ``R(E(x)) ≈ x`` (lambda_rec 10) and the feature cycle
 last 10): a GPU job. ``book`` keeps the losses, loss weights, Adam betas and n_critic but
 shrinks images, networks and epochs to fit a 2-core CPU, drops instance norm and raises
 the learning rate to 1e-3 (its ``changes_from_recipe`` says why; sizes in
-:data:`PROTOCOLS`, recorded in every results file). A separately trained hair-colour classifier (``--classifier``, trained first if
+:data:`PROTOCOLS`, recorded in every results file). ``budget`` is full mode's (chapter 14
+on a GPU, with CelebA): the paper protocol, the judge and each generator trained for
+``--budget-minutes`` (default 10) by :func:`~arnn_lite.train.budget_ends`'s rule, the
+GAN's batch halved if one step would not fit 12 GiB. A separately trained hair-colour classifier (``--classifier``, trained first if
 missing) judges the translations; see :mod:`arnn_lite.experiments.mgan_eval`.
 
 A run never replaces the results (or the judge) of another configuration; ``--overwrite``
@@ -35,8 +38,9 @@ import torch.nn.functional as F
 from .. import results
 from ..datasets.faces import CELEBA_FILES, SyntheticFaces, celeba_hair, materialize
 from ..models.mgan import ATTENTIONS, Discriminator, ModularGenerator
-from ..train import (TrainConfig, load_checkpoint, make_loader, recorded_sha256, save_checkpoint,
-                     sha256)
+from ..train import (TrainConfig, _estimator, _left, budget_ends, budget_summary, halve_to_fit, load_checkpoint,
+                     make_loader, measure_peak_bytes, recorded_sha256, save_checkpoint, sha256)
+from .mbg import BUDGET_MINUTES, add_budget_minutes, with_budget
 from .common import (add_run_flags, ArgumentParser, Refused, as_json, claim_results, config_diff, known_device,
                      non_negative_int, positive_int, refusals_exit, require_files, results_conflict,
                      results_stem)
@@ -65,6 +69,7 @@ class GANConfig:
     decay_start: int | None = 10  # lr falls linearly to 0 from this epoch to the last
     num_workers: int = 0
     seed: int = 0
+    budget_s: float | None = None  # seconds of training; the rule of arnn_lite.train.budget_ends
 
     def lr_at(self, epoch: int) -> float:
         if self.decay_start is None or epoch < self.decay_start:
@@ -87,6 +92,13 @@ PROTOCOLS = {
                                      "(and with instance norm) the generator had not started to "
                                      "change hair colour within the CPU budget in our trial runs"),
 }
+PROTOCOLS["budget"] = {
+    **PROTOCOLS["paper"], "memory_limit_gib": 12,
+    "gan": dataclasses.replace(PROTOCOLS["paper"]["gan"], budget_s=BUDGET_MINUTES * 60),
+    "classifier": dataclasses.replace(PROTOCOLS["paper"]["classifier"], budget_s=BUDGET_MINUTES * 60),
+    "changes_from_recipe": "the judge and each generator train for the time budget (budget_s) rather "
+                           "than 5 and 20 epochs, so the learning-rate decay (epochs 10-20) is usually not "
+                           "reached; the GAN's batch is halved when one step would not fit 12 GiB"}
 
 
 def gradient_penalty(critic, real, fake, alpha) -> torch.Tensor:
@@ -123,12 +135,15 @@ def generator_loss(G, D, x, target, cfg: GANConfig) -> dict:
     return terms
 
 
-def _epoch(G, D, opt_g, opt_d, loader, cfg, gen, step, device, progress, desc):
+def _epoch(G, D, opt_g, opt_d, loader, cfg, gen, step, device, progress, desc, left=None):
     """One pass over the data: a critic step per batch, a generator step every
-    ``n_critic``. Returns the mean of each loss term and the updated step count."""
+    ``n_critic``. Returns the mean of each loss term and the updated step count.
+    ``left``: ``() -> seconds`` of budget left; the pass ends after the step that spends it
+    (the returned terms then hold ``budget_cut``)."""
     from tqdm.auto import tqdm
-    sums, counts = {}, {}
-    for batch in tqdm(loader, desc=desc, leave=False, disable=not progress):
+    sums, counts, cut = {}, {}, {}
+    bar = tqdm(loader, desc=desc, leave=False, disable=not progress)
+    for k, batch in enumerate(bar):
         x, label = batch["image"].to(device) * 2 - 1, batch["label"].to(device)  # [-1, 1]
         target = label[torch.randperm(len(label), generator=gen).to(device)]  # StarGAN's targets
         alpha = torch.rand(len(label), 1, 1, 1, generator=gen).to(device)
@@ -143,9 +158,16 @@ def _epoch(G, D, opt_g, opt_d, loader, cfg, gen, step, device, progress, desc):
             g_terms["g_loss"].backward()
             opt_g.step()
             terms.update(g_terms)
-        for k, v in terms.items():
-            sums[k], counts[k] = sums.get(k, 0.0) + v.item(), counts.get(k, 0) + 1
-    return {k: sums[k] / counts[k] for k in sums}, step
+        for key, v in terms.items():
+            sums[key], counts[key] = sums.get(key, 0.0) + v.item(), counts.get(key, 0) + 1
+        if left is not None:
+            seconds = left()
+            bar.set_description(f"{desc.split(',')[0]}, {_left(seconds)} left", refresh=False)
+            if seconds <= 0 and k + 1 < len(loader):
+                cut = {"budget_cut": True, "steps": k + 1}
+                break
+    bar.close()
+    return {**{key: sums[key] / counts[key] for key in sums}, **cut}, step
 
 
 def train_gan(G, D, train_set, cfg: GANConfig, checkpoint=None, resume=False, device="cpu",
@@ -176,6 +198,8 @@ def train_gan(G, D, train_set, cfg: GANConfig, checkpoint=None, resume=False, de
             module.load_state_dict(state[key])
         gen.set_state(state["generator_rng"])
         history, start, step = state["history"], state["epoch"] + 1, state["step"]
+        if budget_ends(history, cfg.budget_s):  # ended by its budget; killed before its results
+            return history
     loader_cfg = TrainConfig(batch_size=cfg.batch_size, seed=cfg.seed, num_workers=cfg.num_workers)
     for epoch in range(start, cfg.epochs):
         for opt in (opt_g, opt_d):
@@ -183,19 +207,28 @@ def train_gan(G, D, train_set, cfg: GANConfig, checkpoint=None, resume=False, de
                 group["lr"] = cfg.lr_at(epoch)
         G.train(), D.train()
         started = time.perf_counter()
+        spent = sum(h["seconds"] for h in history)  # before this epoch, across resumes
+        left = None if cfg.budget_s is None else (lambda: cfg.budget_s - spent - (time.perf_counter() - started))
+        desc = f"epoch {epoch + 1}/{cfg.epochs}"
         losses, step = _epoch(G, D, opt_g, opt_d, make_loader(train_set, loader_cfg, epoch, True),
-                              cfg, gen, step, device, progress, f"epoch {epoch + 1}/{cfg.epochs}")
+                              cfg, gen, step, device, progress,
+                              desc if left is None else f"{desc}, {_left(left())} left", left)
         entry = {"epoch": epoch + 1, "step": step, "lr": cfg.lr_at(epoch), **losses}
         entry.update(evaluate(G) if evaluate else {})
         entry["seconds"] = time.perf_counter() - started
         history.append(entry)
+        ended = budget_ends(history, cfg.budget_s)
+        if cfg.budget_s is not None:
+            entry["budget_left_s"] = cfg.budget_s - spent - entry["seconds"]
+            if ended or epoch + 1 == cfg.epochs:
+                entry["stopped"] = "budget" if ended else "epochs"
         if checkpoint is not None:
             save_checkpoint({"generator": G.state_dict(), "critic": D.state_dict(),
                              "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
                              "generator_rng": gen.get_state(), "history": history,
                              "epoch": epoch, "step": step, "identity": identity}, checkpoint,
                             record_sha256=True)
-        if stop_after is not None and epoch + 1 - start >= stop_after:
+        if ended or (stop_after is not None and epoch + 1 - start >= stop_after):
             break
     return history
 
@@ -241,20 +274,25 @@ def _claim_judge(out_dir, spec, seed, overwrite, allow_dirty=False):
 # --------------------------------------------------------------------------- one run
 def run(attention="arnn", protocol="book", dataset=None, seed=0, device=None, out_dir=None,
         resume=False, overrides=None, data_root=None, progress=True, command=None,
-        classifier_only=False, stop_after=None, overwrite=False, allow_dirty=False):
+        classifier_only=False, stop_after=None, overwrite=False, allow_dirty=False, budget_minutes=None):
     """Train one generator (and the judge, if missing); write
     ``data/results/mgan/<protocol>/<attention>.json`` and ``<attention>.pt``
     (generator weights; ``<attention>_seed<N>`` for seed N > 0). Returns ``(test metrics,
     history)``. Raises :class:`~.common.Refused` before any data is built when CelebA is
     missing, or when the results or the judge of another configuration are in the way
-    (unless ``overwrite``, which also retrains such a judge)."""
+    (unless ``overwrite``, which also retrains such a judge). ``budget_minutes``: the
+    ``budget`` protocol's training time for the judge and for the generator (default 10)."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     spec = {k: v for k, v in PROTOCOLS[protocol].items()}
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    gan_fields = {f.name for f in dataclasses.fields(GANConfig)} - {"seed", "budget_s"}
     gan = dataclasses.replace(spec.pop("gan"), seed=seed,
-                              **{k: overrides.pop(k) for k in list(overrides) if k in ("epochs", "batch_size")})
+                              **{k: overrides.pop(k) for k in list(overrides) if k in gan_fields})
     label = protocol if not overrides and dataset in (None, spec["dataset"]) else "custom"
     spec.update(overrides, dataset=dataset or spec["dataset"])
+    if budget_minutes is not None:
+        gan = with_budget(gan, protocol, budget_minutes)
+        spec["classifier"] = with_budget(spec["classifier"], protocol, budget_minutes)
     out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / "mgan" / label
     judge, stale = _claim_judge(out_dir, spec, seed, overwrite, allow_dirty)
     config = as_json({"attention": attention, **{k: v for k, v in spec.items() if k != "classifier"},
@@ -272,21 +310,53 @@ def run(attention="arnn", protocol="book", dataset=None, seed=0, device=None, ou
     torch.manual_seed(seed)
     G = ModularGenerator(attention, **spec["generator"])
     D = Discriminator(spec["image_size"], **spec["critic"])
+    memory = None
+    if "memory_limit_gib" in spec:  # full mode: a batch that fits a 16 GB GPU
+        gan, memory = _fit_gan_batch(G, D, splits["train"], gan, device, spec["memory_limit_gib"] * 2**30)
+        if memory["batch_to"] != memory["batch_from"]:
+            config = {**config, "gan": as_json(dataclasses.asdict(gan))}
+            stem = claim_results(out_dir, attention, "mgan", config, seed, overwrite, allow_dirty)
     started, t0, commit = results.now(), time.perf_counter(), results.git_commit()
     history = train_gan(G, D, splits["train"], gan, out_dir / f"{stem}.ckpt", resume, device,
                         lambda g: evaluate_translations(g, classifier, splits["val"], device),
                         progress, stop_after, identity=config)
-    if stop_after is not None and len(history) < gan.epochs:
+    if stop_after is not None and len(history) < gan.epochs and not budget_ends(history, gan.budget_s):
         return None, history  # "killed": no results file
     test = evaluate_translations(G, classifier, splits["test"], device)
     weights = out_dir / f"{stem}.pt"
     save_checkpoint({k: v.detach().cpu() for k, v in G.state_dict().items()}, weights)
+    extra = {"memory": memory} if memory else {}
+    if gan.budget_s is not None:
+        extra["budget"] = budget_summary(history, gan)
     results.write_result(out_dir / f"{stem}.json", "mgan", label, config,
-                         {"test": test, "history": history},
+                         {"test": test, "history": history, **extra},
                          results.provenance(seed, device, started, time.perf_counter() - t0, command, commit),
                          checkpoint={"file": weights.name, "sha256": sha256(weights)},
                          classifier={"file": f"{judge}.pt", "sha256": sha256(out_dir / f"{judge}.pt")})
     return test, history
+
+
+def _fit_gan_batch(G, D, train_set, gan: GANConfig, device, limit):
+    """``gan`` with its batch halved until one critic and one generator step together fit
+    ``limit`` bytes (measured on CUDA, estimated elsewhere; the learning rate is kept: Adam),
+    and what was found (as :func:`~arnn_lite.train.fit_batch_to_memory`)."""
+    pair = torch.nn.ModuleDict({"G": G, "D": D})
+
+    def loss(net, batch, dev):
+        x, label = batch["image"].to(dev) * 2 - 1, batch["label"].to(dev)
+        target, alpha = label.roll(1), torch.full((len(label), 1, 1, 1), 0.5, device=dev)
+        return (critic_loss(net["G"], net["D"], x, label, target, alpha, gan)["d_loss"]
+                + generator_loss(net["G"], net["D"], x, target, gan)["g_loss"])
+
+    sample = [train_set[i] for i in range(min(4, len(train_set)))]
+    if torch.device(device).type == "cuda":
+        method, peak = "measured", (lambda b: measure_peak_bytes(pair, sample, loss, b, TrainConfig(), device))
+    else:
+        method, peak = "estimated", _estimator(pair, sample, loss)
+    batch, bytes_ = halve_to_fit(peak, gan.batch_size, limit)
+    return dataclasses.replace(gan, batch_size=batch), {
+        "method": method, "peak_bytes": bytes_, "limit_bytes": limit, "batch_from": gan.batch_size,
+        "batch_to": batch}
 
 
 def main(argv=None):
@@ -308,6 +378,7 @@ def main(argv=None):
     add_run_flags(p)
     for name in ("train", "val", "test", "epochs", "batch_size"):
         p.add_argument(f"--{name.replace('_', '-')}", type=positive_int, dest=name)
+    add_budget_minutes(p)
     argv = list(sys.argv[1:] if argv is None else argv)
     a = p.parse_args(argv)
     overrides = {k: getattr(a, k) for k in ("train", "val", "test", "epochs", "batch_size")}
@@ -315,7 +386,7 @@ def main(argv=None):
     with refusals_exit(p):
         test, _ = run(a.attention, a.protocol, a.dataset, a.seed, a.device, a.out_dir, a.resume, overrides,
                       a.data_root, command=command, classifier_only=a.classifier, overwrite=a.overwrite,
-                      allow_dirty=a.allow_dirty)
+                      allow_dirty=a.allow_dirty, budget_minutes=a.budget_minutes)
     if test is not None:
         print(f"{a.attention}: " + ", ".join(f"{k} {v:.3f}" for k, v in test.items()))
 

@@ -1,6 +1,7 @@
 """Scalability study (supplement Table 3): NONE vs ARNN vs BRNN^δ after a fifth stack.
 
     python -m arnn_lite.experiments.scalability --front arnn --protocol book [--block-size 2] [--resume]
+    python -m arnn_lite.experiments.scalability --front arnn --protocol budget --budget-minutes 10
 
 The network is :class:`~arnn_lite.models.mbg.MBGNet` with ``front=...``: a fifth
 3×3 conv + 2×2 pool stack in front of the ARNN network of Table 2, followed by no
@@ -13,7 +14,9 @@ last, softmax, attention would have a single position to choose from). The task 
 supplement's Section 4.1). Each results file records accuracy (total, per scale bin,
 mask mass per stage), the measured seconds per training step (forward, backward and
 optimiser step on one batch, median of several timed steps) and the sequential step
-counts of the front attention. Seeds other than 0 write ``front_<front>_seed<N>.json``; a
+counts of the front attention. Protocols: ``paper`` (PAN's recipe at the paper's sizes),
+``book`` (MBG's book protocol) and ``budget`` (full mode on a GPU: MBG's budget protocol,
+:mod:`arnn_lite.experiments.mbg`, on the 128×128 canvas, for ``--budget-minutes``). Seeds other than 0 write ``front_<front>_seed<N>.json``; a
 run never replaces another configuration's results (``--overwrite`` does).
 """
 
@@ -34,11 +37,12 @@ from ..datasets.mbg import GENERATOR_VERSION, MBG
 from ..datasets.mnist import default_root
 from ..models.mbg import MBGNet
 from .._checks import check_positive
-from ..train import TrainConfig, make_loader
+from ..train import TrainConfig, budget_summary, make_loader
 from .common import (add_run_flags, ArgumentParser, add_generator_version, RunClock, as_json, check_at_least, claim_results, known_device,
                      non_negative_int, positive_int, refusals_exit, resolve_protocol, save_run,
                      smallest_canvas, train_and_test)
-from .mbg import BOOK_CHANGES, REPO, Materialized, evaluate, loss_fn
+from .mbg import (BOOK_CHANGES, PROTOCOLS as MBG_PROTOCOLS, REPO, Materialized, add_budget_minutes, evaluate,
+                  fit_memory, loss_fn, with_budget)
 
 __all__ = ["PROTOCOLS", "FRONTS", "map_sizes", "sequential_steps", "network_sequential_steps", "time_steps",
            "run", "main"]
@@ -49,6 +53,7 @@ PROTOCOLS = {
     "book": dict(train=2000, val=500, test=1000, canvas=128,  # MBG's book protocol (chapter 09)
                  changes_from_recipe=BOOK_CHANGES,
                  config=TrainConfig(epochs=8, batch_size=50, lr=3e-3 * 50 / 200, patience=4)),
+    "budget": {**MBG_PROTOCOLS["budget"], "canvas": 128},  # MBG's budget protocol (chapter 09)
 }
 
 
@@ -113,9 +118,10 @@ def _timed(net, dataset, config, device, steps, warmup):
 def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_dir=None,
         resume=False, overrides=None, progress=True, command=None, timing_steps=3, overwrite=False,
         allow_dirty=False,
-        generator_version=GENERATOR_VERSION):
+        generator_version=GENERATOR_VERSION, budget_minutes=None):
     """Train and test one variant; write ``data/results/mbg_scale/<protocol>/front_<front>.json``
-    (``front_<front>_seed<N>.json`` for seed N > 0). Raises :class:`~.common.Refused` before
+    (``front_<front>_seed<N>.json`` for seed N > 0). ``budget_minutes``: the ``budget``
+    protocol's training time (default 10). Raises :class:`~.common.Refused` before
     any data is built for a canvas the five stacks cannot take, or another configuration's
     results in the way (unless ``overwrite``)."""
     if front not in FRONTS:
@@ -124,6 +130,7 @@ def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_di
     check_positive(timing_steps, "timing_steps")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     spec, config, label = resolve_protocol(PROTOCOLS, protocol, overrides, seed)
+    config = with_budget(config, protocol, budget_minutes)
     check_at_least(spec["canvas"], smallest_canvas(5), "canvas", "five conv+pool stacks must leave a pixel")
     sizes = map_sizes(spec["canvas"])
     out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / "mbg_scale" / label
@@ -136,6 +143,11 @@ def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_di
                                     version=generator_version), default_root() / "mbg")
             for split in ("train", "val", "test")}
     net = MBGNet("arnn", front=front, block_size=block_size)
+    extra = {}
+    if "memory_limit_gib" in spec:  # full mode: a batch that fits a 16 GB GPU
+        config, record, stem, extra["memory"] = fit_memory(
+            net, sets["train"], loss_fn, config, device, spec, record,
+            lambda rec: claim_results(out_dir, f"front_{front}", "mbg_scale", rec, seed, overwrite, allow_dirty))
     clock = RunClock()
     step_times = time_steps(net, sets["train"], config, device, steps=timing_steps)
     test, history, best = train_and_test(net, sets, loss_fn, evaluate, config, out_dir / f"{stem}.ckpt",
@@ -147,8 +159,10 @@ def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_di
     timing = {"seconds_per_step": statistics.median(step_times), "step_times": step_times,
               "batch_size": config.batch_size, "front_map": side, "front_sequential_steps": front_steps,
               "epoch_seconds_per_step": [h["seconds"] / steps_per_epoch for h in history]}
-    save_run(out_dir, stem, "mbg_scale", label, record, {"test": test, "timing": timing, "history": history},
-             best, clock, seed, device, command)
+    if config.budget_s is not None:
+        extra["budget"] = budget_summary(history, config)
+    save_run(out_dir, stem, "mbg_scale", label, record,
+             {"test": test, "timing": timing, "history": history, **extra}, best, clock, seed, device, command)
     return test, timing
 
 
@@ -170,6 +184,7 @@ def main(argv=None):
         p.add_argument(f"--{name.replace('_', '-')}", type=positive_int, dest=name,
                        help=f"at least {smallest_canvas(5)}" if name == "canvas" else None)
     add_generator_version(p)
+    add_budget_minutes(p)
     argv = list(sys.argv[1:] if argv is None else argv)
     a = p.parse_args(argv)
     overrides = {k: getattr(a, k) for k in ("train", "val", "test", "canvas", "epochs", "batch_size")}
@@ -178,7 +193,7 @@ def main(argv=None):
         test, timing = run(a.front, a.protocol, a.block_size, a.seed, a.device, a.out_dir, a.resume,
                            overrides, command=command, timing_steps=a.timing_steps, overwrite=a.overwrite,
                            allow_dirty=a.allow_dirty,
-                           generator_version=a.generator_version)
+                           generator_version=a.generator_version, budget_minutes=a.budget_minutes)
     print(f"front {a.front}: test accuracy {test['accuracy']:.4f}, "
           f"{timing['seconds_per_step']:.3f} s per training step")
 

@@ -9,7 +9,9 @@ halved by image id parity into our validation and test sets).
 
 Protocols: ``paper`` takes MCB's sizes (Fukui et al., 2016: d = 16000, 2 glimpses,
 512-channel attention, a 2048-d question vector) on a larger synthetic set: a GPU job.
-``book`` shrinks data, model and epochs to fit a 2-core CPU. Both train with the book's
+``book`` shrinks data, model and epochs to fit a 2-core CPU. ``budget`` is full mode's
+(chapter 13 on a GPU): the paper protocol trained for ``--budget-minutes`` (default 10;
+:func:`~arnn_lite.train.budget_ends`), the batch halved if one step would not fit 12 GiB. Both train with the book's
 one loop, :func:`arnn_lite.train.fit` (RMSprop), not MCB's solver settings. Results go
 to ``data/results/vqa[2]/<protocol>/<attention>.json`` with accuracy per question type
 (``<attention>_seed<N>.json`` for seed N > 0); a run never replaces another configuration's
@@ -33,11 +35,11 @@ from .. import stats
 from ..datasets.mnist import default_root
 from ..datasets.vqa import VQAScenes, VQAv2Features, vqa2_files
 from ..models.vqa import ATTENTIONS, MCBNet
-from ..train import TrainConfig, init_distributed, is_main
+from ..train import TrainConfig, budget_summary, init_distributed, is_main
 from .common import (add_run_flags, ArgumentParser, CachedSplit, RunClock, as_json, check_at_least, claim_results,
                      known_device, non_negative_int, positive_float, positive_int, refusals_exit,
                      require_files, save_run, train_and_test)
-from .mbg import mass_in_box
+from .mbg import BUDGET_MINUTES, add_budget_minutes, fit_memory, mass_in_box, with_budget
 
 __all__ = ["PROTOCOLS", "Materialized", "build_model", "evaluate", "load_data", "run", "main"]
 
@@ -54,6 +56,12 @@ PROTOCOLS = {
                  config=TrainConfig(epochs=8, batch_size=64, lr=1e-3, patience=4,
                                     decay_start=6, decay_every=2)),
 }
+PROTOCOLS["budget"] = {
+    **PROTOCOLS["paper"], "memory_limit_gib": 12,
+    "changes_from_recipe": ["training stops at the time budget (budget_s) rather than after up to 60 epochs",
+                            "the batch is halved (and the learning rate with it) when one step would "
+                            "not fit 12 GiB"],
+    "config": dataclasses.replace(PROTOCOLS["paper"]["config"], budget_s=BUDGET_MINUTES * 60)}
 REPO = Path(__file__).resolve().parents[2]
 KEYS = ("image", "question", "length", "answer", "qtype", "box")
 # Two digits of the smallest scale (28 px × 0.7) side by side (VQAScenes' rule).
@@ -144,11 +152,13 @@ def evaluate(model, loader, device, qtype_names=("colour", "digit", "count", "po
 
 
 def run(attention="arnn", protocol="book", seed=0, device=None, out_dir=None, resume=False,
-        overrides=None, progress=True, command=None, vqa2_root=None, overwrite=False, allow_dirty=False):
+        overrides=None, progress=True, command=None, vqa2_root=None, overwrite=False, allow_dirty=False,
+        budget_minutes=None):
     """Train and test one model; write ``data/results/vqa[2]/<protocol>/<attention>.json``.
     Raises :class:`~.common.Refused` before any data is built for a canvas or channel count
     the model cannot take, a folder without VQA v2, or another configuration's results in
-    the way (unless ``overwrite``)."""
+    the way (unless ``overwrite``). ``budget_minutes``: the ``budget`` protocol's training
+    time (default 10)."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     spec = dict(PROTOCOLS[protocol])
     spec["model"] = dict(spec["model"])
@@ -156,6 +166,7 @@ def run(attention="arnn", protocol="book", seed=0, device=None, out_dir=None, re
     label = protocol if not overrides else "custom"
     config = dataclasses.replace(spec.pop("config"), seed=seed, **{
         k: overrides.pop(k) for k in list(overrides) if k in ("epochs", "batch_size", "lr")})
+    config = with_budget(config, protocol, budget_minutes)
     spec["model"].update({k: overrides.pop(k) for k in list(overrides) if k in spec["model"]})
     spec.update(overrides)
     name = "vqa2" if vqa2_root else "vqa"
@@ -172,12 +183,19 @@ def run(attention="arnn", protocol="book", seed=0, device=None, out_dir=None, re
     sets = load_data(spec, seed, vqa2_root)
     net = build_model(attention, sets["train"], seed, **spec["model"])
     score = functools.partial(evaluate, qtype_names=sets["train"].qtype_names)
+    extra = {}
+    if "memory_limit_gib" in spec:  # full mode: a batch that fits a 16 GB GPU
+        config, record, stem, extra["memory"] = fit_memory(
+            net, sets["train"], loss_fn, config, device, spec, record,
+            lambda rec: claim_results(out_dir, attention, name, rec, seed, overwrite, allow_dirty))
     clock = RunClock()
     test, history, best = train_and_test(net, sets, loss_fn, score, config, out_dir / f"{stem}.ckpt",
                                          device, resume, progress, identity=record)
+    if config.budget_s is not None:
+        extra["budget"] = budget_summary(history, config)
     if is_main():
-        save_run(out_dir, stem, name, label, record, {"test": test, "history": history}, best, clock,
-                 seed, device, command)
+        save_run(out_dir, stem, name, label, record, {"test": test, "history": history, **extra}, best,
+                 clock, seed, device, command)
     return test, history
 
 
@@ -198,6 +216,7 @@ def main(argv=None):
     for key in ints:
         p.add_argument(f"--{key.replace('_', '-')}", type=positive_int, dest=key)
     p.add_argument("--lr", type=positive_float)
+    add_budget_minutes(p)
     argv = list(sys.argv[1:] if argv is None else argv)
     a = p.parse_args(argv)
     overrides = {k: getattr(a, k) for k in ints + ("lr",)}
@@ -206,7 +225,7 @@ def main(argv=None):
     with refusals_exit(p):
         test, _ = run(a.attention, a.protocol, a.seed, device, a.out_dir, a.resume, overrides,
                       command=command, vqa2_root=a.vqa2_root, overwrite=a.overwrite,
-                      allow_dirty=a.allow_dirty)
+                      allow_dirty=a.allow_dirty, budget_minutes=a.budget_minutes)
     if is_main():
         by_type = ", ".join(f"{k} {v:.3f}" for k, v in test["accuracy_by_type"].items() if v is not None)
         print(f"{a.attention}: test accuracy {test['accuracy']:.4f} ({by_type})")
