@@ -282,3 +282,112 @@ def is_full() -> bool:
 def budget(*, book, full):
     """Pick a size by mode, e.g. ``epochs = budget(book=2, full=300)``."""
     return full if is_full() else book
+
+
+# --------------------------------------------------------------------------- full mode
+# Full mode trains each model for a stated time (the experiments' `budget` protocol) and runs
+# the paper protocol (hours per model) only when the reader opts in (DESIGN.md §5).
+BUDGET_ENV = "ARNN_BUDGET_MINUTES"
+
+
+def budget_minutes(default: float = 10.0) -> float:
+    """Minutes of training per model in full mode: ``$ARNN_BUDGET_MINUTES`` when set (tests
+    run a chapter's full mode in seconds with it), else ``default``."""
+    text = os.environ.get(BUDGET_ENV)
+    if not text:
+        return float(default)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and value != float("inf")):
+        raise ValueError(f"{BUDGET_ENV}: expected a number of minutes > 0, got {text!r}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class FullModePlan:
+    """What a chapter's full-mode cell runs (made by :func:`full_mode_plan`).
+
+    Args:
+        budget: names of the runs of the ``budget`` protocol, in order (empty in book mode).
+        paper: names of the runs of the paper protocol (empty unless the reader opted in).
+        commands: for each name, the command line of that run without protocol options.
+        minutes: training minutes per budgeted run.
+        folder: where results and checkpoints go (``budget-<M>min/`` and ``paper/`` in it).
+        note: why nothing runs although the mode is full (e.g. missing data), or ``""``.
+    """
+
+    mode: str
+    device: str
+    budget: tuple
+    paper: tuple
+    commands: dict
+    minutes: float
+    folder: Path
+    note: str = ""
+
+    @property
+    def total_minutes(self) -> float:
+        """Training minutes of all budgeted runs together (runs x minutes)."""
+        return len(self.commands) * self.minutes
+
+    def out_dir(self, protocol: str) -> Path:
+        """The folder of ``protocol``'s results and checkpoints."""
+        return self.folder / ("paper" if protocol == "paper" else f"budget-{self.minutes:g}min")
+
+    def command(self, name: str, protocol: str) -> str:
+        """The command line that runs ``name`` with ``protocol`` (both resume: a run cut off by
+        the end of a Colab session continues; one that ended reports its results again)."""
+        extra = f" --budget-minutes {self.minutes:g}" if protocol == "budget" else ""
+        return (f"{self.commands[name]} --protocol {protocol}{extra} "
+                f"--out-dir {self.out_dir(protocol)} --resume")
+
+    def describe(self) -> str:
+        """What will run, in a few lines, stated before anything starts."""
+        n, total = len(self.commands), self.total_minutes
+        size = f"{n} run{'s' if n != 1 else ''} x {self.minutes:g} min = {total:g} min of training"
+        lines = [self.command(name, "budget") for name in self.commands]
+        if self.budget:
+            head = (f"Full mode on {self.device}: the budget protocol, {size} (plus data preparation "
+                    f"and evaluation), into {self.out_dir('budget')}:")
+        else:
+            why = self.note or "book mode: nothing is trained here"
+            head = f"{why[0].upper()}{why[1:]}. Full mode (a GPU, or ARNN_MODE=full) would run {size}:"
+        if self.paper:
+            tail = (f"Then the paper protocol (RUN_PAPER_PROTOCOL = True; hours per run, estimated "
+                    f"after each budgeted run), resumable from {self.out_dir('paper')}:")
+            lines += [tail] + [self.command(name, "paper") for name in self.paper]
+        else:
+            lines.append("The paper protocol (hours per run) runs only with RUN_PAPER_PROTOCOL = True.")
+        return "\n".join([head] + [f"  {line}" if line.startswith("python") else line for line in lines])
+
+
+def full_mode_plan(cfg: BookConfig, commands: dict, minutes: float, run_paper: bool = False,
+                   folder="arnn_runs", note: str = "") -> FullModePlan:
+    """What a chapter's full-mode cell runs: in full mode every run of ``commands``
+    (``{name: "python -m ... --model name"}``) with the ``budget`` protocol for ``minutes``
+    each, and the paper protocol only when ``run_paper`` (the reader's opt-in); in book mode,
+    or with a ``note`` saying what full mode lacks here, nothing. Results and checkpoints go
+    under ``folder``."""
+    if not (isinstance(minutes, (int, float)) and not isinstance(minutes, bool) and 0 < minutes < float("inf")):
+        raise ValueError(f"minutes: expected a number of minutes > 0, got {minutes!r}")
+    runs = tuple(commands) if cfg.mode == "full" and not note else ()
+    device = cfg.device
+    if device == "cuda" and torch.cuda.is_available():
+        device = f"cuda ({torch.cuda.get_device_name()})"
+    return FullModePlan(cfg.mode, device, runs, runs if run_paper else (), dict(commands), float(minutes),
+                        Path(folder), note)
+
+
+def expected_hours(history: list, epochs: int, scale: float = 1.0):
+    """Hours that ``epochs`` epochs would take at the pace of a budgeted run's ``history``
+    on data ``scale`` times as large: the mean seconds of its whole epochs, the first
+    (warm-up) left out when there are others. ``None`` without a whole epoch. An upper
+    estimate where early stopping ends the run sooner."""
+    whole = [h["seconds"] for h in history if not h.get("budget_cut")]
+    if len(whole) > 1:
+        whole = whole[1:]
+    if not whole:
+        return None
+    return sum(whole) / len(whole) * scale * epochs / 3600

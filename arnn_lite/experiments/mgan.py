@@ -296,7 +296,7 @@ def run(attention="arnn", protocol="book", dataset=None, seed=0, device=None, ou
     out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / "mgan" / label
     judge, stale = _claim_judge(out_dir, spec, seed, overwrite, allow_dirty)
     config = as_json({"attention": attention, **{k: v for k, v in spec.items() if k != "classifier"},
-                      "gan": dataclasses.asdict(gan)})  # the results file's config
+                      "gan": _gan_record(gan)})  # the results file's config
     stem = None if classifier_only else claim_results(out_dir, attention, "mgan", config, seed,
                                                       overwrite, allow_dirty)
     if spec["dataset"] == "celeba":
@@ -314,7 +314,7 @@ def run(attention="arnn", protocol="book", dataset=None, seed=0, device=None, ou
     if "memory_limit_gib" in spec:  # full mode: a batch that fits a 16 GB GPU
         gan, memory = _fit_gan_batch(G, D, splits["train"], gan, device, spec["memory_limit_gib"] * 2**30)
         if memory["batch_to"] != memory["batch_from"]:
-            config = {**config, "gan": as_json(dataclasses.asdict(gan))}
+            config = {**config, "gan": as_json(_gan_record(gan))}
             stem = claim_results(out_dir, attention, "mgan", config, seed, overwrite, allow_dirty)
     started, t0, commit = results.now(), time.perf_counter(), results.git_commit()
     history = train_gan(G, D, splits["train"], gan, out_dir / f"{stem}.ckpt", resume, device,
@@ -334,6 +334,15 @@ def run(attention="arnn", protocol="book", dataset=None, seed=0, device=None, ou
                          checkpoint={"file": weights.name, "sha256": sha256(weights)},
                          classifier={"file": f"{judge}.pt", "sha256": sha256(out_dir / f"{judge}.pt")})
     return test, history
+
+
+def _gan_record(gan: GANConfig) -> dict:
+    """``gan`` as results files record it; without a budget, as before budgets existed (so
+    earlier results files and checkpoints still count as the same run)."""
+    record = dataclasses.asdict(gan)
+    if record["budget_s"] is None:
+        del record["budget_s"]
+    return record
 
 
 def _fit_gan_batch(G, D, train_set, gan: GANConfig, device, limit):
