@@ -343,6 +343,13 @@ class FullModePlan:
         return (f"{self.commands[name]} --protocol {protocol}{extra} "
                 f"--out-dir {self.out_dir(protocol)} --resume")
 
+    def paper_note(self, name: str, hours) -> str:
+        """The line printed before ``name``'s paper run starts: its expected hours on this
+        device (:func:`expected_hours`) and where it resumes from."""
+        when = ("expected time not estimated (no whole budgeted epoch to time it by)" if hours is None
+                else f"expect up to about {hours:.1f} h on {self.device} (from its budgeted run's epochs)")
+        return f"{name}, paper protocol: {when}; resumable from {self.out_dir('paper')}"
+
     def describe(self) -> str:
         """What will run, in a few lines, stated before anything starts."""
         n, total = len(self.commands), self.total_minutes

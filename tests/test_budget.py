@@ -312,3 +312,153 @@ def test_budget_minutes_only_with_the_budget_protocol(tmp_path, capsys):
     with pytest.raises(SystemExit):
         mbg.main(["--protocol", "budget", "--budget-minutes", "0"])
     assert "--budget-minutes: expected a finite number > 0, got '0'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- full mode in the chapters
+import collections  # noqa: E402
+import os  # noqa: E402
+import types  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from arnn_lite import book  # noqa: E402
+
+CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
+FULL = book.BookConfig(device="cpu", mode="full", seed=0, on_colab=False)
+BOOK = book.BookConfig(device="cpu", mode="book", seed=0, on_colab=False)
+COMMANDS = {"ctx": "python -m arnn_lite.experiments.mbg --model ctx",
+            "arnn": "python -m arnn_lite.experiments.mbg --model arnn"}
+
+
+def test_budget_minutes_come_from_the_environment_when_set(monkeypatch):
+    monkeypatch.delenv(book.BUDGET_ENV, raising=False)
+    assert book.budget_minutes(10) == 10.0
+    monkeypatch.setenv(book.BUDGET_ENV, "0.05")
+    assert book.budget_minutes(10) == 0.05
+    for bad in ("ten", "0", "-1", "inf", "nan"):
+        monkeypatch.setenv(book.BUDGET_ENV, bad)
+        with pytest.raises(ValueError, match=f"ARNN_BUDGET_MINUTES: expected a number of minutes > 0, got '{bad}'"):
+            book.budget_minutes(10)
+
+
+def test_full_mode_plan_runs_the_paper_protocol_only_with_the_opt_in(tmp_path):
+    plan = book.full_mode_plan(BOOK, COMMANDS, 10, run_paper=True, folder=tmp_path)
+    assert plan.budget == plan.paper == ()  # book mode: nothing, even with the opt-in
+    assert "Book mode: nothing is trained here" in plan.describe() and "2 runs x 10 min = 20 min" in plan.describe()
+    plan = book.full_mode_plan(FULL, COMMANDS, 10, folder=tmp_path)
+    assert plan.budget == ("ctx", "arnn") and plan.paper == () and plan.total_minutes == 20
+    text = plan.describe()
+    assert text.startswith("Full mode on cpu: the budget protocol, 2 runs x 10 min = 20 min of training")
+    assert f"python -m arnn_lite.experiments.mbg --model ctx --protocol budget --budget-minutes 10 --out-dir " \
+           f"{tmp_path / 'budget-10min'} --resume" in text
+    assert "--protocol paper" not in text and "only with RUN_PAPER_PROTOCOL = True" in text
+    plan = book.full_mode_plan(FULL, COMMANDS, 10, run_paper=True, folder=tmp_path)
+    assert plan.paper == ("ctx", "arnn") and plan.out_dir("paper") == tmp_path / "paper"
+    assert f"--protocol paper --out-dir {tmp_path / 'paper'} --resume" in plan.describe()
+    assert plan.paper_note("ctx", 3.25) == (f"ctx, paper protocol: expect up to about 3.2 h on cpu (from its "
+                                            f"budgeted run's epochs); resumable from {tmp_path / 'paper'}")
+    plan = book.full_mode_plan(FULL, COMMANDS, 10, True, tmp_path, note="CELEBA_ROOT is not set")
+    assert plan.budget == plan.paper == () and plan.describe().startswith("CELEBA_ROOT is not set. Full mode")
+    with pytest.raises(ValueError, match="minutes: expected a number of minutes > 0, got 0"):
+        book.full_mode_plan(FULL, COMMANDS, 0)
+
+
+def test_expected_hours_leave_out_the_warm_up_and_cut_epochs():
+    history = [{"seconds": 100.0}, {"seconds": 36.0}, {"seconds": 36.0}, {"seconds": 5.0, "budget_cut": True}]
+    assert book.expected_hours(history, 300, scale=3.0) == pytest.approx(36 * 3 * 300 / 3600)
+    assert book.expected_hours([{"seconds": 72.0}], 100) == pytest.approx(2.0)
+    assert book.expected_hours([{"seconds": 5.0, "budget_cut": True}], 100) is None
+
+
+def _full_mode_cells(number):
+    """The settings cell and the run cell of a chapter's full mode."""
+    path = next(CHAPTERS.glob(f"{number}_*.ipynb"))
+    cells = json.loads(path.read_text())["cells"]
+    k = next(i for i, c in enumerate(cells) if c.get("id") == f"ch{number}-full-settings")
+    return "".join(cells[k]["source"]), "".join(cells[k + 1]["source"])
+
+
+class _Recorder:
+    """Stands in for an experiment module: records each ``run`` call, trains nothing."""
+
+    def __init__(self, module):
+        self.PROTOCOLS, self.FRONTS, self.calls = module.PROTOCOLS, getattr(module, "FRONTS", None), []
+
+    def run(self, name, protocol, **kw):
+        self.calls.append((name, protocol, kw))
+        print(f"RUN {name} {protocol}")
+        test = collections.defaultdict(lambda: 0.5)
+        if protocol == "budget" and self.FRONTS:  # scalability: (test, timing)
+            return test, {"seconds_per_step": 0.1}
+        return test, [{"seconds": 60.0}, {"seconds": 30.0}]
+
+
+MODULES = {"09": ("experiment", mbg, ["ctx", "arnn"]), "10": ("experiment", mbg, ["ctx", "arnn"]),
+           "11": ("scalability", scalability, list(scalability.FRONTS)), "12": ("experiment", cbam, ["cbam", "arnn"]),
+           "13": ("experiment", vqa, ["none", "att", "arnn"]), "14": ("experiment", mgan, ["mgan", "arnn"])}
+
+
+def _exec_full_mode(number, cfg, run_paper, tmp_path, capsys):
+    settings, cell = _full_mode_cells(number)
+    assert "RUN_PAPER_PROTOCOL = False" in settings and "BUDGET_MINUTES = budget_minutes(10)" in settings
+    settings = settings.replace("RUN_PAPER_PROTOCOL = False", f"RUN_PAPER_PROTOCOL = {run_paper}")
+    settings = settings.replace('Path("arnn_runs")', f'Path({str(tmp_path)!r})')
+    alias, module, _ = MODULES[number]
+    recorder = _Recorder(module)
+    history = {"metrics": {"history": [{"seconds": 60.0}, {"seconds": 30.0}]}}
+    namespace = {"cfg": cfg, alias: recorder, "os": os,
+                 "results": types.SimpleNamespace(read_result=lambda path: history)}
+    exec(compile(settings, f"chapter {number} settings", "exec"), namespace)
+    exec(compile(cell, f"chapter {number} full mode", "exec"), namespace)
+    return recorder.calls, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("number", sorted(MODULES))
+def test_chapter_full_mode_runs_the_budget_protocol_and_the_paper_one_only_on_request(
+        number, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(book.BUDGET_ENV, "0.05")
+    monkeypatch.setenv("CELEBA_ROOT", str(tmp_path / "celeba-root"))
+    names = MODULES[number][2]
+    calls, out = _exec_full_mode(number, BOOK, True, tmp_path, capsys)
+    assert calls == [] and "Book mode: nothing is trained here" in out  # book mode: commands only
+
+    calls, out = _exec_full_mode(number, FULL, False, tmp_path, capsys)
+    assert [(n, p) for n, p, _ in calls] == [(n, "budget") for n in names]
+    for _, _, kw in calls:
+        assert kw["budget_minutes"] == 0.05 and kw["resume"] is True
+        assert Path(kw["out_dir"]).parent.parent == tmp_path and Path(kw["out_dir"]).name == "budget-0.05min"
+    total = len(names) + (number == "14")  # chapter 14 also counts the judge
+    assert f"{total} runs x 0.05 min = {total * 0.05:g} min of training" in out
+    assert out.index("min of training") < out.index("RUN ")  # stated before anything starts
+
+    calls, out = _exec_full_mode(number, FULL, True, tmp_path, capsys)
+    paper = [(n, kw) for n, p, kw in calls if p == "paper"]
+    assert [n for n, _ in paper] == names and [p for _, p, _ in calls[:len(names)]] == ["budget"] * len(names)
+    assert all(kw["resume"] is True and Path(kw["out_dir"]).name == "paper" for _, kw in paper)
+    first_paper = out.index(f"RUN {names[0]} paper")
+    assert "paper protocol: expect up to about" in out[:first_paper]  # the hours, printed first
+
+
+def test_chapter_14_full_mode_needs_celeba(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("CELEBA_ROOT", raising=False)
+    calls, out = _exec_full_mode("14", FULL, True, tmp_path, capsys)
+    assert calls == [] and out.startswith("CELEBA_ROOT is not set, so nothing is trained here.")
+
+
+def test_chapter_09_full_mode_trains_for_its_budget_on_the_cpu(tmp_path, capsys, monkeypatch):
+    """Chapter 09's full-mode cells, executed as they are (the real experiment, tiny data)."""
+    monkeypatch.setenv(book.BUDGET_ENV, str(BUDGET_MINUTES))
+    monkeypatch.setitem(mbg.PROTOCOLS, "budget", {**mbg.PROTOCOLS["budget"], "train": 16, "val": 8, "test": 8,
+                                                  "config": dataclasses.replace(mbg.PROTOCOLS["budget"]["config"],
+                                                                                batch_size=8)})
+    monkeypatch.chdir(tmp_path)
+    settings, cell = _full_mode_cells("09")
+    namespace = {"cfg": FULL, "experiment": mbg}
+    exec(compile(settings, "chapter 09 settings", "exec"), namespace)
+    exec(compile(cell.replace("device=cfg.device,", "device=cfg.device, progress=False,"), "chapter 09", "exec"),
+         namespace)
+    out = capsys.readouterr().out
+    folder = tmp_path / "arnn_runs" / "mbg" / f"budget-{BUDGET_MINUTES:g}min"
+    for model in ("ctx", "arnn"):
+        result = _budgeted(folder / f"{model}.json")
+        assert result["protocol"] == "budget" and f"{model}: test accuracy" in out
+    assert not (tmp_path / "arnn_runs" / "mbg" / "paper").exists()
