@@ -20,9 +20,13 @@ How the chapter tests work (and what they cost on a 2-core CPU):
 """
 
 import ast
+import copy
+import csv
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -321,3 +325,127 @@ def test_exercises_execute(path, monkeypatch):
             assert err is None, f"student edition, cell {i} failed: {err}"
     for i, err in _run(nb, True, path.parent).items():
         assert err is None, f"with solutions, cell {i} failed: {err}"
+
+
+# ----------------------------------------------------------------------------- grading
+def _answered(teacher, name, answers=None):
+    """The student edition of ``teacher`` with every stub replaced by the teacher's
+    solution, or by ``answers[label]`` where given."""
+    student = classroom.student_notebook(teacher, name, repo_url=REPO)
+    stubs = [i for i, c in enumerate(student.cells) if "exercise" in classroom.tags(c)]
+    for ex, i in zip(classroom.find_exercises(teacher), stubs):
+        student.cells[i].source = (answers or {}).get(ex.label, ex.solution_code(teacher))
+    return student
+
+
+def _without(nb, tag):
+    out = copy.deepcopy(nb)
+    out.cells = [c for c in out.cells if tag not in classroom.tags(c)]
+    return out
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    """One grading run over a class of synthetic submissions (one kernel each)."""
+    root = tmp_path_factory.mktemp("class")
+    teacher_dir, subs = root / "chapters", root / "submissions"
+    teacher_dir.mkdir()
+    subs.mkdir()
+    teacher = synthetic()
+    nbformat.write(teacher, teacher_dir / "99_toy.ipynb")
+    stub = classroom.student_notebook(teacher, "99_toy.ipynb", repo_url=REPO)
+    complete = _answered(teacher, "99_toy.ipynb")
+    edited = copy.deepcopy(stub)  # the check cell rewritten to always pass
+    for c in edited.cells:
+        if "check" in classroom.tags(c):
+            c.source = "print('Correct!')"
+    missing = copy.deepcopy(complete)
+    missing.cells = [c for c in missing.cells if "{exercise}" not in c.source
+                     and "exercise" not in classroom.tags(c)]
+    untagged = _without(complete, "check")  # tags lost, checks deleted: still found, still checked
+    for c in untagged.cells:
+        c.metadata.pop("tags", None)
+    for student, nb in {"ann": complete, "bo": _without(stub, "check"), "cy": edited,
+                        "di": missing, "ed": untagged}.items():
+        nbformat.write(nb, subs / f"{student}.ipynb")
+    (root / "points.json").write_text('{"99.1": 3}')
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    run = subprocess.run([sys.executable, "-m", "arnn_lite.classroom", "grade", str(subs),
+                          "--teacher", str(teacher_dir), "--out", str(root / "report"),
+                          "--points", str(root / "points.json"), "--seed", "5"],
+                         capture_output=True, text=True, env=subprocess_env(**env), cwd=root)
+    grades = json.loads((root / "report" / "grades.json").read_text())
+    rows = list(csv.DictReader(open(root / "report" / "grades.csv", encoding="utf-8")))
+    return run, grades, rows
+
+
+def test_grade_takes_checks_from_the_teacher_edition(graded_class):
+    run, grades, _ = graded_class
+    assert run.returncode == 1, run.stderr  # not everyone passes
+    by_student = {row["student"]: row for row in grades["grades"]}
+    assert by_student["ann"]["passed"] and by_student["ann"]["points"] == 3
+    assert by_student["ed"]["passed"], "an answer whose tags were lost is still found"
+    for student in ("bo", "cy"):  # deleted or rewritten check cells do not help
+        assert not by_student[student]["passed"], by_student[student]
+        assert "not implemented" in by_student[student]["hint"]
+
+
+def test_grade_fails_a_missing_exercise(graded_class):
+    _, grades, _ = graded_class
+    row = next(r for r in grades["grades"] if r["student"] == "di")
+    assert not row["passed"] and "missing" in row["hint"] and row["points"] == 0
+
+
+def test_grade_reports_one_row_per_student_and_exercise(graded_class):
+    run, grades, rows = graded_class
+    assert [(r["student"], r["exercise"]) for r in rows] == [
+        (s, "99.1") for s in ("ann", "bo", "cy", "di", "ed")]
+    assert set(rows[0]) == set(classroom.REPORT_FIELDS)
+    assert grades["students"]["ann"] == {"points": 3.0, "max_points": 3.0, "passed": 1,
+                                         "exercises": 1}
+    assert grades["summary"] == [{"exercise": "99.1", "label": "ex-99-times",
+                                  "chapter": "99_toy.ipynb", "failed": 3, "students": 5}]
+    assert grades["seed"] == 5 and "most failed exercises" in run.stdout
+
+
+def test_grade_hidden_cases_catch_fitted_answers(tmp_path, monkeypatch):
+    """A chapter-02 answer that calls arnn_lite.unskew fails with a hint, and a
+    column_pixels answer fitted to the visible cases fails the hidden ones."""
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    name = "02_skew.ipynb"
+    teacher = classroom.read_notebook(ROOT / "chapters" / name)
+    fitted = ("def column_pixels(t, height, width):\n"
+              "    if (height, width) in [(4, 6), (6, 4), (3, 3), (1, 5), (5, 1)]:\n"
+              "        return [(i, t - i) for i in range(height) if 0 <= t - i < width]\n"
+              "    return []\n")
+    nb = _answered(teacher, name, {
+        "ex-02-unskew-loop": "import arnn_lite\n\ndef unskew_loop(y, width):\n"
+                             "    return arnn_lite.unskew(y, width)\n",
+        "ex-02-column-pixels": fitted})
+    graded = classroom.grade_submission(nb, teacher, name, ROOT / "chapters", seed=1)
+    assert [o.exercise for o in graded] == ["2.1", "2.2"]
+    assert not graded[0].passed and "package's own implementation" in graded[0].hint
+    assert not graded[1].passed and "hidden" in graded[1].hint
+
+
+def test_grade_chapter05_is_fast(tmp_path, monkeypatch):
+    """Grading runs only what the exercises need: measured about 5 s per chapter-05
+    submission on the shared 2-core machine (kernel start and `import torch` dominate);
+    the bound is generous."""
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    name = "05_attention_rnn.ipynb"
+    teacher = classroom.read_notebook(ROOT / "chapters" / name)
+    start = time.perf_counter()
+    graded = classroom.grade_submission(_answered(teacher, name), teacher, name,
+                                        ROOT / "chapters", seed=2)
+    elapsed = time.perf_counter() - start
+    assert all(o.passed for o in graded), graded
+    assert elapsed < 60, f"grading one chapter-05 submission took {elapsed:.0f} s"
+
+
+def test_grade_survives_a_dying_kernel(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    teacher = synthetic()
+    nb = _answered(teacher, "99_toy.ipynb", {"ex-99-times": "import os\nos._exit(0)\n"})
+    graded = classroom.grade_submission(nb, teacher, "99_toy.ipynb", tmp_path, seed=0)
+    assert len(graded) == 1 and not graded[0].passed
