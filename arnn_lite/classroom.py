@@ -375,10 +375,40 @@ def _uses_of_exercise_functions(nb, exercises) -> list[str]:
     return errors
 
 
-def check_notebook(nb) -> list[str]:
-    """Every way ``nb`` breaks the exercise convention, as readable messages (empty: fine)."""
+DIFFICULTY = re.compile(r"^\*Difficulty: [★☆]{3}, about \d+ minutes\.\*$", re.M)
+
+
+def _check_statement(nb, ex, number: str) -> list[str]:
+    """The ``{exercise}`` directive of ``ex`` carries its number (``5.2 · Title``, with
+    ``:nonumber:`` so the site shows the same number) and a difficulty line."""
+    where = f"exercise cell {ex.index}" + (f" ({ex.label})" if ex.label else "")
+    directive = next((c for c in reversed(nb.cells[:ex.index]) if c.cell_type == "markdown"
+                      and "{exercise}" in c.source), None)
+    if directive is None:
+        return [f"{where}: no {{exercise}} directive above it"]
+    errors = []
+    first = directive.source.lstrip().splitlines()[0]
+    if not re.match(rf"^```\{{exercise\}} {re.escape(number)} · \S", first):
+        errors.append(f"{where}: the directive's title must start with its number, expected "
+                      f"'```{{exercise}} {number} · <title>', got {first!r}")
+    if not re.search(r"^:nonumber:\s*$", directive.source, re.M):
+        errors.append(f"{where}: add ':nonumber:' to the directive (the title carries {number})")
+    if not DIFFICULTY.search(directive.source):
+        errors.append(f"{where}: no difficulty line, expected e.g. "
+                      "'*Difficulty: ★★☆, about 15 minutes.*'")
+    return errors
+
+
+def check_notebook(nb, name: str | None = None) -> list[str]:
+    """Every way ``nb`` breaks the exercise convention, as readable messages (empty: fine).
+
+    With the notebook's file ``name`` (e.g. ``05_attention_rnn.ipynb``) also check that
+    every exercise is titled with its number ``5.k`` and states its difficulty."""
     exercises = find_exercises(nb)
     errors = [msg for ex in exercises for msg in _check_exercise(nb, ex)]
+    if name is not None:
+        ids = exercise_ids(nb, name)
+        errors += [msg for ex in exercises for msg in _check_statement(nb, ex, ids[ex.index])]
     claimed = {i for ex in exercises for i in ex.solutions} | {ex.check for ex in exercises}
     for i, cell in enumerate(nb.cells):
         if "solution" in tags(cell) and i not in claimed:
@@ -642,7 +672,7 @@ def _cmd_check(args) -> int:
     status, total = 0, 0
     paths = _notebooks(args.src)
     for path, nb in zip(paths, [read_notebook(path) for path in paths]):
-        errors, count = check_notebook(nb), len(find_exercises(nb))
+        errors, count = check_notebook(nb, path.name), len(find_exercises(nb))
         total += count
         if errors:
             status = 1

@@ -24,6 +24,7 @@ import copy
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -55,7 +56,8 @@ def synthetic(stub_sig="x, k=2", sol_sig="x, k=2", check=True, stub_body="    ..
                    f"colab-badge.svg)](https://colab.research.google.com/github/someone/somebook/"
                    "blob/main/chapters/99_toy.ipynb)"),
         cell("code", "base = 10"),
-        cell("md", "```{exercise} Times k\n:label: ex-99-times\n\nMultiply.\n```"),
+        cell("md", "```{exercise} 99.1 · Times k\n:label: ex-99-times\n:nonumber:\n\n"
+                   "*Difficulty: ★☆☆, about 5 minutes.*\n\nMultiply.\n```"),
         cell("code", f"def times(x, k=2):\n    \"\"\"Return x*k.\"\"\"\n{stub_body}".replace("x, k=2", stub_sig, 1), "exercise"),
         cell("md", "```{solution-start} ex-99-times\n:class: dropdown\n```", "solution"),
         cell("code", f"def times({sol_sig}):\n    return x * k  # SECRET-ANSWER", "solution"),
@@ -273,8 +275,58 @@ chapter = pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTER
 
 @chapter
 def test_convention(path):
+    """Includes: every exercise is titled with its number (chapter.k) and difficulty."""
     nb = nbformat.read(path, as_version=4)
-    assert classroom.check_notebook(nb) == []
+    assert classroom.check_notebook(nb, path.name) == []
+
+
+def test_exercise_numbers_agree_between_titles_and_grades():
+    """One scheme everywhere: the k-th exercise of chapter 05 is "5.k" in its title (shown
+    as-is on the site, `:nonumber:`), in `grade`'s reports, and in the points file."""
+    seen = []
+    for path in CHAPTERS:
+        nb = nbformat.read(path, as_version=4)
+        for index, number in classroom.exercise_ids(nb, path.name).items():
+            directive = next(c for c in reversed(nb.cells[:index]) if "{exercise}" in c.source)
+            assert directive.source.startswith(f"```{{exercise}} {number} · "), directive.source
+            assert ":nonumber:" in directive.source
+            seen.append(number)
+    assert len(seen) == len(set(seen)) >= 32
+
+
+@pytest.mark.parametrize("title, problem", [
+    ("```{exercise} Times k\n:label: ex-99-times\n:nonumber:\n", "start with its number"),
+    ("```{exercise} 99.2 · Times k\n:label: ex-99-times\n:nonumber:\n", "99.1 · <title>"),
+    ("```{exercise} 99.1 · Times k\n:label: ex-99-times\n", "':nonumber:'"),
+])
+def test_check_finds_wrong_numbering(title, problem):
+    nb = synthetic()
+    nb.cells[2].source = title + "\n*Difficulty: ★☆☆, about 5 minutes.*\n```"
+    assert any(problem in e for e in classroom.check_notebook(nb, "99_toy.ipynb"))
+    nb.cells[2].source = title.replace("Times k\n", "Times k\n").split("\n")[0] + "\n```"
+    assert any("difficulty" in e for e in classroom.check_notebook(nb, "99_toy.ipynb"))
+
+
+WRITTEN = {"ex-01-total-variation", "ex-07-steps", "ex-11-network-steps"}
+
+
+@chapter
+def test_written_questions_have_a_model_answer(path):
+    """An exercise that also asks a question in words ('explain', 'by what factor', 'how
+    many ... and what share') has a model answer in its solution (teacher edition only)."""
+    nb = nbformat.read(path, as_version=4)
+    for ex in classroom.find_exercises(nb):
+        directive = next(c for c in reversed(nb.cells[:ex.index]) if "{exercise}" in c.source)
+        asks = re.search(r"[Ee]xplain|[Ww]hy |by what factor|how many|what share",
+                         directive.source.split("\n", 3)[-1])
+        assert bool(asks) == (ex.label in WRITTEN), (ex.label, directive.source)
+        assert any(nb.cells[i].cell_type == "code" for i in ex.solutions), ex.label
+        if asks:
+            answer = [nb.cells[i].source for i in ex.solutions if nb.cells[i].cell_type == "markdown"
+                      and nb.cells[i].source.startswith("**Model answer.**")]
+            assert answer and len(answer[0]) > 150, f"{ex.label}: no model answer"
+            student = classroom.student_notebook(nb, path.name)
+            assert answer[0] not in "\n".join(c.source for c in student.cells)
 
 
 @chapter
