@@ -126,25 +126,35 @@ def parse_cell(source: str) -> ast.Module:
     return ast.parse("\n".join(lines))
 
 
-def _colab_pattern(repo_url: str) -> re.Pattern:
-    owner_repo = re.sub(r"^https?://github\.com/", "", repo_url).strip("/")
-    return re.compile(r"(colab\.research\.google\.com/github/" + re.escape(owner_repo)
-                      + r"/blob/[^/\s)\"']+/)chapters/([^/\s)\"']+\.ipynb)")
+def _owner_repo(repo_url: str) -> str:
+    return re.sub(r"^https?://github\.com/", "", repo_url.rstrip("/")).strip("/")
+
+
+def _colab_pattern(*repo_urls: str) -> re.Pattern:
+    """Colab links to ``chapters/<notebook>`` of any of ``repo_urls``."""
+    names = "|".join(re.escape(_owner_repo(url)) for url in repo_urls)
+    return re.compile(r"(colab\.research\.google\.com/github/)(?:" + names
+                      + r")(/blob/[^/\s)\"']+/)chapters/([^/\s)\"']+\.ipynb)")
 
 
 def colab_url(repo_url: str, folder: str, name: str, branch: str = "main") -> str:
     """The Colab URL that opens ``folder/name`` of the repository."""
-    owner_repo = re.sub(r"^https?://github\.com/", "", repo_url).strip("/")
-    return f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{folder}/{name}"
+    return f"https://colab.research.google.com/github/{_owner_repo(repo_url)}/blob/{branch}/{folder}/{name}"
 
 
 # --------------------------------------------------------------------------- student edition
 def student_notebook(nb, name: str, student_dir: str = "student", repo_url: str | None = None):
     """A student copy of notebook ``nb`` (not modified): solutions removed, outputs cleared,
     Colab links rewritten to ``<student_dir>/<notebook>``; a badge is added after the
-    title when the chapter has none."""
+    title when the chapter has none.
+
+    With ``repo_url`` (a fork of the book) every link to the book's repository is pointed
+    at the fork: the Colab badges, the ``%pip install git+...`` line, any other GitHub link.
+    """
     repo_url = (repo_url or REPOSITORY_URL).rstrip("/")
-    pattern = _colab_pattern(repo_url)
+    fork, teacher = _owner_repo(repo_url), _owner_repo(REPOSITORY_URL)
+    pattern = _colab_pattern(repo_url, REPOSITORY_URL)
+    elsewhere = re.compile(r"(?<=/)" + re.escape(teacher) + r"(?=[/@\s)\"'#.]|$)")
     out = copy.deepcopy(nb)
     out.cells = [cell for cell in out.cells if "solution" not in tags(cell)]
     badge_found = False
@@ -152,9 +162,10 @@ def student_notebook(nb, name: str, student_dir: str = "student", repo_url: str 
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
             cell.metadata.pop("execution", None)
-        new = pattern.sub(lambda m: f"{m.group(1)}{student_dir}/{m.group(2)}", cell.source)
+        new = pattern.sub(lambda m: f"{m.group(1)}{fork}{m.group(2)}{student_dir}/{m.group(3)}",
+                          cell.source)
         badge_found |= new != cell.source
-        cell.source = new
+        cell.source = elsewhere.sub(fork, new) if fork != teacher else new
     if not badge_found:
         _add_badge(out, colab_url(repo_url, student_dir, name))
     out.metadata["arnn_classroom"] = {"edition": "student", "source": f"chapters/{name}"}

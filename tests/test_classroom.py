@@ -501,3 +501,19 @@ def test_grade_survives_a_dying_kernel(tmp_path, monkeypatch):
     nb = _answered(teacher, "99_toy.ipynb", {"ex-99-times": "import os\nos._exit(0)\n"})
     graded = classroom.grade_submission(nb, teacher, "99_toy.ipynb", tmp_path, seed=0)
     assert len(graded) == 1 and not graded[0].passed
+
+
+@chapter
+def test_fork_option_rewrites_every_link(path):
+    """--repo-url: one badge, to the fork's student copy; the install line (and every other
+    link to the book's repository) points at the fork; nothing links the teacher edition."""
+    from arnn_lite.book import REPOSITORY_URL
+    nb = nbformat.read(path, as_version=4)
+    out = classroom.student_notebook(nb, path.name, "handout", REPO)
+    text = json.dumps(out, ensure_ascii=False)
+    teacher = REPOSITORY_URL.removeprefix("https://github.com/")
+    assert teacher not in text and "/chapters/" not in text.replace('"source": "chapters/', "")
+    assert text.count("colab-badge.svg") == 1
+    assert f"colab.research.google.com/github/someone/somebook/blob/main/handout/{path.name}" in text
+    if "%pip install" in json.dumps(nb):
+        assert "git+https://github.com/someone/somebook@main" in text
