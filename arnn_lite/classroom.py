@@ -244,6 +244,58 @@ def write_student_edition(src: Path, out: Path, student_dir: str | None = None,
     return written
 
 
+# --------------------------------------------------------------------------- class build
+CLASS_MARKER = ".arnn-class-book"  # marks a tree written by write_class_book (safe to replace)
+
+
+def write_class_book(root, out, repo_url: str | None = None, execute: str = "off",
+                     student_dir: str = "student") -> list[Path]:
+    """Write the source tree of the class edition of the book into ``out``.
+
+    The tree is the book of ``root`` (``_config.yml``, ``_toc.yml``, ``book/``) with the
+    chapters replaced by their student editions under ``<student_dir>/``: pages, ``.ipynb``
+    downloads and Colab launch buttons then carry no solution text and point at the
+    student notebooks. ``execute``: the execution mode of the class build, ``off`` (fast,
+    pages without outputs) or ``cache`` (runs the chapters; the checks of the stubs show
+    "not implemented", so errors are allowed). Returns the written notebooks.
+    """
+    import yaml
+    root, out = Path(root).resolve(), Path(out)
+    if execute not in ("off", "cache", "force"):
+        raise ClassroomError(f"execute: expected 'off', 'cache' or 'force', got {execute!r}")
+    if out.exists() and any(out.iterdir()) and not (out / CLASS_MARKER).exists():
+        raise ClassroomError(f"{out}: exists and is not a class-book tree written by this tool "
+                             f"(no {CLASS_MARKER}); choose an empty or new folder")
+    if out.resolve() == root or root.is_relative_to(out.resolve()):
+        raise ClassroomError(f"{out}: would replace the book itself; choose e.g. _build/class-src")
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    toc_text = (root / "_toc.yml").read_text(encoding="utf-8")
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / CLASS_MARKER).write_text("written by python -m arnn_lite.classroom class-book\n")
+    written = write_student_edition(root / "chapters", out / student_dir, student_dir, repo_url)
+    shutil.copytree(root / "book", out / "book", ignore=shutil.ignore_patterns("vendor", "*.py"))
+    if (root / "book" / "vendor").is_dir():
+        (out / "book" / "vendor").symlink_to(root / "book" / "vendor", target_is_directory=True)
+    for page in (out / "book").glob("*.md"):
+        text = page.read_text(encoding="utf-8")
+        page.write_text(text.replace("../chapters/", f"../{student_dir}/"), encoding="utf-8")
+    (out / "_toc.yml").write_text(re.sub(r"(file:\s*)chapters/", rf"\g<1>{student_dir}/", toc_text),
+                                  encoding="utf-8")
+    config["title"] = f"{config.get('title', 'Book')} (class edition)"
+    config["execute"]["execute_notebooks"] = execute
+    config["execute"]["cache"] = str(root / "_build" / ".jupyter_cache_class")
+    config["execute"]["allow_errors"] = execute != "off"  # a stub's check fails by design
+    config["execute"]["raise_on_error"] = False
+    if repo_url:
+        config.setdefault("repository", {})["url"] = repo_url.rstrip("/")
+    config.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
+    (out / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+                                     encoding="utf-8")
+    return written
+
+
 # --------------------------------------------------------------------------- convention check
 @dataclass
 class Exercise:
@@ -835,6 +887,13 @@ def _cmd_grade(args) -> int:
     return int(not all(o.passed for o in outcomes))
 
 
+def _cmd_class_book(args) -> int:
+    written = write_class_book(args.root, args.out, args.repo_url, args.execute, args.student_dir)
+    print(f"wrote the class edition's source tree to {args.out} ({len(written)} student "
+          f"notebooks); build it with: jupyter-book build {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m arnn_lite.classroom",
@@ -862,6 +921,21 @@ def build_parser() -> argparse.ArgumentParser:
                     "and that stub and solution define the same signature.")
     check.add_argument("src", type=Path, help="chapters folder (or one notebook)")
     check.set_defaults(run=_cmd_check)
+    book = sub.add_parser(
+        "class-book", help="write the source tree of the class edition of the book",
+        description="Copy the book of ROOT into OUT with every chapter replaced by its "
+                    "student edition (in OUT/student/): a jupyter-book build of OUT has no "
+                    "solution text in its pages, downloads or Colab links. Used by "
+                    "`make book-class`.")
+    book.add_argument("root", type=Path, help="the book's root (with _config.yml, _toc.yml)")
+    book.add_argument("out", type=Path, help="output folder, e.g. _build/class-src")
+    book.add_argument("--execute", default="off", choices=["off", "cache", "force"],
+                      help="execution of the class build (default off: fast, no outputs)")
+    book.add_argument("--student-dir", default="student",
+                      help="folder of the student copies (default: 'student')")
+    book.add_argument("--repo-url", default=None,
+                      help=f"GitHub URL of the repository (default: {REPOSITORY_URL})")
+    book.set_defaults(run=_cmd_class_book)
     grade = sub.add_parser(
         "grade", help="grade submitted notebooks against the teacher edition",
         description="Grade each submitted NOTEBOOK (or every notebook of a folder: one per "

@@ -517,3 +517,46 @@ def test_fork_option_rewrites_every_link(path):
     assert f"colab.research.google.com/github/someone/somebook/blob/main/handout/{path.name}" in text
     if "%pip install" in json.dumps(nb):
         assert "git+https://github.com/someone/somebook@main" in text
+
+
+# ----------------------------------------------------------------------------- class build
+def test_class_book_tree_has_no_solution_text(tmp_path):
+    """`make book-class` builds this tree: no solution source in any page or notebook
+    (downloads are these notebooks), the table of contents and every Colab link point at
+    the student notebooks, and sphinx-exercise hides solutions as a second guard."""
+    import yaml
+    out = tmp_path / "class-src"
+    written = classroom.write_class_book(ROOT, out, repo_url=REPO)
+    assert sorted(p.name for p in written) == [p.name for p in CHAPTERS]
+    secrets = [c.source.strip() for path in CHAPTERS
+               for c in nbformat.read(path, as_version=4).cells
+               if "solution" in classroom.tags(c) and len(c.source.strip()) > 40]
+    assert len(secrets) >= 32
+    files = [p for p in out.rglob("*") if p.is_file() and p.suffix in (".ipynb", ".md", ".yml")]
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        raw = "\n".join(c.source for c in nbformat.reads(text, 4).cells) if f.suffix == ".ipynb" \
+            else text
+        leaked = [s[:60] for s in secrets if s in raw]
+        assert not leaked, f"{f.relative_to(out)} holds solution text: {leaked}"
+        assert "solution-start" not in raw and "**Model answer.**" not in raw, f
+        if f.suffix == ".ipynb":
+            assert "colab.research.google.com/github/someone/somebook/blob/main/student/" in raw
+            assert "/chapters/" not in raw, f
+    toc = yaml.safe_load((out / "_toc.yml").read_text())
+    pages = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    assert all(not p.startswith("chapters/") for p in pages)
+    assert {f"student/{p.stem}" for p in CHAPTERS} <= set(pages)
+    config = yaml.safe_load((out / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "off"
+    assert config["sphinx"]["config"]["hide_solutions"] is True
+    assert config["repository"]["url"] == REPO
+    assert "../chapters/" not in (out / "book" / "reconstruction.md").read_text()
+    # re-running replaces its own tree; a folder it did not write is refused
+    classroom.write_class_book(ROOT, out)
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.md").write_text("mine")
+    with pytest.raises(classroom.ClassroomError, match="not a class-book tree"):
+        classroom.write_class_book(ROOT, other)
+    assert (other / "notes.md").read_text() == "mine"
