@@ -560,3 +560,24 @@ def test_class_book_tree_has_no_solution_text(tmp_path):
     with pytest.raises(classroom.ClassroomError, match="not a class-book tree"):
         classroom.write_class_book(ROOT, other)
     assert (other / "notes.md").read_text() == "mine"
+
+
+def test_teaching_lab_plans_fit_90_minutes():
+    """Each lab of book/teaching.md lists exercises that exist, with the minutes their
+    statements give, adding up to at most 70 (plus 10 to introduce and 10 to discuss)."""
+    minutes = {}
+    for path in CHAPTERS:
+        nb = nbformat.read(path, as_version=4)
+        for index, number in classroom.exercise_ids(nb, path.name).items():
+            directive = next(c for c in reversed(nb.cells[:index]) if "{exercise}" in c.source)
+            minutes[number] = int(re.search(r"about (\d+) minutes", directive.source).group(1))
+    rows = [line for line in (ROOT / "book" / "teaching.md").read_text().splitlines()
+            if re.match(r"^\| [A-E]\. ", line)]
+    assert len(rows) >= 4
+    for row in rows:
+        planned = re.findall(r"(\d+\.\d+) \((\d+)\)", row)
+        assert planned, row
+        for number, m in planned:
+            assert minutes.get(number) == int(m), f"{row}: {number} takes {minutes.get(number)}"
+        if "homework" not in row:
+            assert sum(int(m) for _, m in planned) <= 70, row
