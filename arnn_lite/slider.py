@@ -225,7 +225,7 @@ def _static(draw: Callable, grid: Mapping[str, Sequence], start: dict, alt: Opti
 
 
 def slider(draw: Callable, alt=None, live: Optional[Mapping] = None,
-           static: Optional[bool] = None, dpi: float = 80, **grid: Sequence):
+           static: Optional[bool] = None, dpi: Optional[float] = None, **grid: Sequence):
     """A figure redrawn by sliders: live with a kernel, precomputed frames in the static book.
 
     Args:
@@ -240,7 +240,8 @@ def slider(draw: Callable, alt=None, live: Optional[Mapping] = None,
             the static book creates no ipywidgets at all).
         static: ``True`` for the precomputed HTML, ``False`` for the live widget, ``None``
             to follow ``$ARNN_STATIC_WIDGETS`` (:func:`arnn_lite.progress.static_build`).
-        dpi: resolution of the precomputed PNG frames (page size grows with its square).
+        dpi: resolution of the precomputed PNG frames (default ``figure.dpi``, the size at
+            which the notebook shows figures; page size grows with its square).
         **grid: per parameter, the values a slider steps through (a ``range``, a list of
             numbers, strings or bools). The static page draws all combinations, at most
             :data:`MAX_FRAMES`; the live slider spans the same values unless ``live`` says.
@@ -269,7 +270,9 @@ def slider(draw: Callable, alt=None, live: Optional[Mapping] = None,
             sizes = {name: len(values) for name, values in grid.items()}
             raise ValueError(f"slider: {count} combinations to precompute (grid sizes {sizes}), "
                              f"expected at most {MAX_FRAMES}; give coarser grids")
-        return _static(draw, grid, start, alt, dpi)
+        import matplotlib
+
+        return _static(draw, grid, start, alt, dpi or matplotlib.rcParams["figure.dpi"])
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
