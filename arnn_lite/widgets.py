@@ -183,7 +183,7 @@ def skew_widget(height: int = 4, width: int = 6, max_size: int = 8, static: Opti
     def alt(t, H, W):
         outlined = (f"anti-diagonal i + j = {t} outlined, it becomes column {t}" if t <= H + W - 2
                     else f"nothing outlined: t = {t} is past the last anti-diagonal")
-        return f"An {H}×{W} grid and its skewed {H}×{H + W - 1} copy, {outlined}"
+        return f"Grid of {H}×{W} pixels and its skewed {H}×{H + W - 1} copy, {outlined}"
 
     heights = sorted({min(2, max_size), height, min(6, max_size)})
     widths = sorted({min(3, max_size), width})
