@@ -27,6 +27,10 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: help install book book-class test unit build-strict check-html browser-deps clean
 
+# The built book has no kernel: sliders become precomputed frames and progress bars one summary
+# line per run (arnn_lite/slider.py, arnn_lite/progress.py). Unit tests and readers get live ones.
+book build-strict: export ARNN_STATIC_WIDGETS := 1
+
 help:
 	@echo "make book   build the book into _build/html (creates .venv, executes chapters)"
 	@echo "make test   unit tests + strict forced build + checks on the built HTML"

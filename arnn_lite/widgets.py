@@ -1,9 +1,9 @@
 """Figures and small widgets for the diagonal-scan chapters 02, 03 and 04.
 
 Every ``plot_*`` function returns a matplotlib ``Figure`` with a title and labelled axes;
-every ``*_widget`` function returns an ``ipywidgets.interactive`` that redraws one of those
-figures when a slider moves. The static figures carry the argument in the HTML book; the
-widgets are for readers who run the notebooks.
+every ``*_widget`` function returns a :func:`slider` that redraws one of those figures when a
+slider moves: the live ``ipywidgets.interactive`` with a kernel, precomputed frames that need
+no kernel in the static book (:mod:`arnn_lite.slider`).
 
 Defined in chapter 02 (``chapters/02_skew.ipynb``): :func:`plot_scan_order`,
 :func:`plot_skew`, :func:`skew_widget`. Chapter 03 (``chapters/03_diagonal_lstm.ipynb``):
@@ -24,9 +24,10 @@ from matplotlib.colors import ListedColormap, LogNorm
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 
 from .ops import skew
+from .slider import slider
 
 __all__ = [
-    "antidiagonal_index", "raster_index", "plot_scan_order", "plot_skew", "skew_widget",
+    "slider", "antidiagonal_index", "raster_index", "plot_scan_order", "plot_skew", "skew_widget",
     "gradient_field", "plot_state_taps", "plot_receptive_field", "receptive_field_widget",
     "REGION_LABELS", "region_map", "plot_regions", "plot_direction_fields",
     "direction_fields_widget", "plot_coverage",
@@ -148,29 +149,46 @@ def plot_skew(height: int = 4, width: int = 6, t: Optional[int] = None) -> plt.F
     return fig
 
 
-def skew_widget(height: int = 4, width: int = 6, max_size: int = 8):
+def skew_widget(height: int = 4, width: int = 6, max_size: int = 8, static: Optional[bool] = None):
     """Sliders for ``t``, ``H`` and ``W`` redrawing :func:`plot_skew` (chapter 02).
 
+    Live, ``H`` and ``W`` run over ``1..max_size`` and the ``t`` slider's range follows
+    ``H + W - 2``. The static book precomputes ``H`` in ``{2, height, 6}`` and ``W`` in
+    ``{3, width}``; there a ``t`` past the last anti-diagonal says so in the title.
+
     Returns:
-        ``ipywidgets.interactive``; the ``t`` slider's range follows ``H + W - 2``.
+        What :func:`slider` returns (``static`` as there).
     """
-    import ipywidgets as widgets
+    def draw(t=0, H=height, W=width):
+        if t <= H + W - 2:
+            return plot_skew(H, W, t=t)
+        fig = plot_skew(H, W)
+        fig.suptitle(f"No anti-diagonal here: the last one is t = H + W − 2 = {H + W - 2}")
+        return fig
 
-    t_slider = widgets.IntSlider(value=0, min=0, max=height + width - 2, description="t")
-    h_slider = widgets.IntSlider(value=height, min=1, max=max_size, description="H")
-    w_slider = widgets.IntSlider(value=width, min=1, max=max_size, description="W")
+    def live():
+        import ipywidgets as widgets
 
-    def follow_size(_change=None):
-        t_slider.max = h_slider.value + w_slider.value - 2
+        t_slider = widgets.IntSlider(value=0, min=0, max=height + width - 2, description="t")
+        h_slider = widgets.IntSlider(value=height, min=1, max=max_size, description="H")
+        w_slider = widgets.IntSlider(value=width, min=1, max=max_size, description="W")
 
-    h_slider.observe(follow_size, names="value")
-    w_slider.observe(follow_size, names="value")
+        def follow_size(_change=None):
+            t_slider.max = h_slider.value + w_slider.value - 2
 
-    def draw(t, H, W):
-        plot_skew(H, W, t=min(t, H + W - 2))
-        plt.show()
+        h_slider.observe(follow_size, names="value")
+        w_slider.observe(follow_size, names="value")
+        return {"t": t_slider, "H": h_slider, "W": w_slider}
 
-    return widgets.interactive(draw, t=t_slider, H=h_slider, W=w_slider)
+    def alt(t, H, W):
+        outlined = (f"anti-diagonal i + j = {t} outlined, it becomes column {t}" if t <= H + W - 2
+                    else f"nothing outlined: t = {t} is past the last anti-diagonal")
+        return f"Grid of {H}×{W} pixels and its skewed {H}×{H + W - 1} copy, {outlined}"
+
+    heights = sorted({min(2, max_size), height, min(6, max_size)})
+    widths = sorted({min(3, max_size), width})
+    return slider(draw, alt, live=live, static=static,
+                  t=range(max(heights) + max(widths) - 1), H=heights, W=widths)
 
 
 # --------------------------------------------------------------------------- chapter 03
@@ -277,24 +295,45 @@ def plot_receptive_field(field: torch.Tensor, pixel: Pixel, title: Optional[str]
     return ax.figure
 
 
+def _positions(n: int, count: Optional[int]) -> list[int]:
+    """About ``count`` rows (or columns) of ``0..n-1`` spread evenly, with both ends and
+    the middle ``n // 2`` (all of them when ``count`` is ``None`` or at least ``n``)."""
+    if count is None or count >= n:
+        return list(range(n))
+    return sorted({round(k * (n - 1) / max(count - 1, 1)) for k in range(count)} | {n // 2})
+
+
+def _pixel_sliders(H: int, W: int) -> Callable[[], dict]:
+    """Live sliders over every row ``i`` and column ``j``, starting at the centre."""
+    def make():
+        import ipywidgets as widgets
+
+        return {"i": widgets.IntSlider(H // 2, 0, H - 1, description="i"),
+                "j": widgets.IntSlider(W // 2, 0, W - 1, description="j")}
+    return make
+
+
 def receptive_field_widget(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                           channels: Optional[slice] = None):
+                           channels: Optional[slice] = None, positions: Optional[int] = 6,
+                           static: Optional[bool] = None):
     """Sliders for the output pixel ``(i, j)`` redrawing its gradient receptive field
     (chapter 03).
 
-    Returns:
-        ``ipywidgets.interactive``.
-    """
-    import ipywidgets as widgets
+    Args:
+        positions: rows and columns the static book precomputes per axis (``None``: all,
+            at about 0.3 s per frame); the live sliders always cover every pixel.
 
+    Returns:
+        What :func:`slider` returns (``static`` as there); starts at the centre pixel.
+    """
     H, W = x.shape[-2:]
 
-    def draw(i, j):
-        plot_receptive_field(gradient_field(model, x, (i, j), channels), (i, j))
-        plt.show()
+    def draw(i=H // 2, j=W // 2):
+        return plot_receptive_field(gradient_field(model, x, (i, j), channels), (i, j))
 
-    return widgets.interactive(draw, i=widgets.IntSlider(H // 2, 0, H - 1, description="i"),
-                               j=widgets.IntSlider(W // 2, 0, W - 1, description="j"))
+    return slider(draw, "Receptive field of output ({i}, {j}): the inputs it depends on, "
+                        "coloured by gradient size", live=_pixel_sliders(H, W), static=static,
+                  i=_positions(H, positions), j=_positions(W, positions))
 
 
 # --------------------------------------------------------------------------- chapter 04
@@ -357,25 +396,28 @@ def plot_direction_fields(forward_field: torch.Tensor, backward_field: torch.Ten
 
 
 def direction_fields_widget(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                            hidden: int, suptitle: str = "Diagonal BiLSTM"):
+                            hidden: int, suptitle: str = "Diagonal BiLSTM",
+                            positions: Optional[int] = 5, static: Optional[bool] = None):
     """Sliders for the output pixel redrawing :func:`plot_direction_fields` of a
     two-direction model whose channels ``[:hidden]`` are the forward direction (chapter 04).
 
-    Returns:
-        ``ipywidgets.interactive``.
-    """
-    import ipywidgets as widgets
+    Args:
+        positions: rows and columns the static book precomputes per axis (``None``: all);
+            the live sliders always cover every pixel.
 
+    Returns:
+        What :func:`slider` returns (``static`` as there); starts at the centre pixel.
+    """
     H, W = x.shape[-2:]
 
-    def draw(i, j):
+    def draw(i=H // 2, j=W // 2):
         fwd = gradient_field(model, x, (i, j), slice(0, hidden))
         bwd = gradient_field(model, x, (i, j), slice(hidden, None))
-        plot_direction_fields(fwd, bwd, (i, j), suptitle)
-        plt.show()
+        return plot_direction_fields(fwd, bwd, (i, j), suptitle)
 
-    return widgets.interactive(draw, i=widgets.IntSlider(H // 2, 0, H - 1, description="i"),
-                               j=widgets.IntSlider(W // 2, 0, W - 1, description="j"))
+    return slider(draw, f"{suptitle}: what the two directions of output ({{i}}, {{j}}) see, "
+                        "and the inputs neither sees", live=_pixel_sliders(H, W), static=static,
+                  i=_positions(H, positions), j=_positions(W, positions))
 
 
 def plot_coverage(fraction: torch.Tensor, title: str = "Fraction of the input each output sees",

@@ -126,9 +126,9 @@ def generator_loss(G, D, x, target, cfg: GANConfig) -> dict:
 def _epoch(G, D, opt_g, opt_d, loader, cfg, gen, step, device, progress, desc):
     """One pass over the data: a critic step per batch, a generator step every
     ``n_critic``. Returns the mean of each loss term and the updated step count."""
-    from tqdm.auto import tqdm
+    from ..progress import bar
     sums, counts = {}, {}
-    for batch in tqdm(loader, desc=desc, leave=False, disable=not progress):
+    for batch in bar(loader, desc=desc, unit="batches", disable=not progress):
         x, label = batch["image"].to(device) * 2 - 1, batch["label"].to(device)  # [-1, 1]
         target = label[torch.randperm(len(label), generator=gen).to(device)]  # StarGAN's targets
         alpha = torch.rand(len(label), 1, 1, 1, generator=gen).to(device)
