@@ -260,7 +260,7 @@ def fit(model, train_set, val_set, loss_fn: Callable, evaluate: Callable, config
         evaluate: ``(model, loader, device) -> dict`` of validation metrics, incl. ``score``.
         checkpoint: path written after every epoch (and read when ``resume``), with its
             SHA-256 in ``<checkpoint>.sha256``.
-        progress: show a tqdm bar per epoch (rank 0 only).
+        progress: a progress bar per epoch (rank 0 only; one summary line in the static book).
         identity: what makes this run this run (model, data sizes, seed, ...): a dict of
             plain values stored in the checkpoint; a resume whose identity differs is
             refused. Default: the fields of ``config`` except :data:`RESUMABLE`.
@@ -270,7 +270,7 @@ def fit(model, train_set, val_set, loss_fn: Callable, evaluate: Callable, config
         ValueError: the checkpoint to resume from is damaged (:class:`CheckpointError`),
             or was written by another configuration, or ran past where ``config`` stops.
     """
-    from tqdm.auto import tqdm
+    from .progress import bar
 
     if identity is None:
         identity = {k: v for k, v in dataclasses.asdict(config).items() if k not in RESUMABLE}
@@ -299,8 +299,8 @@ def fit(model, train_set, val_set, loss_fn: Callable, evaluate: Callable, config
         net.train()
         started, losses = time.perf_counter(), []
         batches = make_loader(train_set, config, epoch, shuffle=True)
-        for step, batch in enumerate(tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
-                                          disable=not (progress and is_main()))):
+        for step, batch in enumerate(bar(batches, desc=f"epoch {epoch + 1}/{config.epochs}",
+                                              unit="batches", disable=not (progress and is_main()))):
             with torch.autocast(device.type, enabled=device.type == "cuda"):
                 loss = loss_fn(net, batch, device)
             value = loss.item()
