@@ -236,13 +236,13 @@ def plot_state_taps(height: int = 4, width: int = 5, pixel: Pixel = (2, 2)) -> p
     _grid_axes(axes[1], height, T, "column t = i + j")
     t = i + j
     sources = [((i, j - 1), (i, t - 1), PALETTE[0], "h, c (left)", "tap 1: h (+ c)"),
-               ((i - 1, j), (i - 1, t - 1), PALETTE[1], "h (above)", "tap 0: h")]
+               ((i - 1, j), (i - 1, t - 1), PALETTE[5], "h (above)", "tap 0: h")]
     for src, skew_src, colour, text, tap in sources:
         if src[0] >= 0 and src[1] >= 0:
             _arrow(axes[0], src, (i, j), colour, text, offset=(0.0, 0.32))
             _arrow(axes[1], skew_src, (i, t), colour, tap, offset=(0.0, 0.32))
-    _outline(axes[0], [(i, j)])
-    _outline(axes[1], [(i, t)])
+    _outline(axes[0], [(i, j)], colour="black")  # the arrows carry the palette's colours
+    _outline(axes[1], [(i, t)], colour="black")
     axes[0].set_title(f"Image: state at ({i}, {j}) reads its left and upper neighbours")
     axes[1].set_title(f"Skewed map: both neighbours sit in column t−1 = {t - 1}")
     return fig
