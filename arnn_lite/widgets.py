@@ -23,6 +23,7 @@ import torch
 from matplotlib.colors import ListedColormap, LogNorm
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 
+from .book import MIN_FONT_PT, PALETTE
 from .ops import skew
 from .slider import slider
 
@@ -35,7 +36,9 @@ __all__ = [
 
 Pixel = Tuple[int, int]
 _PAD_COLOUR = "#eeeeee"
-_HIGHLIGHT = "crimson"
+# Okabe-Ito colours (`arnn_lite.book.PALETTE`): its vermillion is a red that stays apart from
+# viridis's greens for red-green colour-blind readers.
+_HIGHLIGHT = PALETTE[5]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -79,7 +82,7 @@ def _outline(ax, cells, colour: str = _HIGHLIGHT, width: float = 3.0) -> None:
                                linewidth=width, zorder=5))
 
 
-def _annotate(ax, labels: np.ndarray, fontsize: int = 8) -> None:
+def _annotate(ax, labels: np.ndarray, fontsize: float = MIN_FONT_PT) -> None:
     """Write ``labels[r, c]`` (skipping empty strings) in the centre of each cell."""
     for (r, c), text in np.ndenumerate(labels):
         if text:
@@ -136,7 +139,7 @@ def plot_skew(height: int = 4, width: int = 6, t: Optional[int] = None) -> plt.F
     cmap = plt.get_cmap("viridis").with_extremes(under=_PAD_COLOUR)
     for ax, values, text in [(axes[0], orig, labels), (axes[1], skewed, skew_labels)]:
         ax.imshow(values, cmap=cmap, vmin=0, vmax=max(T - 1, 1), alpha=0.85)
-        _annotate(ax, text, fontsize=8 if max(height, width) < 8 else 6)
+        _annotate(ax, text, fontsize=MIN_FONT_PT)
     _grid_axes(axes[0], height, width, "column j")
     _grid_axes(axes[1], height, T, "column t = i + j")
     axes[0].set_title(f"Original grid ({height}×{width}), colour = i + j")
@@ -250,14 +253,14 @@ def plot_state_taps(height: int = 4, width: int = 5, pixel: Pixel = (2, 2)) -> p
     _grid_axes(axes[0], height, width, "column j")
     _grid_axes(axes[1], height, T, "column t = i + j")
     t = i + j
-    sources = [((i, j - 1), (i, t - 1), "tab:blue", "h, c (left)", "tap 1: h (+ c)"),
-               ((i - 1, j), (i - 1, t - 1), "tab:orange", "h (above)", "tap 0: h")]
+    sources = [((i, j - 1), (i, t - 1), PALETTE[0], "h, c (left)", "tap 1: h (+ c)"),
+               ((i - 1, j), (i - 1, t - 1), PALETTE[5], "h (above)", "tap 0: h")]
     for src, skew_src, colour, text, tap in sources:
         if src[0] >= 0 and src[1] >= 0:
             _arrow(axes[0], src, (i, j), colour, text, offset=(0.0, 0.32))
             _arrow(axes[1], skew_src, (i, t), colour, tap, offset=(0.0, 0.32))
-    _outline(axes[0], [(i, j)])
-    _outline(axes[1], [(i, t)])
+    _outline(axes[0], [(i, j)], colour="black")  # the arrows carry the palette's colours
+    _outline(axes[1], [(i, t)], colour="black")
     axes[0].set_title(f"Image: state at ({i}, {j}) reads its left and upper neighbours")
     axes[1].set_title(f"Skewed map: both neighbours sit in column t−1 = {t - 1}")
     return fig
@@ -339,7 +342,8 @@ def receptive_field_widget(model: Callable[[torch.Tensor], torch.Tensor], x: tor
 # --------------------------------------------------------------------------- chapter 04
 
 REGION_LABELS = ("neither direction", "forward only", "backward only", "both")
-_REGION_COLOURS = ("#d9d9d9", "tab:blue", "tab:orange", "tab:purple")
+# grey, blue, orange, reddish purple: distinct for every kind of colour vision (Okabe-Ito)
+_REGION_COLOURS = ("#d9d9d9", PALETTE[0], PALETTE[1], PALETTE[3])
 
 
 def region_map(forward_field: torch.Tensor, backward_field: torch.Tensor) -> torch.Tensor:
@@ -372,7 +376,7 @@ def plot_regions(regions: torch.Tensor, pixel: Pixel, title: Optional[str] = Non
         ax.set_yticks(range(0, H, max(1, H // 6)))
     _outline(ax, [pixel], colour="black")
     handles = [Patch(color=c, label=l) for c, l in zip(_REGION_COLOURS, labels)]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=MIN_FONT_PT)
     ax.set_title(title or f"Who sees which input, output {tuple(pixel)}")
     return ax.figure
 

@@ -159,3 +159,29 @@ def test_every_table_a_cell_emits_is_an_html_table():
     with_tables = [p.name for p in pages() if "<table" in p.read_text(encoding="utf-8")]
     for name in ("09_mbg_attribute_prediction.html", "10_mbg_inverse.html"):
         assert name in with_tables, f"{name} has no <table> element"
+
+
+ALT_PATH_LIKE = re.compile(r"\.(png|jpe?g|svg|gif|webp)$|^\S*/\S*$", re.I)
+
+
+def images_without_alt(path: Path) -> list[str]:
+    """`<img>` tags of a page whose alt text is missing, empty or a file path (MyST-NB's
+    default for a cell's image output when the cell gives no `mystnb.image.alt`)."""
+    bad = []
+    for tag, attrs in parsed(path).tags:
+        if tag != "img" or "logo__image" in attrs.get("class", "").split():
+            continue  # the theme's logo (none configured today) is named by the site title
+        alt = attrs.get("alt", "").strip()
+        if not alt or ALT_PATH_LIKE.search(alt):
+            bad.append(f"<img src={attrs.get('src', '')[:60]!r} alt={alt!r}>")
+    return bad
+
+
+def test_every_image_has_meaningful_alt_text():
+    bad = {str(p.relative_to(HTML)): found for p in pages() if (found := images_without_alt(p))}
+    assert not bad, ("images whose alt text is missing or a file path (give the cell "
+                     '"mystnb": {"image": {"alt": ...}} metadata):\n'
+                     + "\n".join(f"{page}: {len(imgs)}, e.g. {imgs[0]}" for page, imgs in bad.items()))
+    chapters = [p for p in pages() if p.parent.name == "chapters"]
+    assert sum(1 for p in chapters for tag, _ in parsed(p).tags if tag == "img") >= 15, (
+        "fewer images than expected in the chapters: were the figures rendered?")
