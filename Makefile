@@ -25,7 +25,7 @@ export PIP_NO_INPUT := 1
 export DEBIAN_FRONTEND := noninteractive
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help install book book-class test unit build-strict check-html browser-deps clean
+.PHONY: help install book book-class test unit build-strict chapter-times check-html browser-deps clean
 
 # The built book has no kernel: sliders become precomputed frames and progress bars one summary
 # line per run (arnn_lite/slider.py, arnn_lite/progress.py). Unit tests and readers get live ones.
@@ -98,7 +98,12 @@ build-strict:
 	mkdir -p _build
 	$(PY) -c 'import yaml; c = yaml.safe_load(open("_config.yml")); c["execute"]["execute_notebooks"] = "force"; yaml.safe_dump(c, open("$(TEST_CONFIG)", "w"), sort_keys=False)'
 	rm -rf _build/html
-	$(JB) build . --all $(JBFLAGS) --config $(TEST_CONFIG)
+	$(JB) build . --all $(JBFLAGS) --config $(TEST_CONFIG) 2>&1 | tee _build/build-strict.log
+
+# Each chapter's execution time in the last strict build -> data/bench/chapter_times.json,
+# which every chapter's setup() prints (commit it from a build on an idle machine).
+chapter-times:
+	$(PY) book/chapter_times.py _build/build-strict.log
 
 check-html:
 	CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -m built_book tests

@@ -142,3 +142,32 @@ def test_no_figure_text_below_8pt():
     bad = [f"{where}: {m.group(0)}" for where, text in sources.items()
            for m in TINY_FONT.finditer(text)]
     assert not bad, "figure text below 8 pt:\n" + "\n".join(bad)
+
+
+DURATION = re.compile(
+    r"\b\d+(\.\d+)?\s*(s|ms|µs|secs?|seconds?|minutes?|mins?|hours?|h)\b"
+    r"|\b(under|about|around|roughly|nearly|almost|over|in) (a|one|two|half an?|a few) "
+    r"(minutes?|seconds?|hours?)\b"
+    r"|\d+(\.\d+)?\s*(×|x|times)\s*(faster|slower|quicker)"
+    r"|\b(faster|slower|speed-?ups?)\b", re.I)
+
+
+def prose(markdown: str) -> str:
+    """A markdown cell without maths, code and exercise time estimates (teachers' planning
+    numbers, required on every exercise: *Difficulty: ..., about N minutes.*)."""
+    text = re.sub(r"\$\$.*?\$\$|\$[^$]*\$|```.*?```|`[^`]*`", " ", markdown, flags=re.S)
+    return "\n".join(line for line in text.splitlines() if "Difficulty:" not in line)
+
+
+@pytest.mark.parametrize("path", CHAPTERS + [ROOT / "book" / "intro.md", ROOT / "book" / "reconstruction.md"],
+                         ids=lambda p: p.stem)
+def test_no_duration_or_speed_typed_by_hand(path):
+    """Durations and speed comparisons are measured and printed by cells (or read from a
+    results file), never typed into prose, where they go stale and contradict the output."""
+    if path.suffix == ".md":
+        cells = [path.read_text(encoding="utf-8")]
+    else:
+        cells = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"]
+                 if c["cell_type"] == "markdown"]
+    typed = [m.group(0) for text in cells for m in DURATION.finditer(prose(text))]
+    assert not typed, f"{path.name} types durations or speed claims by hand: {typed}"
