@@ -1,6 +1,7 @@
 # AttentionRNN, from scratch: two commands.
 #   make book   install into .venv, execute every chapter (book mode, execution cache), build _build/html
 #   make test   install, unit tests, strict forced build (each chapter run once), checks on _build/html
+#   make book-class   the class edition: student notebooks, no solutions, into _build/class/_build/html
 # Install steps are stamp files in .venv/, so repeated runs skip them.
 
 SHELL := /bin/bash
@@ -24,11 +25,16 @@ export PIP_NO_INPUT := 1
 export DEBIAN_FRONTEND := noninteractive
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help install book test unit build-strict check-html browser-deps clean test-colab-stack colab-install
+.PHONY: help install book book-class test unit build-strict chapter-times check-html browser-deps clean test-colab-stack colab-install
+
+# The built book has no kernel: sliders become precomputed frames and progress bars one summary
+# line per run (arnn_lite/slider.py, arnn_lite/progress.py). Unit tests and readers get live ones.
+book build-strict: export ARNN_STATIC_WIDGETS := 1
 
 help:
 	@echo "make book   build the book into _build/html (creates .venv, executes chapters)"
 	@echo "make test   unit tests + strict forced build + checks on the built HTML"
+	@echo "make book-class   class edition (no solutions) into _build/class/_build/html"
 	@echo "make clean  remove _build (keeps .venv and book/vendor)"
 	@echo "make test-colab-stack  unit tests + every chapter under Colab's torch/torchvision/numpy (.venv-colab)"
 
@@ -68,6 +74,17 @@ book: install
 	@echo "Book built: open file://$(CURDIR)/_build/html/index.html"
 	@echo "  or serve it: $(PY) -m http.server -d _build/html 8000  ->  http://127.0.0.1:8000"
 
+# The class edition: the same pages with every chapter replaced by its student edition
+# (arnn_lite.classroom class-book writes the tree, tests/test_classroom.py checks it holds no
+# solution text). Not executed by default (CLASS_EXECUTE=cache runs the chapters; the stubs'
+# checks then show "not implemented"); no -W, since pages without outputs may warn.
+CLASS_EXECUTE ?= off
+book-class: install
+	$(PY) -m arnn_lite.classroom class-book . _build/class-src --execute $(CLASS_EXECUTE)
+	$(JB) build _build/class-src --path-output _build/class -n --keep-going
+	@echo
+	@echo "Class edition built: open file://$(CURDIR)/_build/class/_build/html/index.html"
+
 test: install browser-deps
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory build-strict
@@ -82,7 +99,12 @@ build-strict:
 	mkdir -p _build
 	$(PY) -c 'import yaml; c = yaml.safe_load(open("_config.yml")); c["execute"]["execute_notebooks"] = "force"; yaml.safe_dump(c, open("$(TEST_CONFIG)", "w"), sort_keys=False)'
 	rm -rf _build/html
-	$(JB) build . --all $(JBFLAGS) --config $(TEST_CONFIG)
+	$(JB) build . --all $(JBFLAGS) --config $(TEST_CONFIG) 2>&1 | tee _build/build-strict.log
+
+# Each chapter's execution time in the last strict build -> data/bench/chapter_times.json,
+# which every chapter's setup() prints (commit it from a build on an idle machine).
+chapter-times:
+	$(PY) book/chapter_times.py _build/build-strict.log
 
 check-html:
 	CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -m built_book tests

@@ -69,6 +69,38 @@ def time_call(fn, device="cpu", repeats=5, warmup=1) -> float:
     return statistics.median(times)
 
 
+def time_cases(cases: dict, device="cpu", repeats=5, warmup=1) -> dict:
+    """Median wall-clock seconds of each ``cases[name]()``, the cases *interleaved*: every
+    round runs each case once, in turn, after ``warmup`` rounds, so a slow moment of the
+    machine (another process, a frequency change) hits every case alike instead of one."""
+    if not cases:
+        raise ValueError("cases: expected at least one callable, got none")
+    times = {name: [] for name in cases}
+    for k in range(warmup + repeats):
+        for name, fn in cases.items():
+            _sync(device)
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            if k >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def compare_times(seconds: dict, baseline: str) -> str:
+    """A sentence that says, from measured ``seconds``, how every case compares with
+    ``baseline`` on this run: pages print it instead of typing a speed-up by hand."""
+    if baseline not in seconds:
+        raise ValueError(f"baseline: expected one of {list(seconds)}, got {baseline!r}")
+    parts = []
+    for name, t in seconds.items():
+        if name != baseline:
+            ratio = t / seconds[baseline]
+            parts.append(f"{name} takes {ratio:.2f}x the time of {baseline}"
+                         + (" (faster)" if ratio < 1 else " (slower)" if ratio > 1 else ""))
+    return "On this run: " + "; ".join(parts) + "."
+
+
 def _make_module(name, channels, hidden):
     if name == "NoCTX":
         return NoContextAttention(channels, query_dim=10)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 import importlib.util
+import json
 import os
 import random
 import shutil
@@ -208,7 +209,23 @@ def set_figure_defaults() -> None:
     matplotlib.rcParams["axes.prop_cycle"] = _prop_cycle()
 
 
-def setup(seed: int = 0, mode: str | None = None, quiet: bool = False) -> BookConfig:
+def chapter_time(chapter: str) -> str:
+    """One sentence on how long ``chapter`` (e.g. ``"01_spatial_attention"``) took to execute
+    in the last recorded build (``data/bench/chapter_times.json``, written by
+    ``book/chapter_times.py``), or that no build time is recorded for it."""
+    try:
+        record = json.loads((data_dir() / "bench" / "chapter_times.json").read_text())
+        seconds = record["metrics"]["seconds"][chapter]
+        prov = record["provenance"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"No build of {chapter} has a recorded execution time yet."
+    return (f"In the last recorded build ({record['protocol']} mode, {prov['device']}, "
+            f"{prov['started'][:10]}, commit {prov['git_commit'][:7]}) this chapter took "
+            f"{seconds:.0f} s to execute.")
+
+
+def setup(seed: int = 0, mode: str | None = None, quiet: bool = False,
+          chapter: str | None = None) -> BookConfig:
     """Prepare a chapter: Colab install, device, seeds, mode and figure defaults.
 
     Args:
@@ -216,6 +233,8 @@ def setup(seed: int = 0, mode: str | None = None, quiet: bool = False) -> BookCo
         mode: ``"book"`` or ``"full"``; ``None`` picks full on a GPU, book on CPU.
             The environment variable ``ARNN_MODE`` overrides it (CI pins ``book``).
         quiet: print nothing.
+        chapter: the chapter's file name without suffix: also print how long it took in the
+            last recorded build (:func:`chapter_time`), so no page types a duration by hand.
 
     Returns:
         The `BookConfig`, also available later as `current()`.
@@ -235,6 +254,8 @@ def setup(seed: int = 0, mode: str | None = None, quiet: bool = False) -> BookCo
         print(f"arnn_lite: device={config.device} mode={config.mode} seed={config.seed} "
               f"colab={config.on_colab} torch={torch.__version__} "
               f"commit={git_commit()[:12]} date={now()}")
+        if chapter is not None:
+            print(chapter_time(chapter))
     return config
 
 

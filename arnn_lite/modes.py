@@ -129,11 +129,11 @@ def train_two_modes(arnn, data: dict, steps: int = 300, batch_size: int = 64, lr
     Returns:
         The loss of every step.
     """
-    from tqdm.auto import trange
+    from .progress import bar
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(arnn.parameters(), lr=lr)
     n, losses = len(data["image"]), []
-    for _ in trange(steps, disable=not progress, desc="training"):
+    for _ in bar(range(steps), desc="training", disable=not progress, leave=True):
         idx = torch.randint(n, (batch_size,), generator=g)
         pick = torch.randint(2, (batch_size,), generator=g)
         target = data["targets"][idx, pick].unsqueeze(1)  # (B, 1, H, W)

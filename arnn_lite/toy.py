@@ -209,14 +209,14 @@ def train_toy(model: nn.Module, data: dict, steps: int = 300, batch_size: int = 
         per-step training loss and batch accuracy, and the wall-clock time.
     """
     import time
-    from tqdm.auto import tqdm
+    from .progress import bar
 
     model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     batches = _batches(len(data["label"]), min(batch_size, len(data["label"])),
                        torch.Generator().manual_seed(seed))
     history, start = {"step": [], "loss": [], "accuracy": []}, time.perf_counter()
-    for step in tqdm(range(steps), disable=not progress, desc="training", leave=False):
+    for step in bar(range(steps), desc="training", disable=not progress):
         idx = next(batches)
         image, query, label = (data[k][idx].to(device) for k in ("image", "query", "label"))
         logits, _ = model(image, query)

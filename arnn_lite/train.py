@@ -331,8 +331,8 @@ def fit(model, train_set, val_set, loss_fn: Callable, evaluate: Callable, config
         evaluate: ``(model, loader, device) -> dict`` of validation metrics, incl. ``score``.
         checkpoint: path written after every epoch (and read when ``resume``), with its
             SHA-256 in ``<checkpoint>.sha256``.
-        progress: show a tqdm bar per epoch (rank 0 only), with the time left when the
-            config has a budget.
+        progress: a progress bar per epoch (rank 0 only; one summary line in the static book),
+            with the time left when the config has a budget.
         identity: what makes this run this run (model, data sizes, seed, ...): a dict of
             plain values stored in the checkpoint; a resume whose identity differs is
             refused. Default: the fields of ``config`` except :data:`RESUMABLE`.
@@ -347,7 +347,7 @@ def fit(model, train_set, val_set, loss_fn: Callable, evaluate: Callable, config
         ValueError: the checkpoint to resume from is damaged (:class:`CheckpointError`),
             or was written by another configuration, or ran past where ``config`` stops.
     """
-    from tqdm.auto import tqdm
+    from .progress import bar
 
     _check_budget(config.budget_s)
     if identity is None:
@@ -380,9 +380,9 @@ def fit(model, train_set, val_set, loss_fn: Callable, evaluate: Callable, config
         spent = sum(h["seconds"] for h in history)  # before this epoch, across resumes
         batches = make_loader(train_set, config, epoch, shuffle=True)
         desc = f"epoch {epoch + 1}/{config.epochs}"
-        bar = tqdm(batches, desc=desc if budget is None else f"{desc}, {_left(budget - spent)} left",
-                   leave=False, disable=not (progress and is_main()))
-        for step, batch in enumerate(bar):
+        shown = bar(batches, desc=desc if budget is None else f"{desc}, {_left(budget - spent)} left",
+                    unit="batches", disable=not (progress and is_main()))
+        for step, batch in enumerate(shown):
             with torch.autocast(device.type, enabled=device.type == "cuda"):
                 loss = loss_fn(net, batch, device)
             value = loss.item()
@@ -400,11 +400,13 @@ def fit(model, train_set, val_set, loss_fn: Callable, evaluate: Callable, config
             losses.append(value)
             if budget is not None:
                 left = budget - spent - (_clock() - started)
-                bar.set_description(f"{desc}, {_left(left)} left", refresh=False)
+                if hasattr(shown, "set_description"):  # a live bar (not disabled, not static)
+                    shown.set_description(f"{desc}, {_left(left)} left", refresh=False)
                 if _agree(left <= 0) and step + 1 < len(batches):  # the budget ran out mid-epoch
                     cut = True
                     break
-        bar.close()
+        if hasattr(shown, "close"):
+            shown.close()
         model.eval()
         with torch.no_grad():
             metrics = evaluate(model, val_loader, device)

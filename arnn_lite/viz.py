@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .book import MIN_FONT_PT, PALETTE
+
 __all__ = ["show_images", "show_masks", "show_mask_grid", "plot_history", "plot_bars"]
 
 
@@ -48,9 +50,9 @@ def show_images(images, titles=None, ncols: int = 6, size: float = 2.0, suptitle
     for k, (ax, img) in enumerate(zip(axes, images)):
         ax.imshow(np.clip(_to_numpy_image(img), 0, 1), interpolation="nearest")
         ax.set_title(titles[k] if titles is not None else f"image {k}", fontsize=9)
-        ax.set_xlabel("x (column)", fontsize=7)
-        ax.set_ylabel("y (row)", fontsize=7)
-        ax.tick_params(labelsize=6)
+        ax.set_xlabel("x (column)", fontsize=MIN_FONT_PT)
+        ax.set_ylabel("y (row)", fontsize=MIN_FONT_PT)
+        ax.tick_params(labelsize=MIN_FONT_PT)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
@@ -90,9 +92,9 @@ def show_masks(masks, images=None, titles=None, ncols: int = 6, size: float = 2.
         im = ax.imshow(m, cmap=cmap, vmin=0, vmax=1 if normalize else None,
                        alpha=alpha if images is not None else 1.0, interpolation="nearest")
         ax.set_title(titles[k] if titles is not None else f"mask {k}", fontsize=9)
-        ax.set_xlabel("x (column)", fontsize=7)
-        ax.set_ylabel("y (row)", fontsize=7)
-        ax.tick_params(labelsize=6)
+        ax.set_xlabel("x (column)", fontsize=MIN_FONT_PT)
+        ax.set_ylabel("y (row)", fontsize=MIN_FONT_PT)
+        ax.tick_params(labelsize=MIN_FONT_PT)
         if colorbar and (k % min(ncols, len(masks)) == min(ncols, len(masks)) - 1 or k == len(masks) - 1):
             fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04,
                          label="mask / max" if normalize else "mask")
@@ -126,7 +128,7 @@ def show_mask_grid(rows: dict, images, col_titles=None, size: float = 2.0, alpha
     for ax in axes.flat:
         ax.set_xticks([]), ax.set_yticks([])
     for j in range(n):
-        axes[-1, j].set_xlabel("x (column)", fontsize=7)
+        axes[-1, j].set_xlabel("x (column)", fontsize=MIN_FONT_PT)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
@@ -154,7 +156,10 @@ def plot_history(histories: dict, key: str = "loss", window: int = 20, title=Non
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for name, hist in histories.items():
         y = _smooth(hist[key], window)
-        ax.plot(np.asarray(hist["step"])[len(hist[key]) - len(y):], y, label=name)
+        # Hundreds of points: a marker on every one would blur into a thick line, so each
+        # run's marker (the book's cycle gives every run its own) is drawn ten times.
+        ax.plot(np.asarray(hist["step"])[len(hist[key]) - len(y):], y, label=name,
+                markevery=max(1, len(y) // 10))
     ax.set_xlabel("training step")
     ax.set_ylabel(ylabel or f"{key} (moving average of {window} steps)")
     ax.set_title(title or f"Training {key}")
@@ -171,10 +176,10 @@ def plot_bars(values: dict, ylabel: str, title: str, fmt: str = "{:.2f}"):
         The ``Figure`` (one axis).
     """
     fig, ax = plt.subplots(figsize=(1.2 * len(values) + 2, 3.2))
-    bars = ax.bar(list(values), list(values.values()), color="tab:blue")
+    bars = ax.bar(list(values), list(values.values()), color=PALETTE[0])
     for bar, v in zip(bars, values.values()):
         ax.annotate(fmt.format(v), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center", va="bottom", fontsize=8)
+                    ha="center", va="bottom", fontsize=MIN_FONT_PT)
     ax.set_xlabel("model")
     ax.set_ylabel(ylabel)
     ax.set_title(title)

@@ -1,9 +1,9 @@
 """Figures and small widgets for the diagonal-scan chapters 02, 03 and 04.
 
 Every ``plot_*`` function returns a matplotlib ``Figure`` with a title and labelled axes;
-every ``*_widget`` function returns an ``ipywidgets.interactive`` that redraws one of those
-figures when a slider moves. The static figures carry the argument in the HTML book; the
-widgets are for readers who run the notebooks.
+every ``*_widget`` function returns a :func:`slider` that redraws one of those figures when a
+slider moves: the live ``ipywidgets.interactive`` with a kernel, precomputed frames that need
+no kernel in the static book (:mod:`arnn_lite.slider`).
 
 Defined in chapter 02 (``chapters/02_skew.ipynb``): :func:`plot_scan_order`,
 :func:`plot_skew`, :func:`skew_widget`. Chapter 03 (``chapters/03_diagonal_lstm.ipynb``):
@@ -23,10 +23,12 @@ import torch
 from matplotlib.colors import ListedColormap, LogNorm
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 
+from .book import MIN_FONT_PT, PALETTE
 from .ops import skew
+from .slider import slider
 
 __all__ = [
-    "antidiagonal_index", "raster_index", "plot_scan_order", "plot_skew", "skew_widget",
+    "slider", "antidiagonal_index", "raster_index", "plot_scan_order", "plot_skew", "skew_widget",
     "gradient_field", "plot_state_taps", "plot_receptive_field", "receptive_field_widget",
     "REGION_LABELS", "region_map", "plot_regions", "plot_direction_fields",
     "direction_fields_widget", "plot_coverage",
@@ -34,7 +36,9 @@ __all__ = [
 
 Pixel = Tuple[int, int]
 _PAD_COLOUR = "#eeeeee"
-_HIGHLIGHT = "crimson"
+# Okabe-Ito colours (`arnn_lite.book.PALETTE`): its vermillion is a red that stays apart from
+# viridis's greens for red-green colour-blind readers.
+_HIGHLIGHT = PALETTE[5]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -78,7 +82,7 @@ def _outline(ax, cells, colour: str = _HIGHLIGHT, width: float = 3.0) -> None:
                                linewidth=width, zorder=5))
 
 
-def _annotate(ax, labels: np.ndarray, fontsize: int = 8) -> None:
+def _annotate(ax, labels: np.ndarray, fontsize: float = MIN_FONT_PT) -> None:
     """Write ``labels[r, c]`` (skipping empty strings) in the centre of each cell."""
     for (r, c), text in np.ndenumerate(labels):
         if text:
@@ -135,7 +139,7 @@ def plot_skew(height: int = 4, width: int = 6, t: Optional[int] = None) -> plt.F
     cmap = plt.get_cmap("viridis").with_extremes(under=_PAD_COLOUR)
     for ax, values, text in [(axes[0], orig, labels), (axes[1], skewed, skew_labels)]:
         ax.imshow(values, cmap=cmap, vmin=0, vmax=max(T - 1, 1), alpha=0.85)
-        _annotate(ax, text, fontsize=8 if max(height, width) < 8 else 6)
+        _annotate(ax, text, fontsize=MIN_FONT_PT)
     _grid_axes(axes[0], height, width, "column j")
     _grid_axes(axes[1], height, T, "column t = i + j")
     axes[0].set_title(f"Original grid ({height}×{width}), colour = i + j")
@@ -148,29 +152,46 @@ def plot_skew(height: int = 4, width: int = 6, t: Optional[int] = None) -> plt.F
     return fig
 
 
-def skew_widget(height: int = 4, width: int = 6, max_size: int = 8):
+def skew_widget(height: int = 4, width: int = 6, max_size: int = 8, static: Optional[bool] = None):
     """Sliders for ``t``, ``H`` and ``W`` redrawing :func:`plot_skew` (chapter 02).
 
+    Live, ``H`` and ``W`` run over ``1..max_size`` and the ``t`` slider's range follows
+    ``H + W - 2``. The static book precomputes ``H`` in ``{2, height, 6}`` and ``W`` in
+    ``{3, width}``; there a ``t`` past the last anti-diagonal says so in the title.
+
     Returns:
-        ``ipywidgets.interactive``; the ``t`` slider's range follows ``H + W - 2``.
+        What :func:`slider` returns (``static`` as there).
     """
-    import ipywidgets as widgets
+    def draw(t=0, H=height, W=width):
+        if t <= H + W - 2:
+            return plot_skew(H, W, t=t)
+        fig = plot_skew(H, W)
+        fig.suptitle(f"No anti-diagonal here: the last one is t = H + W − 2 = {H + W - 2}")
+        return fig
 
-    t_slider = widgets.IntSlider(value=0, min=0, max=height + width - 2, description="t")
-    h_slider = widgets.IntSlider(value=height, min=1, max=max_size, description="H")
-    w_slider = widgets.IntSlider(value=width, min=1, max=max_size, description="W")
+    def live():
+        import ipywidgets as widgets
 
-    def follow_size(_change=None):
-        t_slider.max = h_slider.value + w_slider.value - 2
+        t_slider = widgets.IntSlider(value=0, min=0, max=height + width - 2, description="t")
+        h_slider = widgets.IntSlider(value=height, min=1, max=max_size, description="H")
+        w_slider = widgets.IntSlider(value=width, min=1, max=max_size, description="W")
 
-    h_slider.observe(follow_size, names="value")
-    w_slider.observe(follow_size, names="value")
+        def follow_size(_change=None):
+            t_slider.max = h_slider.value + w_slider.value - 2
 
-    def draw(t, H, W):
-        plot_skew(H, W, t=min(t, H + W - 2))
-        plt.show()
+        h_slider.observe(follow_size, names="value")
+        w_slider.observe(follow_size, names="value")
+        return {"t": t_slider, "H": h_slider, "W": w_slider}
 
-    return widgets.interactive(draw, t=t_slider, H=h_slider, W=w_slider)
+    def alt(t, H, W):
+        outlined = (f"anti-diagonal i + j = {t} outlined, it becomes column {t}" if t <= H + W - 2
+                    else f"nothing outlined: t = {t} is past the last anti-diagonal")
+        return f"Grid of {H}×{W} pixels and its skewed {H}×{H + W - 1} copy, {outlined}"
+
+    heights = sorted({min(2, max_size), height, min(6, max_size)})
+    widths = sorted({min(3, max_size), width})
+    return slider(draw, alt, live=live, static=static,
+                  t=range(max(heights) + max(widths) - 1), H=heights, W=widths)
 
 
 # --------------------------------------------------------------------------- chapter 03
@@ -232,14 +253,14 @@ def plot_state_taps(height: int = 4, width: int = 5, pixel: Pixel = (2, 2)) -> p
     _grid_axes(axes[0], height, width, "column j")
     _grid_axes(axes[1], height, T, "column t = i + j")
     t = i + j
-    sources = [((i, j - 1), (i, t - 1), "tab:blue", "h, c (left)", "tap 1: h (+ c)"),
-               ((i - 1, j), (i - 1, t - 1), "tab:orange", "h (above)", "tap 0: h")]
+    sources = [((i, j - 1), (i, t - 1), PALETTE[0], "h, c (left)", "tap 1: h (+ c)"),
+               ((i - 1, j), (i - 1, t - 1), PALETTE[5], "h (above)", "tap 0: h")]
     for src, skew_src, colour, text, tap in sources:
         if src[0] >= 0 and src[1] >= 0:
             _arrow(axes[0], src, (i, j), colour, text, offset=(0.0, 0.32))
             _arrow(axes[1], skew_src, (i, t), colour, tap, offset=(0.0, 0.32))
-    _outline(axes[0], [(i, j)])
-    _outline(axes[1], [(i, t)])
+    _outline(axes[0], [(i, j)], colour="black")  # the arrows carry the palette's colours
+    _outline(axes[1], [(i, t)], colour="black")
     axes[0].set_title(f"Image: state at ({i}, {j}) reads its left and upper neighbours")
     axes[1].set_title(f"Skewed map: both neighbours sit in column t−1 = {t - 1}")
     return fig
@@ -277,30 +298,52 @@ def plot_receptive_field(field: torch.Tensor, pixel: Pixel, title: Optional[str]
     return ax.figure
 
 
+def _positions(n: int, count: Optional[int]) -> list[int]:
+    """About ``count`` rows (or columns) of ``0..n-1`` spread evenly, with both ends and
+    the middle ``n // 2`` (all of them when ``count`` is ``None`` or at least ``n``)."""
+    if count is None or count >= n:
+        return list(range(n))
+    return sorted({round(k * (n - 1) / max(count - 1, 1)) for k in range(count)} | {n // 2})
+
+
+def _pixel_sliders(H: int, W: int) -> Callable[[], dict]:
+    """Live sliders over every row ``i`` and column ``j``, starting at the centre."""
+    def make():
+        import ipywidgets as widgets
+
+        return {"i": widgets.IntSlider(H // 2, 0, H - 1, description="i"),
+                "j": widgets.IntSlider(W // 2, 0, W - 1, description="j")}
+    return make
+
+
 def receptive_field_widget(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                           channels: Optional[slice] = None):
+                           channels: Optional[slice] = None, positions: Optional[int] = 6,
+                           static: Optional[bool] = None):
     """Sliders for the output pixel ``(i, j)`` redrawing its gradient receptive field
     (chapter 03).
 
-    Returns:
-        ``ipywidgets.interactive``.
-    """
-    import ipywidgets as widgets
+    Args:
+        positions: rows and columns the static book precomputes per axis (``None``: all,
+            at about 0.3 s per frame); the live sliders always cover every pixel.
 
+    Returns:
+        What :func:`slider` returns (``static`` as there); starts at the centre pixel.
+    """
     H, W = x.shape[-2:]
 
-    def draw(i, j):
-        plot_receptive_field(gradient_field(model, x, (i, j), channels), (i, j))
-        plt.show()
+    def draw(i=H // 2, j=W // 2):
+        return plot_receptive_field(gradient_field(model, x, (i, j), channels), (i, j))
 
-    return widgets.interactive(draw, i=widgets.IntSlider(H // 2, 0, H - 1, description="i"),
-                               j=widgets.IntSlider(W // 2, 0, W - 1, description="j"))
+    return slider(draw, "Receptive field of output ({i}, {j}): the inputs it depends on, "
+                        "coloured by gradient size", live=_pixel_sliders(H, W), static=static,
+                  i=_positions(H, positions), j=_positions(W, positions))
 
 
 # --------------------------------------------------------------------------- chapter 04
 
 REGION_LABELS = ("neither direction", "forward only", "backward only", "both")
-_REGION_COLOURS = ("#d9d9d9", "tab:blue", "tab:orange", "tab:purple")
+# grey, blue, orange, reddish purple: distinct for every kind of colour vision (Okabe-Ito)
+_REGION_COLOURS = ("#d9d9d9", PALETTE[0], PALETTE[1], PALETTE[3])
 
 
 def region_map(forward_field: torch.Tensor, backward_field: torch.Tensor) -> torch.Tensor:
@@ -333,7 +376,7 @@ def plot_regions(regions: torch.Tensor, pixel: Pixel, title: Optional[str] = Non
         ax.set_yticks(range(0, H, max(1, H // 6)))
     _outline(ax, [pixel], colour="black")
     handles = [Patch(color=c, label=l) for c, l in zip(_REGION_COLOURS, labels)]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=MIN_FONT_PT)
     ax.set_title(title or f"Who sees which input, output {tuple(pixel)}")
     return ax.figure
 
@@ -357,25 +400,28 @@ def plot_direction_fields(forward_field: torch.Tensor, backward_field: torch.Ten
 
 
 def direction_fields_widget(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                            hidden: int, suptitle: str = "Diagonal BiLSTM"):
+                            hidden: int, suptitle: str = "Diagonal BiLSTM",
+                            positions: Optional[int] = 5, static: Optional[bool] = None):
     """Sliders for the output pixel redrawing :func:`plot_direction_fields` of a
     two-direction model whose channels ``[:hidden]`` are the forward direction (chapter 04).
 
-    Returns:
-        ``ipywidgets.interactive``.
-    """
-    import ipywidgets as widgets
+    Args:
+        positions: rows and columns the static book precomputes per axis (``None``: all);
+            the live sliders always cover every pixel.
 
+    Returns:
+        What :func:`slider` returns (``static`` as there); starts at the centre pixel.
+    """
     H, W = x.shape[-2:]
 
-    def draw(i, j):
+    def draw(i=H // 2, j=W // 2):
         fwd = gradient_field(model, x, (i, j), slice(0, hidden))
         bwd = gradient_field(model, x, (i, j), slice(hidden, None))
-        plot_direction_fields(fwd, bwd, (i, j), suptitle)
-        plt.show()
+        return plot_direction_fields(fwd, bwd, (i, j), suptitle)
 
-    return widgets.interactive(draw, i=widgets.IntSlider(H // 2, 0, H - 1, description="i"),
-                               j=widgets.IntSlider(W // 2, 0, W - 1, description="j"))
+    return slider(draw, f"{suptitle}: what the two directions of output ({{i}}, {{j}}) see, "
+                        "and the inputs neither sees", live=_pixel_sliders(H, W), static=static,
+                  i=_positions(H, positions), j=_positions(W, positions))
 
 
 def plot_coverage(fraction: torch.Tensor, title: str = "Fraction of the input each output sees",

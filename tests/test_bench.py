@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from arnn_lite import bench
 
 
@@ -34,3 +36,15 @@ def test_backend_names():
     assert bench._backend("ARNN") == "fused" and bench._backend("arnn (autograd)") == "autograd"
     assert bench._backend("ARNN (triton)") == "triton"
     assert bench._cases(bench.MODULES, "cpu") == list(bench.MODULES)  # no Triton case on a CPU
+
+
+def test_time_cases_interleaves_and_compare_times_reads_the_ratio():
+    order = []
+    seconds = bench.time_cases({"a": lambda: order.append("a"), "b": lambda: order.append("b")},
+                               repeats=3, warmup=1)
+    assert order == ["a", "b"] * 4  # round robin, warm-up round included
+    assert set(seconds) == {"a", "b"} and all(v >= 0 for v in seconds.values())
+    line = bench.compare_times({"loop": 4.0, "vectorised": 1.0}, "vectorised")
+    assert "loop takes 4.00x the time of vectorised (slower)" in line
+    with pytest.raises(ValueError, match="baseline"):
+        bench.compare_times({"a": 1.0}, "b")

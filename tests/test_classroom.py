@@ -20,9 +20,14 @@ How the chapter tests work (and what they cost on a 2-core CPU):
 """
 
 import ast
+import copy
+import csv
+import json
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -51,7 +56,8 @@ def synthetic(stub_sig="x, k=2", sol_sig="x, k=2", check=True, stub_body="    ..
                    f"colab-badge.svg)](https://colab.research.google.com/github/someone/somebook/"
                    "blob/main/chapters/99_toy.ipynb)"),
         cell("code", "base = 10"),
-        cell("md", "```{exercise} Times k\n:label: ex-99-times\n\nMultiply.\n```"),
+        cell("md", "```{exercise} 99.1 · Times k\n:label: ex-99-times\n:nonumber:\n\n"
+                   "*Difficulty: ★☆☆, about 5 minutes.*\n\nMultiply.\n```"),
         cell("code", f"def times(x, k=2):\n    \"\"\"Return x*k.\"\"\"\n{stub_body}".replace("x, k=2", stub_sig, 1), "exercise"),
         cell("md", "```{solution-start} ex-99-times\n:class: dropdown\n```", "solution"),
         cell("code", f"def times({sol_sig}):\n    return x * k  # SECRET-ANSWER", "solution"),
@@ -269,8 +275,58 @@ chapter = pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTER
 
 @chapter
 def test_convention(path):
+    """Includes: every exercise is titled with its number (chapter.k) and difficulty."""
     nb = nbformat.read(path, as_version=4)
-    assert classroom.check_notebook(nb) == []
+    assert classroom.check_notebook(nb, path.name) == []
+
+
+def test_exercise_numbers_agree_between_titles_and_grades():
+    """One scheme everywhere: the k-th exercise of chapter 05 is "5.k" in its title (shown
+    as-is on the site, `:nonumber:`), in `grade`'s reports, and in the points file."""
+    seen = []
+    for path in CHAPTERS:
+        nb = nbformat.read(path, as_version=4)
+        for index, number in classroom.exercise_ids(nb, path.name).items():
+            directive = next(c for c in reversed(nb.cells[:index]) if "{exercise}" in c.source)
+            assert directive.source.startswith(f"```{{exercise}} {number} · "), directive.source
+            assert ":nonumber:" in directive.source
+            seen.append(number)
+    assert len(seen) == len(set(seen)) >= 32
+
+
+@pytest.mark.parametrize("title, problem", [
+    ("```{exercise} Times k\n:label: ex-99-times\n:nonumber:\n", "start with its number"),
+    ("```{exercise} 99.2 · Times k\n:label: ex-99-times\n:nonumber:\n", "99.1 · <title>"),
+    ("```{exercise} 99.1 · Times k\n:label: ex-99-times\n", "':nonumber:'"),
+])
+def test_check_finds_wrong_numbering(title, problem):
+    nb = synthetic()
+    nb.cells[2].source = title + "\n*Difficulty: ★☆☆, about 5 minutes.*\n```"
+    assert any(problem in e for e in classroom.check_notebook(nb, "99_toy.ipynb"))
+    nb.cells[2].source = title.replace("Times k\n", "Times k\n").split("\n")[0] + "\n```"
+    assert any("difficulty" in e for e in classroom.check_notebook(nb, "99_toy.ipynb"))
+
+
+WRITTEN = {"ex-01-total-variation", "ex-07-steps", "ex-11-network-steps"}
+
+
+@chapter
+def test_written_questions_have_a_model_answer(path):
+    """An exercise that also asks a question in words ('explain', 'by what factor', 'how
+    many ... and what share') has a model answer in its solution (teacher edition only)."""
+    nb = nbformat.read(path, as_version=4)
+    for ex in classroom.find_exercises(nb):
+        directive = next(c for c in reversed(nb.cells[:ex.index]) if "{exercise}" in c.source)
+        asks = re.search(r"[Ee]xplain|[Ww]hy |by what factor|how many|what share",
+                         directive.source.split("\n", 3)[-1])
+        assert bool(asks) == (ex.label in WRITTEN), (ex.label, directive.source)
+        assert any(nb.cells[i].cell_type == "code" for i in ex.solutions), ex.label
+        if asks:
+            answer = [nb.cells[i].source for i in ex.solutions if nb.cells[i].cell_type == "markdown"
+                      and nb.cells[i].source.startswith("**Model answer.**")]
+            assert answer and len(answer[0]) > 150, f"{ex.label}: no model answer"
+            student = classroom.student_notebook(nb, path.name)
+            assert answer[0] not in "\n".join(c.source for c in student.cells)
 
 
 @chapter
@@ -321,3 +377,207 @@ def test_exercises_execute(path, monkeypatch):
             assert err is None, f"student edition, cell {i} failed: {err}"
     for i, err in _run(nb, True, path.parent).items():
         assert err is None, f"with solutions, cell {i} failed: {err}"
+
+
+# ----------------------------------------------------------------------------- grading
+def _answered(teacher, name, answers=None):
+    """The student edition of ``teacher`` with every stub replaced by the teacher's
+    solution, or by ``answers[label]`` where given."""
+    student = classroom.student_notebook(teacher, name, repo_url=REPO)
+    stubs = [i for i, c in enumerate(student.cells) if "exercise" in classroom.tags(c)]
+    for ex, i in zip(classroom.find_exercises(teacher), stubs):
+        student.cells[i].source = (answers or {}).get(ex.label, ex.solution_code(teacher))
+    return student
+
+
+def _without(nb, tag):
+    out = copy.deepcopy(nb)
+    out.cells = [c for c in out.cells if tag not in classroom.tags(c)]
+    return out
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    """One grading run over a class of synthetic submissions (one kernel each)."""
+    root = tmp_path_factory.mktemp("class")
+    teacher_dir, subs = root / "chapters", root / "submissions"
+    teacher_dir.mkdir()
+    subs.mkdir()
+    teacher = synthetic()
+    nbformat.write(teacher, teacher_dir / "99_toy.ipynb")
+    stub = classroom.student_notebook(teacher, "99_toy.ipynb", repo_url=REPO)
+    complete = _answered(teacher, "99_toy.ipynb")
+    edited = copy.deepcopy(stub)  # the check cell rewritten to always pass
+    for c in edited.cells:
+        if "check" in classroom.tags(c):
+            c.source = "print('Correct!')"
+    missing = copy.deepcopy(complete)
+    missing.cells = [c for c in missing.cells if "{exercise}" not in c.source
+                     and "exercise" not in classroom.tags(c)]
+    untagged = _without(complete, "check")  # tags lost, checks deleted: still found, still checked
+    for c in untagged.cells:
+        c.metadata.pop("tags", None)
+    for student, nb in {"ann": complete, "bo": _without(stub, "check"), "cy": edited,
+                        "di": missing, "ed": untagged}.items():
+        nbformat.write(nb, subs / f"{student}.ipynb")
+    (root / "points.json").write_text('{"99.1": 3}')
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    run = subprocess.run([sys.executable, "-m", "arnn_lite.classroom", "grade", str(subs),
+                          "--teacher", str(teacher_dir), "--out", str(root / "report"),
+                          "--points", str(root / "points.json"), "--seed", "5"],
+                         capture_output=True, text=True, env=subprocess_env(**env), cwd=root)
+    grades = json.loads((root / "report" / "grades.json").read_text())
+    rows = list(csv.DictReader(open(root / "report" / "grades.csv", encoding="utf-8")))
+    return run, grades, rows
+
+
+def test_grade_takes_checks_from_the_teacher_edition(graded_class):
+    run, grades, _ = graded_class
+    assert run.returncode == 1, run.stderr  # not everyone passes
+    by_student = {row["student"]: row for row in grades["grades"]}
+    assert by_student["ann"]["passed"] and by_student["ann"]["points"] == 3
+    assert by_student["ed"]["passed"], "an answer whose tags were lost is still found"
+    for student in ("bo", "cy"):  # deleted or rewritten check cells do not help
+        assert not by_student[student]["passed"], by_student[student]
+        assert "not implemented" in by_student[student]["hint"]
+
+
+def test_grade_fails_a_missing_exercise(graded_class):
+    _, grades, _ = graded_class
+    row = next(r for r in grades["grades"] if r["student"] == "di")
+    assert not row["passed"] and "missing" in row["hint"] and row["points"] == 0
+
+
+def test_grade_reports_one_row_per_student_and_exercise(graded_class):
+    run, grades, rows = graded_class
+    assert [(r["student"], r["exercise"]) for r in rows] == [
+        (s, "99.1") for s in ("ann", "bo", "cy", "di", "ed")]
+    assert set(rows[0]) == set(classroom.REPORT_FIELDS)
+    assert grades["students"]["ann"] == {"points": 3.0, "max_points": 3.0, "passed": 1,
+                                         "exercises": 1}
+    assert grades["summary"] == [{"exercise": "99.1", "label": "ex-99-times",
+                                  "chapter": "99_toy.ipynb", "failed": 3, "students": 5}]
+    assert grades["seed"] == 5 and "most failed exercises" in run.stdout
+
+
+def test_grade_hidden_cases_catch_fitted_answers(tmp_path, monkeypatch):
+    """A chapter-02 answer that calls arnn_lite.unskew fails with a hint, and a
+    column_pixels answer fitted to the visible cases fails the hidden ones."""
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    name = "02_skew.ipynb"
+    teacher = classroom.read_notebook(ROOT / "chapters" / name)
+    fitted = ("def column_pixels(t, height, width):\n"
+              "    if (height, width) in [(4, 6), (6, 4), (3, 3), (1, 5), (5, 1)]:\n"
+              "        return [(i, t - i) for i in range(height) if 0 <= t - i < width]\n"
+              "    return []\n")
+    nb = _answered(teacher, name, {
+        "ex-02-unskew-loop": "import arnn_lite\n\ndef unskew_loop(y, width):\n"
+                             "    return arnn_lite.unskew(y, width)\n",
+        "ex-02-column-pixels": fitted})
+    graded = classroom.grade_submission(nb, teacher, name, ROOT / "chapters", seed=1)
+    assert [o.exercise for o in graded] == ["2.1", "2.2"]
+    assert not graded[0].passed and "package's own implementation" in graded[0].hint
+    assert not graded[1].passed and "hidden" in graded[1].hint
+
+
+def test_grade_chapter05_is_fast(tmp_path, monkeypatch):
+    """Grading runs only what the exercises need: measured about 5 s per chapter-05
+    submission on the shared 2-core machine (kernel start and `import torch` dominate);
+    the bound is generous."""
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    name = "05_attention_rnn.ipynb"
+    teacher = classroom.read_notebook(ROOT / "chapters" / name)
+    start = time.perf_counter()
+    graded = classroom.grade_submission(_answered(teacher, name), teacher, name,
+                                        ROOT / "chapters", seed=2)
+    elapsed = time.perf_counter() - start
+    assert all(o.passed for o in graded), graded
+    assert elapsed < 60, f"grading one chapter-05 submission took {elapsed:.0f} s"
+
+
+def test_grade_survives_a_dying_kernel(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    teacher = synthetic()
+    nb = _answered(teacher, "99_toy.ipynb", {"ex-99-times": "import os\nos._exit(0)\n"})
+    graded = classroom.grade_submission(nb, teacher, "99_toy.ipynb", tmp_path, seed=0)
+    assert len(graded) == 1 and not graded[0].passed
+
+
+@chapter
+def test_fork_option_rewrites_every_link(path):
+    """--repo-url: one badge, to the fork's student copy; the install line (and every other
+    link to the book's repository) points at the fork; nothing links the teacher edition."""
+    from arnn_lite.book import REPOSITORY_URL
+    nb = nbformat.read(path, as_version=4)
+    out = classroom.student_notebook(nb, path.name, "handout", REPO)
+    text = json.dumps(out, ensure_ascii=False)
+    teacher = REPOSITORY_URL.removeprefix("https://github.com/")
+    assert teacher not in text and "/chapters/" not in text.replace('"source": "chapters/', "")
+    assert text.count("colab-badge.svg") == 1
+    assert f"colab.research.google.com/github/someone/somebook/blob/main/handout/{path.name}" in text
+    if "%pip install" in json.dumps(nb):
+        assert "git+https://github.com/someone/somebook@main" in text
+
+
+# ----------------------------------------------------------------------------- class build
+def test_class_book_tree_has_no_solution_text(tmp_path):
+    """`make book-class` builds this tree: no solution source in any page or notebook
+    (downloads are these notebooks), the table of contents and every Colab link point at
+    the student notebooks, and sphinx-exercise hides solutions as a second guard."""
+    import yaml
+    out = tmp_path / "class-src"
+    written = classroom.write_class_book(ROOT, out, repo_url=REPO)
+    assert sorted(p.name for p in written) == [p.name for p in CHAPTERS]
+    secrets = [c.source.strip() for path in CHAPTERS
+               for c in nbformat.read(path, as_version=4).cells
+               if "solution" in classroom.tags(c) and len(c.source.strip()) > 40]
+    assert len(secrets) >= 32
+    files = [p for p in out.rglob("*") if p.is_file() and p.suffix in (".ipynb", ".md", ".yml")]
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        raw = "\n".join(c.source for c in nbformat.reads(text, 4).cells) if f.suffix == ".ipynb" \
+            else text
+        leaked = [s[:60] for s in secrets if s in raw]
+        assert not leaked, f"{f.relative_to(out)} holds solution text: {leaked}"
+        assert "solution-start" not in raw and "**Model answer.**" not in raw, f
+        if f.suffix == ".ipynb":
+            assert "colab.research.google.com/github/someone/somebook/blob/main/student/" in raw
+            assert "/chapters/" not in raw, f
+    toc = yaml.safe_load((out / "_toc.yml").read_text())
+    pages = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    assert all(not p.startswith("chapters/") for p in pages)
+    assert {f"student/{p.stem}" for p in CHAPTERS} <= set(pages)
+    config = yaml.safe_load((out / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "off"
+    assert config["sphinx"]["config"]["hide_solutions"] is True
+    assert config["repository"]["url"] == REPO
+    assert "../chapters/" not in (out / "book" / "reconstruction.md").read_text()
+    # re-running replaces its own tree; a folder it did not write is refused
+    classroom.write_class_book(ROOT, out)
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.md").write_text("mine")
+    with pytest.raises(classroom.ClassroomError, match="not a class-book tree"):
+        classroom.write_class_book(ROOT, other)
+    assert (other / "notes.md").read_text() == "mine"
+
+
+def test_teaching_lab_plans_fit_90_minutes():
+    """Each lab of book/teaching.md lists exercises that exist, with the minutes their
+    statements give, adding up to at most 70 (plus 10 to introduce and 10 to discuss)."""
+    minutes = {}
+    for path in CHAPTERS:
+        nb = nbformat.read(path, as_version=4)
+        for index, number in classroom.exercise_ids(nb, path.name).items():
+            directive = next(c for c in reversed(nb.cells[:index]) if "{exercise}" in c.source)
+            minutes[number] = int(re.search(r"about (\d+) minutes", directive.source).group(1))
+    rows = [line for line in (ROOT / "book" / "teaching.md").read_text().splitlines()
+            if re.match(r"^\| [A-E]\. ", line)]
+    assert len(rows) >= 4
+    for row in rows:
+        planned = re.findall(r"(\d+\.\d+) \((\d+)\)", row)
+        assert planned, row
+        for number, m in planned:
+            assert minutes.get(number) == int(m), f"{row}: {number} takes {minutes.get(number)}"
+        if "homework" not in row:
+            assert sum(int(m) for _, m in planned) <= 70, row

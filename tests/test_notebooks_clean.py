@@ -1,6 +1,7 @@
 """Chapters are committed clean, start with the setup cell, and are all in _toc.yml."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,78 @@ def test_one_chapter_skeleton(path):
     goals = [i for i, h in heads if h == "## Learning goals"]
     assert len(goals) == 1 and goals[0] < first_code, f"{path.name}: '## Learning goals' heading"
     assert any(h == "## Summary" for _, h in heads), f"{path.name}: no '## Summary' heading"
+
+
+# A cell draws a figure when it calls pyplot or the book's plotting helpers, builds a `fig`, or
+# shows an image; widgets that redraw a figure count too (their static frames are images).
+DRAWS = re.compile(r"\b(plt|viz)\.|\bwidgets\.(plot_\w+|\w+_widget|interact\w*)\(|\bfig\s*[,=]"
+                   r"|\.imshow\(")
+PATH_LIKE = re.compile(r"\.(png|jpe?g|svg|gif)$|^\S*/\S*$", re.I)
+
+
+def alt_text(cell) -> str:
+    """The alt text MyST-NB gives the cell's image outputs (`mystnb.image.alt`), or ''."""
+    return str(cell.get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt", "")).strip()
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_figure_cell_has_alt_text(path):
+    """Screen readers announce a figure by its alt text; without `mystnb.image.alt` MyST-NB
+    writes the image's file path there. Every drawing cell says, in words, what it shows."""
+    bad = []
+    for k, cell in enumerate(code_cells(path)):
+        if not DRAWS.search(source(cell)):
+            continue
+        alt = alt_text(cell)
+        if len(alt.split()) < 8 or PATH_LIKE.search(alt):
+            bad.append(f"code cell {k} (id {cell.get('id')}): alt {alt!r}")
+    assert not bad, (f"{path.name}: figure cells without a meaningful alt text; add "
+                     '"mystnb": {"image": {"alt": "what the figure shows"}} to their metadata:\n'
+                     + "\n".join(bad))
+
+
+TINY_FONT = re.compile(r"\b(fontsize|labelsize|titlesize)\s*=\s*([0-7](\.\d+)?\b|[\"']xx?-small[\"'])")
+
+
+def test_no_figure_text_below_8pt():
+    """No axis label, tick or title on a figure is set smaller than 8 pt
+    (`arnn_lite.book.MIN_FONT_PT`): chapter cells and the plotting modules."""
+    from arnn_lite.book import MIN_FONT_PT
+
+    assert MIN_FONT_PT == 8
+    sources = {f"{p.name} code cell {k}": source(c) for p in CHAPTERS
+               for k, c in enumerate(code_cells(p))}
+    for module in ("viz.py", "widgets.py"):
+        sources[module] = (ROOT / "arnn_lite" / module).read_text(encoding="utf-8")
+    bad = [f"{where}: {m.group(0)}" for where, text in sources.items()
+           for m in TINY_FONT.finditer(text)]
+    assert not bad, "figure text below 8 pt:\n" + "\n".join(bad)
+
+
+DURATION = re.compile(
+    r"\b\d+(\.\d+)?\s*(s|ms|µs|secs?|seconds?|minutes?|mins?|hours?|h)\b"
+    r"|\b(under|about|around|roughly|nearly|almost|over|in) (a|one|two|half an?|a few) "
+    r"(minutes?|seconds?|hours?)\b"
+    r"|\d+(\.\d+)?\s*(×|x|times)\s*(faster|slower|quicker)"
+    r"|\b(faster|slower|speed-?ups?)\b", re.I)
+
+
+def prose(markdown: str) -> str:
+    """A markdown cell without maths, code and exercise time estimates (teachers' planning
+    numbers, required on every exercise: *Difficulty: ..., about N minutes.*)."""
+    text = re.sub(r"\$\$.*?\$\$|\$[^$]*\$|```.*?```|`[^`]*`", " ", markdown, flags=re.S)
+    return "\n".join(line for line in text.splitlines() if "Difficulty:" not in line)
+
+
+@pytest.mark.parametrize("path", CHAPTERS + [ROOT / "book" / "intro.md", ROOT / "book" / "reconstruction.md"],
+                         ids=lambda p: p.stem)
+def test_no_duration_or_speed_typed_by_hand(path):
+    """Durations and speed comparisons are measured and printed by cells (or read from a
+    results file), never typed into prose, where they go stale and contradict the output."""
+    if path.suffix == ".md":
+        cells = [path.read_text(encoding="utf-8")]
+    else:
+        cells = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"]
+                 if c["cell_type"] == "markdown"]
+    typed = [m.group(0) for text in cells for m in DURATION.finditer(prose(text))]
+    assert not typed, f"{path.name} types durations or speed claims by hand: {typed}"

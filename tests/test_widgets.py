@@ -9,11 +9,13 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 import ipywidgets  # noqa: E402
 
-from arnn_lite import DiagonalBiLSTM, DiagonalLSTM, widgets  # noqa: E402
+from arnn_lite import DiagonalBiLSTM, DiagonalLSTM, progress, widgets  # noqa: E402
+from arnn_lite.slider import StaticSlider  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def _close_figures():
+def _close_figures(monkeypatch):
+    monkeypatch.delenv(progress.STATIC_ENV, raising=False)  # live unless a test says static
     yield
     plt.close("all")
 
@@ -125,3 +127,49 @@ def test_plot_direction_fields_legend_follows_names():
     fig = widgets.plot_direction_fields(field, field, (1, 1), "PixelRNN", names=("forward", "r2l"))
     texts = [t.get_text() for t in image_axes(fig)[2].get_legend().get_texts()]
     assert texts == ["neither direction", "forward only", "r2l only", "both"]
+
+
+# --------------------------------------------------------------------------- static book
+
+def spy_slider(monkeypatch):
+    """Replace widgets.slider by a recorder of its arguments (no frames are drawn)."""
+    calls = []
+    monkeypatch.setattr(widgets, "slider", lambda draw, alt=None, **kw: calls.append(
+        dict(kw, draw=draw, alt=alt)))
+    return calls
+
+
+def test_skew_widget_static_grid_and_past_the_end_frames(monkeypatch):
+    calls = spy_slider(monkeypatch)
+    widgets.skew_widget(4, 6, static=True)
+    (call,) = calls
+    assert call["H"] == [2, 4, 6] and call["W"] == [3, 6] and list(call["t"]) == list(range(11))
+    fig = call["draw"](t=5, H=2, W=3)  # t past H + W - 2 = 3: nothing outlined, and it says so
+    assert "last one is t = H + W − 2 = 3" in fig._suptitle.get_text() and not image_axes(fig)[1].patches
+    assert "anti-diagonal i + j = 2 outlined" in call["alt"](t=2, H=2, W=3)
+    assert "past the last" in call["alt"](t=5, H=2, W=3)
+
+
+def test_pixel_widgets_static_grids(monkeypatch):
+    calls = spy_slider(monkeypatch)
+    x = torch.zeros(1, 1, 10, 12)
+    widgets.receptive_field_widget(DiagonalLSTM(1, 2), x, static=True)
+    widgets.direction_fields_widget(DiagonalBiLSTM(1, 2), x, hidden=2, positions=None, static=True)
+    assert calls[0]["i"] == [0, 2, 4, 5, 7, 9] and calls[0]["j"] == [0, 2, 4, 6, 7, 9, 11]
+    assert calls[1]["i"] == list(range(10)) and calls[1]["j"] == list(range(12))
+    assert "({i}, {j})" in calls[0]["alt"] and "({i}, {j})" in calls[1]["alt"]
+
+
+def test_receptive_field_widget_static_frames_differ():
+    lstm = DiagonalLSTM(1, 2).double()
+    w = widgets.receptive_field_widget(lstm, torch.randn(1, 1, 2, 2, dtype=torch.float64),
+                                       static=True)
+    assert isinstance(w, StaticSlider) and w.start == [1, 1]
+    assert len(w.frames) == 4 and w.alts[1].startswith("Receptive field of output (0, 1)")
+
+
+def test_widgets_follow_the_static_switch(monkeypatch):
+    lstm, x = DiagonalLSTM(1, 2).double(), torch.randn(1, 1, 1, 2, dtype=torch.float64)
+    assert isinstance(widgets.receptive_field_widget(lstm, x), ipywidgets.interactive)
+    monkeypatch.setenv(progress.STATIC_ENV, "1")  # what the Makefile exports for book builds
+    assert isinstance(widgets.receptive_field_widget(lstm, x), StaticSlider)

@@ -8,16 +8,28 @@ and how to look for the mistake: not a bare ``AssertionError``.
 Convention used by every chapter (and by :mod:`arnn_lite.classroom`):
 a code cell tagged ``exercise`` holds the stub (``...`` then ``raise NotImplementedError``),
 the solution cells are tagged ``solution``, and a cell tagged ``check`` calls the checker.
+
+Grading (``python -m arnn_lite.classroom grade``) runs every checker twice: on the visible
+cases, then inside :func:`hidden` with a seed the grader picks, so random inputs change and
+each checker's extra cases (:func:`cases`) are added; a reader never sees those. Where an
+exercise asks for a function the package has, the checker passes it as ``forbid=`` to
+:func:`run_student`, which fails an answer that calls it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
+import random
+import sys
 
 import torch
 
-__all__ = ["ExerciseError", "run_student", "check_shape", "check_close", "passed", "load"]
+__all__ = ["ExerciseError", "run_student", "check_shape", "check_close", "passed", "load",
+           "hidden", "is_hidden", "rng", "seed", "cases"]
+
+_HIDDEN_SEED: int | None = None  # set by `hidden` while the grader runs the hidden cases
 
 
 class ExerciseError(AssertionError):
@@ -29,13 +41,97 @@ def load(chapter: str):
     return importlib.import_module(f"{__name__}.{chapter}")
 
 
-def run_student(fn, *args, name=None, **kwargs):
-    """Call the reader's ``fn``; turn an unfinished stub or a crash into a helpful error."""
+@contextlib.contextmanager
+def hidden(seed: int):
+    """Run the checkers called inside on their hidden cases: random inputs drawn with
+    ``seed`` mixed in (chosen by the grader, so never seen by the reader) and every
+    checker's extra :func:`cases`."""
+    global _HIDDEN_SEED
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"hidden: expected an int seed, got {type(seed).__name__} {seed!r}")
+    previous, _HIDDEN_SEED = _HIDDEN_SEED, seed
+    try:
+        yield
+    finally:
+        _HIDDEN_SEED = previous
+
+
+def is_hidden() -> bool:
+    """Whether the checkers run on their hidden cases (inside :func:`hidden`)."""
+    return _HIDDEN_SEED is not None
+
+
+def _mixed(base: int) -> int:
+    return base if _HIDDEN_SEED is None else random.Random(f"{base}:{_HIDDEN_SEED}").randrange(2**31)
+
+
+def rng(base: int) -> torch.Generator:
+    """A checker's random generator: seeded with ``base``, or, for the hidden cases, with
+    ``base`` mixed with the grader's seed."""
+    return torch.Generator().manual_seed(_mixed(base))
+
+
+def seed(base: int) -> None:
+    """``torch.manual_seed`` for a checker that builds modules (hidden cases: mixed seed)."""
+    torch.manual_seed(_mixed(base))
+
+
+def cases(visible, extra=()) -> list:
+    """A checker's cases: ``visible``, plus ``extra`` for the hidden cases. ``extra`` is a
+    list, or a function of a ``random.Random`` (seeded by the grader) returning one."""
+    if _HIDDEN_SEED is None:
+        return list(visible)
+    more = extra(random.Random(_HIDDEN_SEED)) if callable(extra) else extra
+    return list(visible) + list(more)
+
+
+def _code(fn):
+    """The code object run when ``fn`` (a function, method or decorated function) is called."""
+    fn = inspect.unwrap(getattr(fn, "__func__", fn))
+    return getattr(fn, "__code__", None)
+
+
+def _checker_functions() -> list:
+    """The module-level functions of the loaded checker modules (their references and
+    helpers compute the right answers: an answer may not call them)."""
+    found = []
+    for name, module in list(sys.modules.items()):
+        if name.startswith(__name__ + ".") and module is not None:
+            found += [f for f in vars(module).values() if inspect.isfunction(f)
+                      and f.__module__ == name]
+    return found
+
+
+def _watched_call(fn, args, kwargs, forbid):
+    """``fn(*args, **kwargs)``, and the names of the ``forbid`` functions (and of the
+    checker modules' own functions) it called."""
+    given = {id(a) for a in [fn, *args, *kwargs.values()]}
+    codes = {_code(f): f"{f.__module__}.{f.__qualname__}"
+             for f in [*forbid, *_checker_functions()] if _code(f) and id(f) not in given}
+    hits, previous = [], sys.getprofile()
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code in codes and codes[frame.f_code] not in hits:
+            hits.append(codes[frame.f_code])
+
+    sys.setprofile(profile)
+    try:
+        result = fn(*args, **kwargs)
+    finally:
+        sys.setprofile(previous)
+    return result, hits
+
+
+def run_student(fn, *args, name=None, forbid=(), **kwargs):
+    """Call the reader's ``fn``; turn an unfinished stub or a crash into a helpful error.
+
+    ``forbid``: the package's own implementations of what the exercise asks the reader to
+    write; an answer that calls one of them (under any name) fails with a hint."""
     name = name or getattr(fn, "__name__", "your function")
     if not callable(fn):
         raise ExerciseError(f"{name}: expected a function, got {type(fn).__name__}")
     try:
-        return fn(*args, **kwargs)
+        result, hits = _watched_call(fn, args, kwargs, forbid)
     except NotImplementedError:
         raise ExerciseError(
             f"{name} is not implemented yet: replace the `...` and the "
@@ -45,6 +141,11 @@ def run_student(fn, *args, name=None, **kwargs):
         raise
     except Exception as err:  # the reader's code crashed: say where, keep it short
         raise ExerciseError(f"{name} raised {type(err).__name__}: {err}") from err
+    if hits:
+        raise ExerciseError(
+            f"{name} calls the package's own implementation ({', '.join(hits)}): this "
+            "exercise asks you to write it yourself, with tensor operations and Python only.")
+    return result
 
 
 def check_shape(name, got, expected_shape, hint=""):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ..ops import skew
-from . import ExerciseError, check_close, check_shape, passed, run_student
+from ..ops import skew, unskew
+from . import ExerciseError, cases, check_close, check_shape, passed, rng, run_student
 
 __all__ = ["check_unskew_loop", "check_column_pixels", "column_pixels_reference"]
 
@@ -15,11 +15,12 @@ _SHAPES = [(2, 3, 4, 4), (1, 2, 3, 6), (2, 1, 5, 2), (1, 1, 1, 4), (1, 2, 4, 1)]
 
 def check_unskew_loop(unskew_loop) -> None:
     """Exercise ex-02-unskew-loop: ``unskew_loop(y, width)`` undoes ``skew``."""
-    gen = torch.Generator().manual_seed(2)
-    for shape in _SHAPES:
+    gen = rng(2)
+    for shape in cases(_SHAPES, [(1, 2, 6, 3), (2, 1, 3, 7)]):
         x = torch.randn(*shape, generator=gen, dtype=torch.float64)  # (B, C, H, W)
         y = skew(x)  # (B, C, H, H+W-1)
-        got = run_student(unskew_loop, y.clone(), shape[-1], name="unskew_loop")
+        got = run_student(unskew_loop, y.clone(), shape[-1], name="unskew_loop",
+                          forbid=[unskew])
         check_shape(f"unskew_loop(y of shape {tuple(y.shape)}, width={shape[-1]})", got, shape,
                     "The result keeps B, C and H and has `width` columns.")
         check_close(f"unskew_loop on input shape {tuple(y.shape)}", got, x, atol=1e-12,
@@ -35,7 +36,9 @@ def column_pixels_reference(t: int, height: int, width: int):
 
 def check_column_pixels(column_pixels) -> None:
     """Exercise ex-02-column-pixels: which ``(i, j)`` land in column ``t``."""
-    for height, width in [(4, 6), (6, 4), (3, 3), (1, 5), (5, 1)]:
+    sizes = cases([(4, 6), (6, 4), (3, 3), (1, 5), (5, 1)],
+                  lambda r: [(r.randint(1, 9), r.randint(1, 9)) for _ in range(3)])
+    for height, width in sizes:
         for t in range(-1, height + width):
             got = run_student(column_pixels, t, height, width, name="column_pixels")
             expected = column_pixels_reference(t, height, width)

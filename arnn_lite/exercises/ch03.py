@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ..rnn import DiagonalLSTM
-from . import ExerciseError, check_close, check_shape, passed, run_student
+from . import ExerciseError, cases, check_close, check_shape, passed, rng, run_student, seed
 
 __all__ = ["check_lstm_step", "check_state_to_state_by_hand", "check_receptive_field",
            "lstm_step_reference", "receptive_field_reference"]
@@ -22,8 +22,8 @@ def lstm_step_reference(gates: torch.Tensor, c_prev: torch.Tensor):
 
 def check_lstm_step(lstm_step) -> None:
     """Exercise ex-03-lstm-step: ``lstm_step(gates, c_prev) -> (h, c)``."""
-    gen = torch.Generator().manual_seed(3)
-    for K, shape in [(3, (2, 5)), (1, (1, 4, 6)), (2, (3, 1))]:
+    gen = rng(3)
+    for K, shape in cases([(3, (2, 5)), (1, (1, 4, 6)), (2, (3, 1))], [(2, (2, 3, 3)), (4, (1, 7))]):
         gates = torch.randn(shape[0], 4 * K, *shape[1:], generator=gen, dtype=torch.float64)
         c_prev = torch.randn(shape[0], K, *shape[1:], generator=gen, dtype=torch.float64)
         got = run_student(lstm_step, gates.clone(), c_prev.clone(), name="lstm_step")
@@ -48,8 +48,8 @@ def _taps(h_prev, weight, bias, swap=False):
 
 def check_state_to_state_by_hand(state_to_state_by_hand) -> None:
     """Exercise ex-03-state-taps: the 2×1 state-to-state convolution without ``conv1d``."""
-    gen = torch.Generator().manual_seed(4)
-    for B, K, H in [(2, 3, 5), (1, 1, 4), (3, 2, 1)]:
+    gen = rng(4)
+    for B, K, H in cases([(2, 3, 5), (1, 1, 4), (3, 2, 1)], [(2, 2, 6), (1, 3, 2)]):
         h_prev = torch.randn(B, K, H, generator=gen, dtype=torch.float64)  # (B, K, H)
         weight = torch.randn(4 * K, K, 2, generator=gen, dtype=torch.float64)
         bias = torch.randn(4 * K, generator=gen, dtype=torch.float64)
@@ -71,18 +71,24 @@ def check_state_to_state_by_hand(state_to_state_by_hand) -> None:
 def receptive_field_reference(i: int, j: int, height: int, width: int,
                               reverse: bool = False) -> torch.Tensor:
     """Known-correct receptive field of output ``(i, j)``, measured from input gradients."""
-    torch.manual_seed(0)
+    seed(0)
     lstm = DiagonalLSTM(1, 2, reverse=reverse).double()
     x = torch.randn(1, 1, height, width, dtype=torch.float64, requires_grad=True)
     lstm(x)[0, :, i, j].sum().backward()
     return x.grad[0, 0] != 0  # (H, W)
 
 
+def _random_fields(r):
+    """Hidden cases: random pixels of random maps, both directions."""
+    sizes = [(r.randint(1, 6), r.randint(1, 6)) for _ in range(4)]
+    return [(r.randrange(H), r.randrange(W), H, W, k % 2 == 1) for k, (H, W) in enumerate(sizes)]
+
+
 def check_receptive_field(receptive_field) -> None:
     """Exercise ex-03-receptive-field: which inputs the output ``(i, j)`` depends on."""
-    cases = [(2, 3, 4, 6, False), (0, 0, 3, 3, False), (4, 1, 5, 2, False),
-             (1, 2, 4, 6, True), (0, 0, 3, 3, True), (2, 0, 5, 2, True)]
-    for i, j, H, W, reverse in cases:
+    visible = [(2, 3, 4, 6, False), (0, 0, 3, 3, False), (4, 1, 5, 2, False),
+               (1, 2, 4, 6, True), (0, 0, 3, 3, True), (2, 0, 5, 2, True)]
+    for i, j, H, W, reverse in cases(visible, _random_fields):
         got = run_student(receptive_field, i, j, H, W, reverse=reverse, name="receptive_field")
         where = f"receptive_field({i}, {j}, {H}, {W}, reverse={reverse})"
         check_shape(where, got, (H, W), "Return a bool tensor of shape (height, width).")

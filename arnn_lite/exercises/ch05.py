@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import ExerciseError, check_close, passed, run_student
+from . import ExerciseError, cases, check_close, passed, rng, run_student
 
 __all__ = ["check_readout", "check_lstm_pixel_step"]
 
@@ -18,8 +18,8 @@ def _readout(h_forward, h_backward, weight, bias):
 def check_readout(fn) -> None:
     """``fn(h_forward (B, k, H, W), h_backward (B, k, H, W), weight (2k,), bias ())``
     -> logits ``(B, 1, H, W)`` = ``w·[hᶠ; hᵇ] + b`` at every position."""
-    g = torch.Generator().manual_seed(5)
-    for B, k, H, W in [(2, 3, 4, 6), (1, 5, 3, 3), (3, 2, 1, 7)]:
+    g = rng(5)
+    for B, k, H, W in cases([(2, 3, 4, 6), (1, 5, 3, 3), (3, 2, 1, 7)], [(2, 2, 5, 2), (1, 4, 2, 3)]):
         hf, hb = torch.randn(B, k, H, W, generator=g), torch.randn(B, k, H, W, generator=g)
         weight, bias = torch.randn(2 * k, generator=g), torch.randn((), generator=g)
         got = run_student(fn, hf.clone(), hb.clone(), weight.clone(), bias.clone(), name="readout")
@@ -44,8 +44,8 @@ def _step(pre, above, left, c_left, weight, bias):
 def check_lstm_pixel_step(fn) -> None:
     """``fn(pre, above, left, c_left, weight, bias) -> (h, c)``: one pixel of the forward
     diagonal LSTM with feedback (gates ``[o, f, i, g]``, tap 0 = above, tap 1 = left)."""
-    g = torch.Generator().manual_seed(6)
-    for B, k, E in [(2, 3, 1), (1, 4, 1), (3, 2, 2)]:
+    g = rng(6)
+    for B, k, E in cases([(2, 3, 1), (1, 4, 1), (3, 2, 2)], [(2, 5, 1), (1, 3, 3)]):
         args = (torch.randn(B, 4 * k, generator=g), torch.randn(B, k + E, generator=g),
                 torch.randn(B, k + E, generator=g), torch.randn(B, k, generator=g),
                 torch.randn(4 * k, k + E, 2, generator=g), torch.randn(4 * k, generator=g))

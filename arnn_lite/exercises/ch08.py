@@ -6,7 +6,7 @@ import itertools
 
 import torch
 
-from . import ExerciseError, check_close, passed, run_student
+from . import ExerciseError, cases, check_close, passed, rng, run_student
 
 __all__ = ["check_boxes_overlap", "check_alpha_blend", "boxes_overlap_reference"]
 
@@ -18,9 +18,11 @@ def boxes_overlap_reference(a, b) -> bool:
 
 def check_boxes_overlap(boxes_overlap) -> None:
     """Exercise ex-08-overlap: ``boxes_overlap(a, b)`` for exclusive-end boxes."""
-    cases = [(0, 0, 10, 10), (10, 0, 20, 10), (9, 9, 12, 12), (0, 10, 10, 20), (2, 2, 5, 5),
+    boxes = [(0, 0, 10, 10), (10, 0, 20, 10), (9, 9, 12, 12), (0, 10, 10, 20), (2, 2, 5, 5),
              (-3, 4, 1, 8), (20, 20, 30, 30)]
-    for a, b in itertools.product(cases, repeat=2):
+    boxes = cases(boxes, lambda r: [(x, y, x + r.randint(1, 9), y + r.randint(1, 9))
+                                    for x, y in [(r.randint(-5, 20), r.randint(-5, 20)) for _ in range(5)]])
+    for a, b in itertools.product(boxes, repeat=2):
         got = run_student(boxes_overlap, a, b, name="boxes_overlap")
         expected = boxes_overlap_reference(a, b)
         if bool(got) != expected:
@@ -35,8 +37,8 @@ def check_boxes_overlap(boxes_overlap) -> None:
 
 def check_alpha_blend(alpha_blend) -> None:
     """Exercise ex-08-blend: ``alpha_blend(region, ink, colour)`` paints ink in a colour."""
-    gen = torch.Generator().manual_seed(8)
-    for h, w in [(4, 4), (3, 7), (1, 1)]:
+    gen = rng(8)
+    for h, w in cases([(4, 4), (3, 7), (1, 1)], [(5, 2), (2, 6)]):
         region = torch.rand(3, h, w, generator=gen) * 255  # (3, h, w)
         ink = torch.rand(h, w, generator=gen)  # (h, w) in [0, 1]
         colour = torch.tensor([146.0, 16.0, 16.0])  # (3,)

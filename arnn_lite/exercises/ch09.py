@@ -6,7 +6,7 @@ import torch
 
 from ..datasets.mbg import SCALE_BINS, scale_bin
 from ..experiments.mbg import mass_in_box
-from . import ExerciseError, check_close, passed, run_student
+from . import ExerciseError, cases, check_close, passed, rng, run_student
 
 __all__ = ["check_accuracy_by_scale", "check_mass_in_box", "accuracy_by_scale_reference"]
 
@@ -22,11 +22,12 @@ def accuracy_by_scale_reference(correct, scales):
 
 def check_accuracy_by_scale(accuracy_by_scale) -> None:
     """Exercise ex-09-scale-bins: per-bin accuracy with the paper's five bins."""
-    g = torch.Generator().manual_seed(9)
-    cases = [(torch.rand(40, generator=g) > 0.3, 0.5 + 2.5 * torch.rand(40, generator=g)),
+    g = rng(9)
+    examples = [(torch.rand(40, generator=g) > 0.3, 0.5 + 2.5 * torch.rand(40, generator=g)),
              (torch.tensor([True, False, True]), torch.tensor([0.5, 0.99, 3.0])),  # bin edges
-             (torch.tensor([True, True]), torch.tensor([1.0, 1.49]))]  # empty bins
-    for correct, scales in cases:
+             (torch.tensor([True, True]), torch.tensor([1.0, 1.49])),  # empty bins
+             *cases([], [(torch.rand(25, generator=g) > 0.5, 0.5 + 2.5 * torch.rand(25, generator=g))])]
+    for correct, scales in examples:
         got = run_student(accuracy_by_scale, correct, scales, name="accuracy_by_scale")
         expected = accuracy_by_scale_reference(correct, scales)
         got = list(got) if got is not None else got
@@ -47,12 +48,13 @@ def check_accuracy_by_scale(accuracy_by_scale) -> None:
 
 def check_mass_in_box(mass_in_box_fn) -> None:
     """Exercise ex-09-mass: the share of a mask's mass inside the queried digit's box."""
-    g = torch.Generator().manual_seed(3)
-    for h, canvas in [(4, 100), (10, 100), (7, 60)]:
+    g = rng(3)
+    for h, canvas in cases([(4, 100), (10, 100), (7, 60)], [(5, 80), (8, 64)]):
         mask = torch.rand(3, 1, h, h, generator=g)  # (B, 1, h, h)
         box = torch.tensor([[10, 20, 40, 50], [0, 0, canvas, canvas], [55, 5, 58, 30]])
         box = box.clamp(max=canvas)
-        got = run_student(mass_in_box_fn, mask.clone(), box.clone(), canvas, name="mass_in_box")
+        got = run_student(mass_in_box_fn, mask.clone(), box.clone(), canvas, name="mass_in_box",
+                          forbid=[mass_in_box])
         check_close(f"mass_in_box on a {h}x{h} mask, canvas {canvas}", torch.as_tensor(got).float(),
                     mass_in_box(mask, box, canvas), atol=1e-4,
                     hint="Upsample the mask bilinearly to canvas x canvas first (align_corners=False), "

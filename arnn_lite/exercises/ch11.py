@@ -5,15 +5,17 @@ from __future__ import annotations
 import math
 
 from ..experiments.scalability import map_sizes, network_sequential_steps
-from . import ExerciseError, passed, run_student
+from . import ExerciseError, cases, passed, run_student
 
 __all__ = ["check_map_sizes", "check_network_steps"]
 
 
 def check_map_sizes(map_sizes_fn) -> None:
     """Exercise ex-11-map-sizes: map sides after valid 3×3 conv + 2×2 pool stacks."""
-    for canvas, stacks in [(128, 5), (100, 4), (100, 5), (150, 5), (64, 3)]:
-        got = run_student(map_sizes_fn, canvas, stacks, name="map_sizes")
+    visible = [(128, 5), (100, 4), (100, 5), (150, 5), (64, 3)]
+    for canvas, stacks in cases(visible, lambda r: [(r.randint(40, 300), r.randint(1, 5)) for _ in range(4)]):
+        got = run_student(map_sizes_fn, canvas, stacks, name="map_sizes",
+                          forbid=[map_sizes, network_sequential_steps])
         expected = map_sizes(canvas, stacks)
         got = [int(v) for v in got] if got is not None else got
         if got != expected:
@@ -30,9 +32,11 @@ def check_map_sizes(map_sizes_fn) -> None:
 
 def check_network_steps(network_steps_fn) -> None:
     """Exercise ex-11-network-steps: sequential steps summed over the network's attentions."""
-    for canvas, front, delta in [(128, "arnn", 2), (128, "brnn", 2), (128, "none", 2),
-                                 (150, "brnn", 4), (128, "brnn", 3)]:
-        got = run_student(network_steps_fn, canvas, front, delta, name="network_steps")
+    visible = [(128, "arnn", 2), (128, "brnn", 2), (128, "none", 2), (150, "brnn", 4), (128, "brnn", 3)]
+    for canvas, front, delta in cases(visible, lambda r: [
+            (r.randint(100, 300), r.choice(["none", "arnn", "brnn"]), r.randint(2, 5)) for _ in range(4)]):
+        got = run_student(network_steps_fn, canvas, front, delta, name="network_steps",
+                          forbid=[network_sequential_steps])
         expected = network_sequential_steps(canvas, front, delta)
         if got == expected:
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..scan import _rows
-from . import ExerciseError, check_close, passed, run_student
+from . import ExerciseError, cases, check_close, passed, run_student, seed
 
 __all__ = ["check_rows_of_step", "check_lstm_cell_backward", "lstm_cell_reference"]
 
@@ -14,8 +14,10 @@ _CASES = [(0, 4, 6), (3, 4, 6), (5, 4, 6), (8, 4, 6), (2, 1, 5), (2, 5, 1), (48,
 
 def check_rows_of_step(fn) -> None:
     """``fn(t, H, W) -> (lo, hi)``: the rows of step ``t`` that hold a pixel."""
-    for t, H, W in _CASES:
-        got = run_student(fn, t, H, W, name="rows_of_step")
+    extra = lambda r: [(r.randint(-1, H + W), H, W) for H, W in  # noqa: E731
+                       [(r.randint(1, 60), r.randint(1, 60)) for _ in range(6)]]
+    for t, H, W in cases(_CASES, extra):
+        got = run_student(fn, t, H, W, name="rows_of_step", forbid=[_rows])
         expected = _rows(t, H, W)
         if not (isinstance(got, tuple) and len(got) == 2):
             raise ExerciseError(f"rows_of_step: return a tuple (lo, hi), got {got!r}.")
@@ -43,7 +45,7 @@ def lstm_cell_reference(gates, c_prev):
 
 def check_lstm_cell_backward(fn) -> None:
     """``fn(gates, c_prev, dh, dc) -> (d_gates, d_c_prev)`` against autograd."""
-    torch.manual_seed(0)
+    seed(0)
     hidden, n = 3, 5
     gates = torch.randn(4 * hidden, n, dtype=torch.float64, requires_grad=True)
     c_prev = torch.randn(hidden, n, dtype=torch.float64, requires_grad=True)

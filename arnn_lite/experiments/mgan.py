@@ -140,10 +140,10 @@ def _epoch(G, D, opt_g, opt_d, loader, cfg, gen, step, device, progress, desc, l
     ``n_critic``. Returns the mean of each loss term and the updated step count.
     ``left``: ``() -> seconds`` of budget left; the pass ends after the step that spends it
     (the returned terms then hold ``budget_cut``)."""
-    from tqdm.auto import tqdm
+    from ..progress import bar
     sums, counts, cut = {}, {}, {}
-    bar = tqdm(loader, desc=desc, leave=False, disable=not progress)
-    for k, batch in enumerate(bar):
+    shown = bar(loader, desc=desc, unit="batches", disable=not progress)
+    for k, batch in enumerate(shown):
         x, label = batch["image"].to(device) * 2 - 1, batch["label"].to(device)  # [-1, 1]
         target = label[torch.randperm(len(label), generator=gen).to(device)]  # StarGAN's targets
         alpha = torch.rand(len(label), 1, 1, 1, generator=gen).to(device)
@@ -162,11 +162,13 @@ def _epoch(G, D, opt_g, opt_d, loader, cfg, gen, step, device, progress, desc, l
             sums[key], counts[key] = sums.get(key, 0.0) + v.item(), counts.get(key, 0) + 1
         if left is not None:
             seconds = left()
-            bar.set_description(f"{desc.split(',')[0]}, {_left(seconds)} left", refresh=False)
+            if hasattr(shown, "set_description"):  # a live bar
+                shown.set_description(f"{desc.split(',')[0]}, {_left(seconds)} left", refresh=False)
             if seconds <= 0 and k + 1 < len(loader):
                 cut = {"budget_cut": True, "steps": k + 1}
                 break
-    bar.close()
+    if hasattr(shown, "close"):
+        shown.close()
     return {**{key: sums[key] / counts[key] for key in sums}, **cut}, step
 
 
