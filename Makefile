@@ -97,7 +97,7 @@ unit:
 # executed exactly once on a fresh kernel (the execution cache is neither read nor written).
 build-strict:
 	mkdir -p _build
-	$(PY) -c 'import yaml; c = yaml.safe_load(open("_config.yml")); c["execute"]["execute_notebooks"] = "force"; yaml.safe_dump(c, open("$(TEST_CONFIG)", "w"), sort_keys=False)'
+	$(PY) book/test_config.py _config.yml $(TEST_CONFIG)
 	rm -rf _build/html
 	$(JB) build . --all $(JBFLAGS) --config $(TEST_CONFIG) 2>&1 | tee _build/build-strict.log
 

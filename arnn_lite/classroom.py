@@ -291,6 +291,8 @@ def write_class_book(root, out, repo_url: str | None = None, execute: str = "off
     if repo_url:
         config.setdefault("repository", {})["url"] = repo_url.rstrip("/")
     config.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
+    local = config["sphinx"].get("local_extensions") or {}  # paths are relative to the config
+    config["sphinx"]["local_extensions"] = {k: str((root / v).resolve()) for k, v in local.items()}
     (out / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
                                      encoding="utf-8")
     return written

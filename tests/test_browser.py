@@ -167,3 +167,25 @@ def test_moving_each_slider_changes_the_picture(name, build_server, tmp_path):
             assert moved["changed"], f"{name}: moving {moved['id']} never changed the picture"
             assert moved["alt"], f"{name}: moving {moved['id']} never changed the alt text"
             assert len(set(moved["readouts"])) == len(moved["readouts"]), moved["readouts"]
+
+
+CONSOLE = re.compile(r':CONSOLE[:(]\d*\)?\] "(?P<msg>.*)", source: (?P<src>\S+)')
+CONSOLE_ERROR = re.compile(r"Uncaught|Error|Failed to load|Refused to")
+
+
+def pages_to_check():
+    return sorted(str(p.relative_to(HTML)) for d in ("chapters", "book")
+                  for p in (HTML / d).glob("*.html"))
+
+
+@pytest.mark.parametrize("page", pages_to_check() or ["(book not built)"])
+def test_no_console_errors(page, server, tmp_path):
+    """Every chapter and front/back-matter page loads with zero errors in the browser console
+    (an uncaught exception, a failed request, a blocked script)."""
+    assert (HTML / page).exists(), f"{HTML / page} missing: build the book first"
+    result = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path}", "--enable-logging=stderr",
+                             "--v=0", "--dump-dom", f"{server}/{page}"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    errors = [m["msg"] for m in CONSOLE.finditer(result.stderr) if CONSOLE_ERROR.search(m["msg"])]
+    assert not errors, f"{page}: console errors: {errors}"
