@@ -21,7 +21,7 @@ from ._files import atomic_write
 
 __all__ = ["REQUIRED", "PROVENANCE", "provenance", "write_result", "load_results",
            "validate", "read_result", "git_commit", "now", "markdown_table", "standard_error",
-           "test_predictions"]
+           "read_predictions"]
 
 REQUIRED = ("experiment", "protocol", "config", "metrics", "provenance")
 PROVENANCE = ("command", "git_commit", "device", "torch_version", "seed", "started", "duration_s")
@@ -161,20 +161,22 @@ def markdown_table(rows: list[dict], columns: list[str], formats: dict | None = 
     return "\n".join(lines)
 
 
-def test_predictions(result: dict, root=None) -> dict | None:
+def read_predictions(result: dict, root=None) -> dict | None:
     """Each test item's ``predictions`` and ``labels`` (int lists) of a loaded results file,
-    with its ``health`` (:func:`arnn_lite.stats.health`): from the file itself, or for files
-    that predate per-item predictions from ``<root>/<experiment>/<protocol>/<stem>.json``
-    (default root ``data/predictions``, written by ``python -m
-    arnn_lite.experiments.predictions``). ``None`` when neither has them. A predictions file
-    made for another version of the results file (its SHA-256 differs) is a ``ValueError``."""
+    with its ``health`` (:func:`arnn_lite.stats.health`) and ``mask_saturation`` (per stage,
+    on the test set): from the file itself, or for files that predate per-item predictions
+    from ``<root>/<experiment>/<protocol>/<stem>.json`` (default root ``data/predictions``,
+    written by ``python -m arnn_lite.experiments.predictions``). ``None`` when neither has
+    them. A predictions file made for another version of the results file (its SHA-256
+    differs) is a ``ValueError``."""
     from . import stats
     from .train import sha256
 
     test = result["metrics"].get("test") or {}
     if test.get("predictions"):
         return {"predictions": test["predictions"], "labels": test["labels"],
-                "health": result.get("health") or stats.health(test), "source": result["path"]}
+                "health": result.get("health") or stats.health(test),
+                "mask_saturation": test.get("mask_saturation"), "source": result["path"]}
     if root is None:
         from .book import data_dir
         root = data_dir() / "predictions"
@@ -187,4 +189,5 @@ def test_predictions(result: dict, root=None) -> dict | None:
                          f"{record['results_file']['sha256'][:12]}..., the file has {got[:12]}...); "
                          "rerun python -m arnn_lite.experiments.predictions")
     return {"predictions": record["predictions"], "labels": record["labels"],
-            "health": record["health"], "source": str(path)}
+            "health": record["health"], "mask_saturation": record["mask_saturation"],
+            "source": str(path)}

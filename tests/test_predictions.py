@@ -56,8 +56,9 @@ def test_reproduces_the_accuracy_and_writes_the_run_s_own_predictions(shipped, t
     result = results.load_results(root=root)[0]
     assert record["results_file"]["sha256"] == predictions.sha256(result["path"])
     # the chapters' reader finds them next to the results file they belong to
-    got = results.test_predictions(result, root=tmp_path / "pred")
+    got = results.read_predictions(result, root=tmp_path / "pred")
     assert got["predictions"] == test["predictions"] and got["labels"] == test["labels"]
+    assert got["mask_saturation"] == record["mask_saturation"]
 
 
 def test_a_tampered_accuracy_is_not_reproduced_and_nothing_is_written(shipped, tmp_path, capsys):
@@ -92,8 +93,8 @@ def test_a_predictions_file_of_another_results_version_is_refused(shipped, tmp_p
     path.write_text(path.read_text() + " ")  # the results file changes after its predictions
     result = results.load_results(root=root)[0]
     with pytest.raises(ValueError, match="another version"):
-        results.test_predictions(result, root=tmp_path / "pred")
-    assert results.test_predictions(result, root=tmp_path / "elsewhere") is None
+        results.read_predictions(result, root=tmp_path / "pred")
+    assert results.read_predictions(result, root=tmp_path / "elsewhere") is None
 
 
 def test_health_takes_vqa_s_single_attention_map():
@@ -121,10 +122,28 @@ def test_paired_row_and_health_label_for_the_chapters():
     assert row["McNemar p"] == pytest.approx(2 / 2 ** 12)  # exact: 2 * P(X <= 0), X ~ Bin(12, 1/2)
     assert row["note"] == "void: B dead (see health)"
     assert predictions.health_label(b) == "DEAD: predicts one class"
-    assert predictions.health_label(_run(labels, labels, [0.2, 0.995])) == "DEAD: stage 2 mask saturated"
+    saturated = _run(labels, labels, [0.2, 0.995])
+    assert predictions.health_label(saturated) == "DEAD: stage 2 mask saturated"
     assert predictions.health_label(a) == "ok"
-    old = {"path": "x/unet2.json", "experiment": "mbg", "protocol": "book", "metrics": {"test": {"accuracy": 0.5}}}
+    old = {"path": "x/unet2.json", "experiment": "mbg", "protocol": "book",
+           "metrics": {"test": {"accuracy": 0.5}}}  # no predictions anywhere
     assert predictions.health_label(old, root="/nonexistent") == "unknown (no predictions)"
-    assert predictions.paired_row("A", a, "U", old, root="/nonexistent")["note"] == "not paired: no predictions for U"
+    row = predictions.paired_row("A", a, "U", old, root="/nonexistent")
+    assert row["note"] == "not paired: no predictions for U"
     with pytest.raises(ValueError, match="same test items"):
         predictions.paired_row("A", a, "C", _run([0] * 8, labels[:8]))
+
+
+def test_reading_and_recipe_changes_generate_the_chapters_sentences():
+    from arnn_lite.book import recipe_changes
+    from arnn_lite.train import TrainConfig
+
+    labels = [0, 1, 2, 3] * 5
+    row = predictions.paired_row("A", _run(labels[:16] + [0] * 4, labels), "B", _run([1] * 20, labels))
+    assert predictions.reading(row).startswith("A vs B: A ahead by 60.0 points, p = ")
+    assert predictions.reading(row).endswith("void: B dead (see health)")
+    same = predictions.paired_row("A", _run(labels, labels), "C", _run(labels, labels))
+    assert predictions.reading(same, "questions") == \
+        "A vs C: neither ahead by 0.0 points, p = 1: no difference detected"
+    runs = [{"config": {"lr": 0.003, "batch_size": 50, "seed": 0}}, {"config": {"lr": 0.003, "seed": 1}}]
+    assert recipe_changes(runs, TrainConfig(lr=0.001, batch_size=50)) == {"lr": ([0.003], 0.001)}

@@ -11,7 +11,7 @@ recorded one** (else the file is reported as not reproduced and nothing is writt
 and writes ``data/predictions/<experiment>/<protocol>/<stem>.json``: the results file it
 belongs to (path and SHA-256), predictions and labels (one small int per test item),
 the recomputed accuracy, mask saturation per stage, :func:`arnn_lite.stats.health` and
-provenance. Chapters read them with :func:`arnn_lite.results.test_predictions` and compare
+provenance. Chapters read them with :func:`arnn_lite.results.read_predictions` and compare
 two runs paired (:func:`arnn_lite.stats.compare`).
 
 Skipped, with the reason printed: results files without shipped weights (the U-Net runs),
@@ -38,7 +38,7 @@ from ..train import TrainConfig, load_checkpoint, make_loader, sha256
 from .common import ArgumentParser, Refused, refusals_exit
 
 __all__ = ["EXPERIMENTS", "TOLERANCE", "Outcome", "rebuild", "reproduce", "run", "main",
-           "health_label", "paired_row", "PAIRED_COLUMNS", "PAIRED_FORMATS"]
+           "health_label", "paired_row", "reading", "PAIRED_COLUMNS", "PAIRED_FORMATS"]
 
 EXPERIMENTS = ("mbg", "mbg_inv", "mbg_scale", "cbam", "vqa")  # classification runs we can rebuild
 TOLERANCE = 1e-9  # recomputed vs recorded test accuracy
@@ -137,7 +137,8 @@ def reproduce(path, device="cpu") -> tuple[dict, dict]:
 
 def _write(path, record: dict) -> None:
     """One key per line; the per-item lists stay on one line each (a few KB a file)."""
-    lines = [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False, separators=(',', ':') if isinstance(v, list) else None)}"
+    compact = {"separators": (",", ":")}
+    lines = [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False, **compact if isinstance(v, list) else {})}"
              for k, v in record.items()]
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path, "w") as f:
@@ -201,8 +202,8 @@ def run(results_root=None, out_dir=None, only=(), device="cpu", command=None, al
         else:
             recorded = result["metrics"]["test"]["accuracy"]
             if abs(test["accuracy"] - recorded) > TOLERANCE:
-                outcomes.append(Outcome(str(path), "not reproduced",
-                                        f"recomputed accuracy {test['accuracy']!r}, the file records {recorded!r}"))
+                why = f"recomputed accuracy {test['accuracy']!r}, the file records {recorded!r}"
+                outcomes.append(Outcome(str(path), "not reproduced", why))
             else:
                 prov = results.provenance(result["provenance"]["seed"], device, started,
                                           time.perf_counter() - t0, command, commit)
@@ -220,13 +221,13 @@ def run(results_root=None, out_dir=None, only=(), device="cpu", command=None, al
 PAIRED_COLUMNS = ["A", "B", "accuracy A", "accuracy B", "A − B (points)", "95% CI (points)",
                   "McNemar p", "discordant: A only / B only", "n", "note"]
 PAIRED_FORMATS = {"accuracy A": "{:.1%}", "accuracy B": "{:.1%}", "A − B (points)": "{:+.1f}",
-                  "McNemar p": "{:.2g}"}
+                  "McNemar p": "{:.3g}"}
 
 
 def health_label(result: dict, root=None) -> str:
     """A results table's health cell for one run: ``ok``, ``DEAD: ...`` (constant prediction
     or saturated stages, :func:`arnn_lite.stats.health`), or ``unknown (no predictions)``."""
-    found = results.test_predictions(result, root)
+    found = results.read_predictions(result, root)
     if found is None:
         return "unknown (no predictions)"
     h = found["health"]
@@ -244,7 +245,7 @@ def paired_row(name_a: str, a: dict, name_b: str, b: dict, level: float = 0.95, 
     note says so); a run whose health flags it dead voids the row (the note says which)."""
     row = {"A": name_a, "B": name_b, "accuracy A": a["metrics"]["test"]["accuracy"],
            "accuracy B": b["metrics"]["test"]["accuracy"]}
-    found = {name_a: results.test_predictions(a, root), name_b: results.test_predictions(b, root)}
+    found = {name_a: results.read_predictions(a, root), name_b: results.read_predictions(b, root)}
     missing = [name for name, f in found.items() if f is None]
     if missing:
         return {**row, "note": f"not paired: no predictions for {' and '.join(missing)}"}
@@ -257,8 +258,20 @@ def paired_row(name_a: str, a: dict, name_b: str, b: dict, level: float = 0.95, 
     return {**row, "accuracy A": c.accuracy_a, "accuracy B": c.accuracy_b,
             "A − B (points)": 100 * c.paired.difference,
             "95% CI (points)": f"{100 * c.paired.low:+.1f} to {100 * c.paired.high:+.1f}",
-            "McNemar p": c.mcnemar.p_value, "discordant: A only / B only": f"{c.mcnemar.b01} / {c.mcnemar.b10}",
+            "McNemar p": c.mcnemar.p_value,
+            "discordant: A only / B only": f"{c.mcnemar.b01} / {c.mcnemar.b10}",
             "n": c.n, "note": f"void: {' and '.join(dead)} dead (see health)" if dead else None}
+
+
+def reading(row: dict, items: str = "test images") -> str:
+    """One sentence generated from a :func:`paired_row`: who is ahead, by how much, the
+    McNemar p and what it says at the 5% level (or the row's note: void, not paired)."""
+    if "n" not in row:
+        return f"{row['A']} vs {row['B']}: {row['note']}"
+    diff, p = row["A − B (points)"], row["McNemar p"]
+    ahead = "neither" if diff == 0 else row["A"] if diff > 0 else row["B"]
+    verdict = row["note"] or (f"a difference on these {items}" if p < 0.05 else "no difference detected")
+    return f"{row['A']} vs {row['B']}: {ahead} ahead by {abs(diff):.1f} points, p = {p:.3g}: {verdict}"
 
 
 def main(argv=None):
