@@ -419,3 +419,17 @@ def expected_hours(history: list, epochs: int, scale: float = 1.0):
     if not whole:
         return None
     return sum(whole) / len(whole) * scale * epochs / 3600
+
+
+def recipe_changes(runs, config) -> dict:
+    """Training settings where shipped results files differ from a protocol's today:
+    ``{field: (values in the files, today's value)}`` for every field of ``config`` (a
+    :class:`~arnn_lite.train.TrainConfig`, e.g. ``PROTOCOLS["book"]["config"]``) but the
+    seed. Fields a file predates are left out. Chapters print it under their results tables."""
+    today = dataclasses.asdict(config)
+    changes = {}
+    for key, value in today.items():
+        shipped = list(dict.fromkeys(r["config"][key] for r in runs if key in r["config"]))
+        if key != "seed" and shipped and shipped != [value]:
+            changes[key] = (shipped, value)
+    return changes

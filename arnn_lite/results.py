@@ -20,7 +20,8 @@ import torch
 from ._files import atomic_write
 
 __all__ = ["REQUIRED", "PROVENANCE", "provenance", "write_result", "load_results",
-           "validate", "read_result", "git_commit", "now", "markdown_table", "standard_error"]
+           "validate", "read_result", "git_commit", "now", "markdown_table", "standard_error",
+           "read_predictions"]
 
 REQUIRED = ("experiment", "protocol", "config", "metrics", "provenance")
 PROVENANCE = ("command", "git_commit", "device", "torch_version", "seed", "started", "duration_s")
@@ -158,3 +159,35 @@ def markdown_table(rows: list[dict], columns: list[str], formats: dict | None = 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(r, c) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def read_predictions(result: dict, root=None) -> dict | None:
+    """Each test item's ``predictions`` and ``labels`` (int lists) of a loaded results file,
+    with its ``health`` (:func:`arnn_lite.stats.health`) and ``mask_saturation`` (per stage,
+    on the test set): from the file itself, or for files that predate per-item predictions
+    from ``<root>/<experiment>/<protocol>/<stem>.json`` (default root ``data/predictions``,
+    written by ``python -m arnn_lite.experiments.predictions``). ``None`` when neither has
+    them. A predictions file made for another version of the results file (its SHA-256
+    differs) is a ``ValueError``."""
+    from . import stats
+    from .train import sha256
+
+    test = result["metrics"].get("test") or {}
+    if test.get("predictions"):
+        return {"predictions": test["predictions"], "labels": test["labels"],
+                "health": result.get("health") or stats.health(test),
+                "mask_saturation": test.get("mask_saturation"), "source": result["path"]}
+    if root is None:
+        from .book import data_dir
+        root = data_dir() / "predictions"
+    path = Path(root) / result["experiment"] / result["protocol"] / f"{Path(result['path']).stem}.json"
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    if record["results_file"]["sha256"] != (got := sha256(result["path"])):
+        raise ValueError(f"{path}: made for another version of {result['path']} (SHA-256 "
+                         f"{record['results_file']['sha256'][:12]}..., the file has {got[:12]}...); "
+                         "rerun python -m arnn_lite.experiments.predictions")
+    return {"predictions": record["predictions"], "labels": record["labels"],
+            "health": record["health"], "mask_saturation": record["mask_saturation"],
+            "source": str(path)}

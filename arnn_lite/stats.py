@@ -325,9 +325,8 @@ def health(test: dict) -> dict:
     stage saturated on at least :data:`SATURATED` of its values voids any comparison with
     the run, and tables flag it."""
     predictions = test.get("predictions") or []
-    stages = test.get("mask_saturation") or []
-    if isinstance(stages, (int, float)):  # one attention map (VQA), not one per stage
-        stages = [stages]
+    stages = test.get("mask_saturation")
+    stages = stages if isinstance(stages, (list, tuple)) else [stages]  # VQA: one attention map
     saturated = [i + 1 for i, v in enumerate(stages) if v is not None and v >= SATURATED]
     constant = len(set(predictions)) == 1 and len(predictions) > 1
     return {"constant_prediction": constant, "saturated_stages": saturated,
