@@ -7,16 +7,12 @@ import time
 
 import pytest
 import torch
-from torch.utils.data import TensorDataset
 
 from arnn_lite import train
 
 
 # --------------------------------------------------------------------------- fit's budget
-def _data(n=64, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 4, generator=g)
-    return TensorDataset(x, (x[:, 0] + x[:, 1] > 0).long())
+from tests.test_train import _data  # noqa: E402  (the same toy data as the loop's own tests)
 
 
 def _model():

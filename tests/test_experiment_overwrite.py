@@ -16,21 +16,8 @@ from arnn_lite.experiments.mgan_eval import Stacked
 from arnn_lite.models.mgan import Discriminator, ModularGenerator
 
 SHIPPED = mbg.REPO / "data" / "results"
-MODULES = {"mbg": mbg, "cbam": cbam, "vqa": vqa, "mgan": mgan, "scalability": scalability}
-BUILDERS = {"mbg": "Materialized", "cbam": "build_data", "vqa": "load_data", "mgan": "load_splits",
-            "scalability": "Materialized"}
-
-
-class DataBuilt(Exception):
-    """Raised by the stand-in data builders: the run got past its checks."""
-
-
-@pytest.fixture
-def no_data(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise DataBuilt
-    for name, module in MODULES.items():
-        monkeypatch.setattr(module, BUILDERS[name], refuse)
+# the stand-in data builders of the CLI tests: a run that gets past its checks raises DataBuilt
+from tests.test_experiment_cli import BUILDERS, MODULES, DataBuilt, no_data  # noqa: E402,F401
 
 
 def _copy(src, dst, *names):
