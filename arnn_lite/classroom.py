@@ -440,7 +440,16 @@ def _uses_of_exercise_functions(nb, exercises) -> list[str]:
     return errors
 
 
-DIFFICULTY = re.compile(r"^\*Difficulty: [★☆]{3}, about \d+ minutes\.\*$", re.M)
+DIFFICULTY = re.compile(r"^\*Difficulty: [★☆]{3}\.\*$", re.M)
+
+
+def estimated_minutes(directive) -> int | None:
+    """The teacher's planning estimate of an exercise's time, in minutes: the ``{exercise}``
+    cell's metadata ``arnn_exercise.estimated_minutes``. It is an estimate, not a measurement,
+    so it lives in metadata (read by ``classroom check`` and the teaching guide's lab plans),
+    never typed into the page's prose."""
+    value = (directive.get("metadata", {}).get("arnn_exercise") or {}).get("estimated_minutes")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _check_statement(nb, ex, number: str) -> list[str]:
@@ -459,8 +468,10 @@ def _check_statement(nb, ex, number: str) -> list[str]:
     if not re.search(r"^:nonumber:\s*$", directive.source, re.M):
         errors.append(f"{where}: add ':nonumber:' to the directive (the title carries {number})")
     if not DIFFICULTY.search(directive.source):
-        errors.append(f"{where}: no difficulty line, expected e.g. "
-                      "'*Difficulty: ★★☆, about 15 minutes.*'")
+        errors.append(f"{where}: no difficulty line, expected e.g. '*Difficulty: ★★☆.*'")
+    if estimated_minutes(directive) is None:
+        errors.append(f"{where}: no time estimate, expected the directive cell's metadata "
+                      "'arnn_exercise': {'estimated_minutes': <minutes, an integer > 0>}")
     return errors
 
 

@@ -42,8 +42,9 @@ CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 REPO = "https://github.com/someone/somebook"
 
 
-def cell(kind, source, *tags):
+def cell(kind, source, *tags, meta=None):
     c = new_code_cell(source) if kind == "code" else new_markdown_cell(source)
+    c.metadata.update(meta or {})
     if tags:
         c.metadata["tags"] = list(tags)
     return c
@@ -57,7 +58,7 @@ def synthetic(stub_sig="x, k=2", sol_sig="x, k=2", check=True, stub_body="    ..
                    "blob/main/chapters/99_toy.ipynb)"),
         cell("code", "base = 10"),
         cell("md", "```{exercise} 99.1 · Times k\n:label: ex-99-times\n:nonumber:\n\n"
-                   "*Difficulty: ★☆☆, about 5 minutes.*\n\nMultiply.\n```"),
+                   "*Difficulty: ★☆☆.*\n\nMultiply.\n```", meta={"arnn_exercise": {"estimated_minutes": 5}}),
         cell("code", f"def times(x, k=2):\n    \"\"\"Return x*k.\"\"\"\n{stub_body}".replace("x, k=2", stub_sig, 1), "exercise"),
         cell("md", "```{solution-start} ex-99-times\n:class: dropdown\n```", "solution"),
         cell("code", f"def times({sol_sig}):\n    return x * k  # SECRET-ANSWER", "solution"),
@@ -301,7 +302,7 @@ def test_exercise_numbers_agree_between_titles_and_grades():
 ])
 def test_check_finds_wrong_numbering(title, problem):
     nb = synthetic()
-    nb.cells[2].source = title + "\n*Difficulty: ★☆☆, about 5 minutes.*\n```"
+    nb.cells[2].source = title + "\n*Difficulty: ★☆☆.*\n```"
     assert any(problem in e for e in classroom.check_notebook(nb, "99_toy.ipynb"))
     nb.cells[2].source = title.replace("Times k\n", "Times k\n").split("\n")[0] + "\n```"
     assert any("difficulty" in e for e in classroom.check_notebook(nb, "99_toy.ipynb"))
@@ -570,7 +571,7 @@ def test_teaching_lab_plans_fit_90_minutes():
         nb = nbformat.read(path, as_version=4)
         for index, number in classroom.exercise_ids(nb, path.name).items():
             directive = next(c for c in reversed(nb.cells[:index]) if "{exercise}" in c.source)
-            minutes[number] = int(re.search(r"about (\d+) minutes", directive.source).group(1))
+            minutes[number] = classroom.estimated_minutes(directive)
     rows = [line for line in (ROOT / "book" / "teaching.md").read_text().splitlines()
             if re.match(r"^\| [A-E]\. ", line)]
     assert len(rows) >= 4

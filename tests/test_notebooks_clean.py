@@ -153,10 +153,21 @@ DURATION = re.compile(
 
 
 def prose(markdown: str) -> str:
-    """A markdown cell without maths, code and exercise time estimates (teachers' planning
-    numbers, required on every exercise: *Difficulty: ..., about N minutes.*)."""
-    text = re.sub(r"\$\$.*?\$\$|\$[^$]*\$|```.*?```|`[^`]*`", " ", markdown, flags=re.S)
-    return "\n".join(line for line in text.splitlines() if "Difficulty:" not in line)
+    """A markdown cell without maths and code blocks. Directive blocks (```{exercise}`,
+    ```{note}`, ...) are prose and stay. Exercise time estimates are teachers' planning
+    numbers: they live in the exercise cell's metadata, not in the prose."""
+    kept, fences = [], []  # fences: the open blocks, True for a code block
+    for line in markdown.splitlines():
+        fence = re.match(r"^\s*(`{3,}|:{3,})(.*)$", line)
+        if fence and fences and not fence.group(2).strip():
+            fences.pop()  # a bare fence closes the innermost block
+            continue
+        if fence:
+            fences.append(not fence.group(2).strip().startswith("{"))
+            continue
+        if not any(fences):
+            kept.append(line)
+    return re.sub(r"\$\$.*?\$\$|\$[^$]*\$|`[^`\n]*`", " ", "\n".join(kept), flags=re.S)
 
 
 @pytest.mark.parametrize("path", CHAPTERS + [ROOT / "book" / "intro.md", ROOT / "book" / "reconstruction.md"],
