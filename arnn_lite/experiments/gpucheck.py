@@ -487,8 +487,9 @@ def summary_rows(result: dict) -> list[tuple[str, str, str, str]]:
 def markdown_table(result: dict) -> str:
     """The checks of a gpucheck results file as a Markdown table with its caption."""
     env, prov = result.get("environment", {}), result["provenance"]
-    lines = ["| check | status | result | s |", "|---|---|---|---|"]
-    lines += [f"| {n} | {s} | {h.replace('|', '/')} | {t} |" for n, s, h, t in summary_rows(result)]
+    rows = [{"check": n, "status": s, "result": h.replace("|", "/"), "s": t}
+            for n, s, h, t in summary_rows(result)]
+    lines = [results.markdown_table(rows, ["check", "status", "result", "s"])]
     lines.append(f"\n*Table: `{prov['command']}` on {env.get('gpu', prov['device'])}, torch "
                  f"{prov['torch_version']}, CUDA {env.get('cuda')}, commit {prov['git_commit'][:10]}, "
                  f"{prov['started'][:10]}; {result['protocol']} protocol.*")
