@@ -158,5 +158,5 @@ colab-install: $(COLAB_VENV)/.stamp
 test-colab-stack: colab-install
 	$(COLAB_PY) -m pytest -q tests
 	mkdir -p _build/colab
-	$(COLAB_PY) -c 'import yaml; c = yaml.safe_load(open("_config.yml")); c["execute"]["execute_notebooks"] = "force"; yaml.safe_dump(c, open("$(COLAB_CONFIG)", "w"), sort_keys=False)'
-	JUPYTER_PATH=$(CURDIR)/$(COLAB_VENV)/share/jupyter $(COLAB_VENV)/bin/jupyter-book build . --all $(JBFLAGS) --config $(COLAB_CONFIG) --path-output _build/colab
+	$(COLAB_PY) book/test_config.py _config.yml $(COLAB_CONFIG)
+	ARNN_STATIC_WIDGETS=1 JUPYTER_PATH=$(CURDIR)/$(COLAB_VENV)/share/jupyter $(COLAB_VENV)/bin/jupyter-book build . --all $(JBFLAGS) --config $(COLAB_CONFIG) --path-output _build/colab
