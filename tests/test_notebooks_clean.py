@@ -182,3 +182,61 @@ def test_no_duration_or_speed_typed_by_hand(path):
                  if c["cell_type"] == "markdown"]
     typed = [m.group(0) for text in cells for m in DURATION.finditer(prose(text))]
     assert not typed, f"{path.name} types durations or speed claims by hand: {typed}"
+
+
+class _Shell:
+    """Stands in for IPython in :func:`_run_install_cell`: records the magics a cell runs."""
+
+    def __init__(self):
+        self.magics = []
+
+    def run_line_magic(self, name, line, _stack_depth=1):
+        self.magics.append((name, line))
+
+
+def _run_install_cell(text, monkeypatch):
+    """Run a setup cell's install part as a fresh Colab runtime would (no arnn_lite found),
+    up to, not including, the import of arnn_lite; returns the magics it ran."""
+    import importlib.util
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    install = text[:text.index("from arnn_lite.book import setup")]
+    shell = _Shell()
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    code = TransformerManager().transform_cell(install)
+    scope = {"get_ipython": lambda: shell}
+    exec(compile(code, "<setup cell>", "exec"), scope)
+    # IPython expands {NAME} in a magic's line from the cell's variables
+    return [(name, line.format(**{k: v for k, v in scope.items() if isinstance(v, str)}))
+            for name, line in shell.magics]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_install_cell_stops_in_one_sentence_on_the_placeholder(path, monkeypatch):
+    """Unpublished (the placeholder URL): a fresh Colab runtime gets one sentence naming the
+    fix, not pip's git error; published (URL rewritten by book/set_repository.py or by the
+    classroom's fork option): the same cell pip-installs the named repository."""
+    import importlib.util as iu
+    import sys
+
+    sys.path.insert(0, str(ROOT / "book"))
+    try:
+        import set_repository
+    finally:
+        sys.path.remove(str(ROOT / "book"))
+    from arnn_lite.book import PLACEHOLDER_URL, REPOSITORY_BRANCH, REPOSITORY_URL
+
+    first = source(code_cells(path)[0])
+    find_spec = iu.find_spec
+    if REPOSITORY_URL == PLACEHOLDER_URL:
+        with pytest.raises(RuntimeError, match="set_repository.py") as err:
+            _run_install_cell(first, monkeypatch)
+        assert "\n" not in str(err.value)
+    monkeypatch.setattr(iu, "find_spec", find_spec)
+    fork = "https://github.com/some-teacher/attentionrnn-from-scratch"
+    published = set_repository.rewrite_text(first, (REPOSITORY_URL, REPOSITORY_BRANCH),
+                                            (fork, "main"))
+    magics = _run_install_cell(published, monkeypatch)
+    assert len(magics) == 1 and magics[0][0] == "pip"
+    assert f"git+{fork}@main" in magics[0][1] and "--no-deps" in magics[0][1]
