@@ -6,6 +6,7 @@ file names; and every run hands its config to the training loop as its identity.
 import json
 import shlex
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -210,3 +211,34 @@ def test_a_real_run_rewrites_its_own_file_and_seeds_sit_side_by_side(tmp_path, m
         mbg.main([*tiny, "--epochs", "2"])
     assert "none.json holds another run (differs in epochs)" in _refusal(capsys)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_a_variant_run_records_its_generator_and_is_another_run(tmp_path, monkeypatch, capsys):
+    """``--variant small`` trains on the small generator settings, records them in the
+    results file, and cannot silently replace the paper variant's run at the same path."""
+    from arnn_lite.datasets import mbg as mbg_data
+
+    tiny = ["--model", "none", "--train", "4", "--val", "2", "--test", "2", "--batch-size", "2",
+            "--epochs", "1", "--canvas", "84", "--out-dir", str(tmp_path)]
+    made, real = [], mbg_data.MBG.__init__
+    monkeypatch.setattr(mbg.MBG, "__init__", lambda self, *a, **k: made.append(k) or real(self, *a, **k))
+    mbg.main([*tiny, "--variant", "small"])
+    config = json.loads((tmp_path / "none.json").read_text())["config"]
+    small = mbg.VARIANTS["small"]
+    assert config["variant"] == "small" and config["num_digits"] == list(small["num_digits"])
+    assert config["scales"] == list(small["scales"])
+    assert made and all(k["num_digits"] == small["num_digits"] for k in made)
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        mbg.main(tiny)  # the paper variant: another run
+    assert "scales, variant); pass --overwrite" in _refusal(capsys)
+
+
+def test_shipped_mbg_results_read_as_the_paper_variant(tmp_path):
+    """Files written before --variant existed hold the paper's generator settings."""
+    shipped = Path(__file__).resolve().parents[1] / "data" / "results" / "mbg" / "book" / "none.json"
+    old = json.loads(shipped.read_text())
+    record = {**old["config"], "variant": "paper", **common.as_json(mbg.VARIANTS["paper"])}
+    assert common.results_conflict(shipped, "mbg", record, old["provenance"]["seed"]) == []
+    assert common.results_conflict(shipped, "mbg", {**record, "variant": "small"},
+                                   old["provenance"]["seed"]) == ["variant"]

@@ -314,7 +314,10 @@ def claim_results(out_dir, stem: str, experiment: str, config: dict, seed: int, 
 
 
 # Config keys that files written before they existed lack, and the value those files had.
-LEGACY = {"generator_version": 1}  # arnn_lite.datasets.mbg: v1 placed the queried digit first
+# arnn_lite.datasets.mbg: v1 placed the queried digit first; every MBG run before --variant
+# existed used the paper's generator settings (experiments.mbg.VARIANTS["paper"]).
+LEGACY = {"generator_version": 1, "variant": "paper", "num_digits": [5, 9], "scales": [0.5, 3.0],
+          "distractors": 17, "blobs": 4}
 
 
 def add_generator_version(parser) -> None:

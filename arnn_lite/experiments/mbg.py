@@ -30,6 +30,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from .. import stats
+from .._checks import check_choice
 from ..datasets.mbg import GENERATOR_VERSION, MBG, PALETTE, SCALE_BINS, scale_bin
 from ..datasets.mnist import default_root
 from ..models.mbg import ATTENTIONS, MBGNet
@@ -38,7 +39,7 @@ from .common import (add_run_flags, ArgumentParser, add_generator_version, Cache
                      known_device, non_negative_int, positive_float, positive_int, refusals_exit, resolve_protocol,
                      save_run, smallest_canvas, train_and_test)
 
-__all__ = ["PROTOCOLS", "BUDGET_MINUTES", "Materialized", "evaluate", "run", "main", "mass_in_box", "ink_coverage",
+__all__ = ["PROTOCOLS", "VARIANTS", "BUDGET_MINUTES", "Materialized", "evaluate", "run", "main", "mass_in_box", "ink_coverage",
            "same_colour_mass"]
 
 # How the book protocol departs from PAN's recipe (TrainConfig's defaults), and why; every
@@ -59,6 +60,15 @@ BUDGET_CHANGES = (
     "the batch is halved (and the learning rate with it) when one step would not fit 12 GiB",
 )
 BUDGET_MINUTES = 10.0  # the budget protocol's default (--budget-minutes)
+# The generator settings a run trains and tests on (``--variant``; every results file records
+# them). ``paper``: PAN's MBG (5-9 digits at scales U(0.5, 3.0), 17 distractor crops, 4 blobs).
+# ``small``: ours, not the paper's: a CPU-scale variant with fewer and larger digits, the
+# query still uniform among the placed digits, fixed before any ARNN-vs-CTX comparison was
+# looked at (chapter 09 says why it exists).
+VARIANTS = {
+    "paper": dict(num_digits=(5, 9), scales=(0.5, 3.0), distractors=17, blobs=4),
+    "small": dict(num_digits=(2, 4), scales=(1.0, 3.0), distractors=17, blobs=4),
+}
 PROTOCOLS = {
     "paper": dict(train=30000, val=10000, test=10000, canvas=100,
                   config=TrainConfig()),
@@ -166,9 +176,10 @@ def evaluate(model, loader, device):
 def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_dir=None,
         resume=False, overrides=None, progress=True, command=None, overwrite=False,
         allow_dirty=False,
-        generator_version=GENERATOR_VERSION, budget_minutes=None):
+        generator_version=GENERATOR_VERSION, budget_minutes=None, variant="paper"):
     """Train and test one model; write ``data/results/mbg[_inv]/<protocol>/<model>.json``
-    (``<model>_seed<N>.json`` for seed N > 0). ``budget_minutes``: the ``budget`` protocol's
+    (``<model>_seed<N>.json`` for seed N > 0; ``mbg[_inv]_<variant>/`` for a variant other than
+    ``paper``, see :data:`VARIANTS`). ``budget_minutes``: the ``budget`` protocol's
     training time (default :data:`BUDGET_MINUTES`). Raises :class:`~.common.Refused` before any
     data is built if the canvas is too small or another configuration's results are there
     (unless ``overwrite``)."""
@@ -177,15 +188,18 @@ def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_d
     config = with_budget(config, protocol, budget_minutes)
     check_at_least(spec["canvas"], MIN_CANVAS, "canvas", "the largest digit, 28 px at scale 3.0, must fit; "
                    f"MBGNet alone needs {smallest_canvas(4)}")
+    check_choice(variant, tuple(VARIANTS), "variant")
     name = "mbg_inv" if inverse else "mbg"
-    out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / name / label
+    folder = name if variant == "paper" else f"{name}_{variant}"
+    out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / folder / label
     record = as_json({"model": model, **spec, "generator_version": generator_version,
+                      "variant": variant, **VARIANTS[variant],
                       **dataclasses.asdict(config)})  # the results file's config
     stem = claim_results(out_dir, model, name, record, seed, overwrite, allow_dirty)
     cache = default_root() / "mbg"  # generated splits, reused across runs
     torch.manual_seed(seed)
     sets = {split: Materialized(MBG(split, spec[split], seed, inverse, spec["canvas"],
-                                    version=generator_version), cache)
+                                    version=generator_version, **VARIANTS[variant]), cache)
             for split in ("train", "val", "test")}
     net = MBGNet(model, num_classes=10 if inverse else 5, query_dim=5 if inverse else 10)
     extra = {}
@@ -245,17 +259,21 @@ def main(argv=None):
     for name in OVERRIDES:
         p.add_argument(f"--{name.replace('_', '-')}", type=positive_int, dest=name,
                        help=f"at least {MIN_CANVAS}" if name == "canvas" else None)
+    p.add_argument("--lr", type=positive_float, help="learning rate (default: the protocol's)")
+    p.add_argument("--variant", choices=tuple(VARIANTS), default="paper",
+                   help="generator settings (small: ours, a CPU-scale MBG; see VARIANTS)")
     add_generator_version(p)
     add_budget_minutes(p)
     argv = list(sys.argv[1:] if argv is None else argv)
     a = p.parse_args(argv)
-    overrides = {k: getattr(a, k) for k in OVERRIDES}
+    overrides = {k: getattr(a, k) for k in (*OVERRIDES, "lr")}
     command = " ".join(["python -m arnn_lite.experiments.mbg", *map(shlex.quote, argv)])
     device = a.device or init_distributed()
     with refusals_exit(p):
         test, _ = run(a.model, a.protocol, a.inverse, a.seed, device, a.out_dir, a.resume, overrides,
                       command=command, overwrite=a.overwrite, allow_dirty=a.allow_dirty,
-                      generator_version=a.generator_version, budget_minutes=a.budget_minutes)
+                      generator_version=a.generator_version, budget_minutes=a.budget_minutes,
+                      variant=a.variant)
     if is_main():
         print(f"{a.model}: test accuracy {test['accuracy']:.4f}")
     if dist.is_initialized():
