@@ -28,8 +28,11 @@ __all__ = ["AttentionRNN", "BlockAttentionRNN", "logistic_noise"]
 
 def logistic_noise(shape, like: torch.Tensor, generator=None) -> torch.Tensor:
     """Standard logistic noise ``log u - log(1 - u)``, ``u ~ U(0, 1)``, drawn with
-    ``generator`` so that the same seed gives the same sample."""
-    u = torch.rand(shape, generator=generator, device=like.device, dtype=like.dtype)
+    ``generator`` so that the same seed gives the same sample. Drawn in float32 at least,
+    whatever precision autocast runs ``like`` in: half-precision draws are too coarse for the
+    clamp below and differ between torch versions (float64 stays float64)."""
+    dtype = torch.promote_types(like.dtype, torch.float32)
+    u = torch.rand(shape, generator=generator, device=like.device, dtype=dtype)
     u = u.clamp(1e-6, 1 - 1e-6)
     return torch.log(u) - torch.log1p(-u)
 

@@ -183,3 +183,20 @@ BAD = [
 def test_bad_input(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize("half", [torch.bfloat16, torch.float16])
+def test_sampling_noise_is_the_same_under_autocast(half):
+    """The logistic noise of sample mode is drawn in float32 whatever precision autocast runs
+    the context in, so a seed gives the same mask in float32 and in mixed precision (drawn
+    in half precision, the uniform draws depend on the torch version and are too coarse for
+    the 1e-6 clamp: torch 2.11 gave another mask under bfloat16)."""
+    from arnn_lite.arnn import logistic_noise
+
+    like = torch.zeros(2, 1, 5, 7)
+    full = logistic_noise(like.shape, like, torch.Generator().manual_seed(3))
+    mixed = logistic_noise(like.shape, like.to(half), torch.Generator().manual_seed(3))
+    assert mixed.dtype == torch.float32
+    torch.testing.assert_close(mixed, full, rtol=0, atol=0)
+    double = logistic_noise(like.shape, like.double(), torch.Generator().manual_seed(3))
+    assert double.dtype == torch.float64  # the float64 reference keeps its precision
