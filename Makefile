@@ -77,11 +77,13 @@ book: install
 # The class edition: the same pages with every chapter replaced by its student edition
 # (arnn_lite.classroom class-book writes the tree, tests/test_classroom.py checks it holds no
 # solution text). Not executed by default (CLASS_EXECUTE=cache runs the chapters; the stubs'
-# checks then show "not implemented"); no -W, since pages without outputs may warn.
+# checks then show "not implemented"); no -W, since pages without outputs may warn. The build is
+# then checked: no solution text in its pages or .ipynb downloads (tests/test_built_class.py).
 CLASS_EXECUTE ?= off
 book-class: install
 	$(PY) -m arnn_lite.classroom class-book . _build/class-src --execute $(CLASS_EXECUTE)
 	$(JB) build _build/class-src --path-output _build/class -n --keep-going
+	$(PY) -m pytest -q -m built_book tests/test_built_class.py
 	@echo
 	@echo "Class edition built: open file://$(CURDIR)/_build/class/_build/html/index.html"
 

@@ -36,6 +36,10 @@ REPOSITORY_BRANCH = "main"
 # error. set_repository.py never rewrites this line.
 PLACEHOLDER_URL = "https://github.com/arnn-book/attentionrnn-from-scratch"
 SET_REPOSITORY = "python book/set_repository.py https://github.com/OWNER/REPO"
+# A fork's student copies (`python -m arnn_lite.classroom student --repo-url URL`) call
+# setup(repository=URL), which sets this variable: the Colab install and the data clone then
+# use the fork, in this process and in the ones it starts.
+REPOSITORY_ENV = "ARNN_REPOSITORY"
 # The package's dependencies that Colab may lack; never torch/torchvision (Colab's own build,
 # matched to its CUDA, is reused). Keep in sync with pyproject.toml (tested).
 LIGHT_DEPS = ("numpy", "matplotlib", "ipywidgets", "tqdm", "scikit-image")
@@ -101,18 +105,21 @@ def on_colab() -> bool:
 
 
 def repository_url(purpose: str) -> str:
-    """`REPOSITORY_URL`, or a ``RuntimeError`` of one sentence while it is the placeholder.
+    """The repository to install from and clone the data of: ``$ARNN_REPOSITORY`` (a fork,
+    set by ``setup(repository=...)``), else `REPOSITORY_URL`; a ``RuntimeError`` of one
+    sentence while that is the placeholder.
 
     Args:
         purpose: what the URL is needed for, e.g. ``"install arnn_lite"`` (said in the error).
     """
-    if REPOSITORY_URL.rstrip("/") == PLACEHOLDER_URL:
+    url = os.environ.get(REPOSITORY_ENV) or REPOSITORY_URL
+    if url.rstrip("/") == PLACEHOLDER_URL:
         raise RuntimeError(
             f"Cannot {purpose}: the repository URL is still the placeholder {PLACEHOLDER_URL} "
             f"(no such repository), so whoever publishes this book must set the real one with "
             f"`{SET_REPOSITORY}` in its checkout and push (a reader can meanwhile set "
             f"ARNN_DATA_DIR to a checkout's data folder, or run the chapters from a clone).")
-    return REPOSITORY_URL
+    return url.rstrip("/")
 
 
 def _checkout() -> Path | None:
@@ -225,7 +232,7 @@ def chapter_time(chapter: str) -> str:
 
 
 def setup(seed: int = 0, mode: str | None = None, quiet: bool = False,
-          chapter: str | None = None) -> BookConfig:
+          chapter: str | None = None, repository: str | None = None) -> BookConfig:
     """Prepare a chapter: Colab install, device, seeds, mode and figure defaults.
 
     Args:
@@ -235,11 +242,19 @@ def setup(seed: int = 0, mode: str | None = None, quiet: bool = False,
         quiet: print nothing.
         chapter: the chapter's file name without suffix: also print how long it took in the
             last recorded build (:func:`chapter_time`), so no page types a duration by hand.
+        repository: the GitHub URL to install from and clone the data of, when it is not
+            `REPOSITORY_URL` (a fork's student copies pass the fork; sets ``$ARNN_REPOSITORY``).
 
     Returns:
         The `BookConfig`, also available later as `current()`.
     """
     global _CURRENT
+    if repository is not None:
+        if not isinstance(repository, str) or not repository.startswith("https://") \
+                or len(repository.split()) != 1:
+            raise ValueError(f"repository: expected the https URL of the book's repository "
+                             f"(e.g. a fork's), got {repository!r}")
+        os.environ[REPOSITORY_ENV] = repository.rstrip("/")
     colab = on_colab()
     if colab:
         install_on_colab(quiet=quiet)
@@ -284,7 +299,7 @@ def data_dir() -> Path:
         return clone / "data"
     raise FileNotFoundError(
         f"data/ not found next to the package ({here}); set ARNN_DATA_DIR to a checkout's "
-        f"data folder, or clone {REPOSITORY_URL}")
+        f"data folder, or clone {os.environ.get(REPOSITORY_ENV) or REPOSITORY_URL}")
 
 
 def current() -> BookConfig:

@@ -120,9 +120,10 @@ def tags(cell) -> set[str]:
 
 
 def parse_cell(source: str) -> ast.Module:
-    """Parse a code cell, with IPython magics (``%...``, ``!...``) turned into ``pass``."""
-    lines = ["pass" if line.lstrip().startswith(("%", "!")) else line
-             for line in source.splitlines()]
+    """Parse a code cell, with IPython magics (``%...``, ``!...``) turned into ``pass`` (at
+    their indentation: the setup cell's ``%pip`` sits inside an ``if``)."""
+    lines = [line[:len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!"))
+             else line for line in source.splitlines()]
     return ast.parse("\n".join(lines))
 
 
@@ -149,7 +150,9 @@ def student_notebook(nb, name: str, student_dir: str = "student", repo_url: str 
     title when the chapter has none.
 
     With ``repo_url`` (a fork of the book) every link to the book's repository is pointed
-    at the fork: the Colab badges, the ``%pip install git+...`` line, any other GitHub link.
+    at the fork: the Colab badges, the ``%pip install git+...`` line, any other GitHub link,
+    and the data clone (the setup call gets ``repository=<fork>``, see
+    :func:`arnn_lite.book.setup`).
     """
     repo_url = (repo_url or REPOSITORY_URL).rstrip("/")
     fork, teacher = _owner_repo(repo_url), _owner_repo(REPOSITORY_URL)
@@ -166,10 +169,25 @@ def student_notebook(nb, name: str, student_dir: str = "student", repo_url: str 
                           cell.source)
         badge_found |= new != cell.source
         cell.source = elsewhere.sub(fork, new) if fork != teacher else new
+        if fork != teacher and cell.cell_type == "code":
+            cell.source = _setup_with_repository(cell.source, repo_url)
     if not badge_found:
         _add_badge(out, colab_url(repo_url, student_dir, name))
     out.metadata["arnn_classroom"] = {"edition": "student", "source": f"chapters/{name}"}
     return out
+
+
+_SETUP_CALL = re.compile(r"(?<![\w.])setup\((\s*\))?")
+
+
+def _setup_with_repository(source: str, repo_url: str) -> str:
+    """``source`` with ``repository=repo_url`` passed to its ``arnn_lite.book.setup`` call
+    (the Colab install and the data clone then use that repository), if it makes one."""
+    if not re.search(r"from arnn_lite\.book import .*\bsetup\b", source) \
+            or "repository=" in source:
+        return source
+    arg = f"repository={json.dumps(repo_url)}"
+    return _SETUP_CALL.sub(lambda m: f"setup({arg})" if m.group(1) else f"setup({arg}, ", source)
 
 
 def _add_badge(nb, url: str) -> None:

@@ -2,7 +2,9 @@
 
 import importlib.util
 import json
+import os
 import random
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -26,6 +28,8 @@ def clean_env(monkeypatch):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(book, "_CURRENT", None)
+    monkeypatch.setenv(book.REPOSITORY_ENV, "")  # recorded, so a fork set by a test is undone
+    monkeypatch.delenv(book.REPOSITORY_ENV)
 
 
 @pytest.fixture
@@ -309,6 +313,38 @@ def test_colab_installs_a_checkout_from_itself(monkeypatch, tmp_path):
     calls = fake_git_and_pip(monkeypatch)
     book.setup(quiet=True)
     assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", str(checkout)]]
+
+
+FORK = "https://github.com/a-teacher/their-fork"
+
+
+def test_a_forks_student_copy_installs_and_clones_the_fork(monkeypatch, tmp_path):
+    """`classroom student --repo-url FORK`: the setup cell of every student copy installs the
+    package from the fork and clones the fork's data/, even while the book's own URL is the
+    placeholder; the fork reaches the processes the notebook starts."""
+    from arnn_lite import classroom
+    on_colab_from_pip(monkeypatch, tmp_path)
+    monkeypatch.setattr(book, "REPOSITORY_URL", book.PLACEHOLDER_URL)  # today's value
+    monkeypatch.setattr(book, "REPOSITORY_BRANCH", "main")
+    monkeypatch.setattr(book, "_is_installed", lambda: False)
+    monkeypatch.setattr(book, "missing_light_deps", lambda: [])
+    monkeypatch.setattr("arnn_lite.results.git_commit", lambda cwd=None: "unknown")  # setup prints it
+    for path in sorted((ROOT / "chapters").glob("*.ipynb")):
+        nb = classroom.student_notebook(classroom.read_notebook(path), path.name, repo_url=FORK + "/")
+        cell = next(c for c in nb.cells if c.cell_type == "code")
+        assert f'setup(repository="{FORK}", chapter="{path.stem}")' in cell.source, path.name
+        shutil.rmtree(tmp_path / "attentionrnn-book", ignore_errors=True)
+        monkeypatch.delenv(book.REPOSITORY_ENV, raising=False)
+        calls = fake_git_and_pip(monkeypatch)
+        exec(compile(classroom.parse_cell(cell.source), path.name, "exec"), {})
+        assert calls[0][-1] == f"git+{FORK}@main", path.name
+        assert calls[1][:2] == ["git", "clone"] and calls[1][-2] == FORK, path.name
+        assert os.environ[book.REPOSITORY_ENV] == FORK
+
+
+def test_setup_refuses_a_repository_that_is_not_a_url():
+    with pytest.raises(ValueError, match="repository: expected the https URL"):
+        book.setup(quiet=True, repository="someone/their-fork")
 
 
 def test_an_interrupted_data_clone_is_retried(monkeypatch, tmp_path):

@@ -308,7 +308,8 @@ def test_check_finds_wrong_numbering(title, problem):
     assert any("difficulty" in e for e in classroom.check_notebook(nb, "99_toy.ipynb"))
 
 
-WRITTEN = {"ex-01-total-variation", "ex-07-steps", "ex-11-network-steps"}
+WRITTEN = {"ex-01-total-variation", "ex-03-debug-scan", "ex-07-steps", "ex-09-budget",
+           "ex-11-network-steps"}
 
 
 @chapter
@@ -506,8 +507,9 @@ def test_grade_survives_a_dying_kernel(tmp_path, monkeypatch):
 
 @chapter
 def test_fork_option_rewrites_every_link(path):
-    """--repo-url: one badge, to the fork's student copy; the install line (and every other
-    link to the book's repository) points at the fork; nothing links the teacher edition."""
+    """--repo-url: one badge, to the fork's student copy; the install line, the data clone
+    (setup's repository) and every other link to the book's repository point at the fork;
+    nothing links the teacher edition."""
     from arnn_lite.book import REPOSITORY_URL
     nb = nbformat.read(path, as_version=4)
     out = classroom.student_notebook(nb, path.name, "handout", REPO)
@@ -518,6 +520,8 @@ def test_fork_option_rewrites_every_link(path):
     assert f"colab.research.google.com/github/someone/somebook/blob/main/handout/{path.name}" in text
     if "%pip install" in json.dumps(nb):
         assert "git+https://github.com/someone/somebook@main" in text
+    if "from arnn_lite.book import setup" in json.dumps(nb):
+        assert 'setup(repository=\\"https://github.com/someone/somebook\\"' in text
 
 
 # ----------------------------------------------------------------------------- class build

@@ -99,3 +99,66 @@ def test_references_agree_with_formula():
     for reverse in (False, True):
         assert torch.equal(ch03.receptive_field_reference(1, 2, 3, 4, reverse),
                            receptive_field(1, 2, 3, 4, reverse))
+
+
+# ------------------------------------------------------------------ 3.4, the planted bug
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from arnn_lite import DiagonalLSTM, skew, unskew, widgets  # noqa: E402
+
+CHAPTER = Path(__file__).resolve().parent.parent / "chapters" / "03_diagonal_lstm.ipynb"
+
+
+def chapter_source(cid):
+    return next("".join(c["source"]) for c in json.loads(CHAPTER.read_text())["cells"] if c["id"] == cid)
+
+
+def chapter_cells(*ids):
+    """Run the chapter cells with these ids in one namespace (the chapter's imports given)."""
+    namespace = {"torch": torch, "F": F, "skew": skew, "unskew": unskew, "widgets": widgets,
+                 "DiagonalLSTM": DiagonalLSTM}
+    for cid in ids:
+        exec(chapter_source(cid), namespace)
+    return namespace
+
+
+BUGGY, SOLUTION = "d3b0a4e2", "d3b0a4e5"
+
+
+def test_the_chapters_planted_bug_is_the_checkers_and_shows_in_the_receptive_field():
+    buggy = chapter_cells(BUGGY)["buggy_scan"]
+    torch.manual_seed(0)
+    lstm, x = DiagonalLSTM(2, 3).double(), torch.randn(2, 2, 5, 6, dtype=torch.float64)
+    torch.testing.assert_close(buggy(lstm, x), ch03.planted_bug_scan(lstm, x), rtol=0, atol=0)
+    seen = widgets.gradient_field(lambda inp: buggy(lstm, inp), x, (2, 3)) > 0  # (H, W)
+    assert seen[3:].any() and not seen[:2].any()  # it sees rows below, none above
+
+
+def test_fixed_scan(capsys):
+    namespace = chapter_cells(BUGGY, SOLUTION)  # the teacher edition's model solution
+    assert "sees input rows [0, 1, 2]" in capsys.readouterr().out
+    ch03.check_fixed_scan(namespace["fixed_scan"])
+    assert "Correct!" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match="not implemented yet"):
+        ch03.check_fixed_scan(stub)
+
+
+@pytest.mark.parametrize("call", [lambda lstm, x: lstm(x),
+                                  lambda lstm, x: unskew(lstm.scan(skew(lstm.input_to_state(x))), x.shape[-1])])
+def test_fixed_scan_refuses_the_package_scan(call):
+    with pytest.raises(ExerciseError, match="package's own implementation .*DiagonalLSTM"):
+        ch03.check_fixed_scan(call)
+
+
+def test_fixed_scan_explains_the_unfixed_and_the_half_fixed_scan():
+    source = chapter_source(BUGGY)
+    namespace = chapter_cells(BUGGY)
+    with pytest.raises(ExerciseError, match="reaches rows BELOW the output"):
+        ch03.check_fixed_scan(namespace["buggy_scan"])  # handed in unfixed (a copy, not the checker's)
+    swapped = source.replace("def buggy_scan", "def swapped").replace(
+        "F.pad(h, (0, 1))[..., 1:]", "F.pad(h, (1, 0))[..., :-1]").replace(
+        "w_above, w_left =", "w_left, w_above =")  # right rows, taps exchanged
+    exec(swapped, namespace)
+    with pytest.raises(ExerciseError, match="receptive fields are right, the values are not"):
+        ch03.check_fixed_scan(namespace["swapped"])

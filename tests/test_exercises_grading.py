@@ -78,11 +78,12 @@ from arnn_lite import classroom  # noqa: E402
 CHAPTERS = sorted((Path(__file__).resolve().parent.parent / "chapters").glob("*.ipynb"))
 
 
-def _context(nb, first):
-    """What the chapter defines before its first exercise: imports and definitions only."""
-    namespace = {}
-    for cell in nb.cells[:first]:
-        if cell.cell_type == "code":
+def _context(nb, first, last=0, namespace=None):
+    """What the chapter defines in ``nb.cells[last:first]`` (before an exercise, after the
+    previous one's check): imports and definitions only, as grading runs them."""
+    namespace = {} if namespace is None else namespace
+    for cell in nb.cells[last:first]:
+        if cell.cell_type == "code" and not classroom.tags(cell) & {"solution", "check"}:
             source = cell.source if classroom._is_light(cell) else classroom._imports_only(cell)
             exec(compile(classroom.parse_cell(source), "<chapter>", "exec"), namespace)
     return namespace
@@ -93,7 +94,9 @@ def test_teacher_solutions_pass_visible_and_hidden_cases(path, capsys):
     nb = nbformat.read(path, as_version=4)
     found = classroom.find_exercises(nb)
     namespace = _context(nb, found[0].index)
-    for ex in found:
+    for previous, ex in zip([None, *found], found):
+        if previous is not None:  # e.g. the code a debugging exercise hands out
+            _context(nb, ex.index, previous.check + 1, namespace)
         exec(classroom._imports_only(nb.cells[ex.index]), namespace)
         exec(compile(classroom.parse_cell(ex.solution_code(nb)), ex.label, "exec"), namespace)
         exec(nb.cells[ex.check].source, namespace)

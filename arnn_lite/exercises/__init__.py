@@ -13,7 +13,9 @@ Grading (``python -m arnn_lite.classroom grade``) runs every checker twice: on t
 cases, then inside :func:`hidden` with a seed the grader picks, so random inputs change and
 each checker's extra cases (:func:`cases`) are added; a reader never sees those. Where an
 exercise asks for a function the package has, the checker passes it as ``forbid=`` to
-:func:`run_student`, which fails an answer that calls it.
+:func:`run_student`, which fails an answer that calls it. An experiment exercise, whose
+answer runs the package's own training, passes what the answer must compute itself as
+``forbid_direct=``: refused when the answer calls it, allowed when the package does.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import importlib
 import inspect
 import random
 import sys
+from pathlib import Path
 
 import torch
 
@@ -102,17 +105,33 @@ def _checker_functions() -> list:
     return found
 
 
-def _watched_call(fn, args, kwargs, forbid):
+_PACKAGE = str(Path(__file__).resolve().parent.parent)  # arnn_lite/: the package's own code
+
+
+def _from_package(frame) -> bool:
+    """Whether ``frame`` runs code of the package (not the reader's answer)."""
+    return frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(_PACKAGE)
+
+
+def _watched_call(fn, args, kwargs, forbid, forbid_direct=()):
     """``fn(*args, **kwargs)``, and the names of the ``forbid`` functions (and of the
-    checker modules' own functions) it called."""
+    checker modules' own functions) it called; of ``forbid_direct``, only those called by
+    code outside the package (the answer itself, not the package on its behalf)."""
     given = {id(a) for a in [fn, *args, *kwargs.values()]}
-    codes = {_code(f): f"{f.__module__}.{f.__qualname__}"
+    # keyed by id: hashing a code object hashes its bytecode, on every call of a training loop
+    codes = {id(_code(f)): f"{f.__module__}.{f.__qualname__}"
              for f in [*forbid, *_checker_functions()] if _code(f) and id(f) not in given}
+    direct = {id(_code(f)): f"{f.__module__}.{f.__qualname__}" for f in forbid_direct if _code(f)}
     hits, previous = [], sys.getprofile()
 
     def profile(frame, event, arg):
-        if event == "call" and frame.f_code in codes and codes[frame.f_code] not in hits:
-            hits.append(codes[frame.f_code])
+        if event != "call":
+            return
+        key = id(frame.f_code)
+        name = codes.get(key) or (direct.get(key) if key in direct
+                                  and not _from_package(frame.f_back) else None)
+        if name and name not in hits:
+            hits.append(name)
 
     sys.setprofile(profile)
     try:
@@ -122,16 +141,18 @@ def _watched_call(fn, args, kwargs, forbid):
     return result, hits
 
 
-def run_student(fn, *args, name=None, forbid=(), **kwargs):
+def run_student(fn, *args, name=None, forbid=(), forbid_direct=(), **kwargs):
     """Call the reader's ``fn``; turn an unfinished stub or a crash into a helpful error.
 
     ``forbid``: the package's own implementations of what the exercise asks the reader to
-    write; an answer that calls one of them (under any name) fails with a hint."""
+    write; an answer that calls one of them (under any name) fails with a hint.
+    ``forbid_direct``: the same, but only calls made by the answer's own code count (an
+    experiment exercise runs the package's training, which may call them itself)."""
     name = name or getattr(fn, "__name__", "your function")
     if not callable(fn):
         raise ExerciseError(f"{name}: expected a function, got {type(fn).__name__}")
     try:
-        result, hits = _watched_call(fn, args, kwargs, forbid)
+        result, hits = _watched_call(fn, args, kwargs, forbid, forbid_direct)
     except NotImplementedError:
         raise ExerciseError(
             f"{name} is not implemented yet: replace the `...` and the "

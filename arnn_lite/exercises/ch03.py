@@ -6,11 +6,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..rnn import DiagonalLSTM
+from .. import reference, scan
+from ..ops import skew, unskew
+from ..rnn import DiagonalBiLSTM, DiagonalLSTM
+from ..widgets import gradient_field
 from . import ExerciseError, cases, check_close, check_shape, passed, rng, run_student, seed
 
 __all__ = ["check_lstm_step", "check_state_to_state_by_hand", "check_receptive_field",
-           "lstm_step_reference", "receptive_field_reference"]
+           "check_fixed_scan", "lstm_step_reference", "receptive_field_reference",
+           "planted_bug_scan"]
 
 
 def lstm_step_reference(gates: torch.Tensor, c_prev: torch.Tensor):
@@ -104,3 +108,78 @@ def check_receptive_field(receptive_field) -> None:
                 f"{where}: input {tuple(wrong)} should {'be' if should else 'NOT be'} in the "
                 f"receptive field (measured from the gradients of a DiagonalLSTM). {hint}")
     passed("your receptive fields match the gradients of DiagonalLSTM in both directions.")
+
+
+def planted_bug_scan(lstm, x):
+    """The scan of exercise 3.4 with its planted bug, as the chapter's cell defines it
+    (tested equal): the "above" states are shifted the wrong way, so tap 0 reads the row
+    BELOW. ``(B, C, H, W) -> (B, K, H, W)``."""
+    B, _, H, W = x.shape
+    K = lstm.hidden_channels
+    w_above, w_left = lstm.state_to_state.weight.unbind(-1)  # each (4K, K): tap 0, tap 1
+    pre = skew(lstm.input_to_state(x))  # (B, 4K, H, T)
+    real = skew(torch.ones(1, 1, H, W, dtype=x.dtype))[0, 0]  # (H, T): 1 on real pixels
+    h, c = x.new_zeros(B, K, H), x.new_zeros(B, K, H)  # states of column t-1
+    outputs = []
+    for pre_t, real_t in zip(pre.unbind(-1), real.unbind(-1)):  # T steps
+        above = F.pad(h, (0, 1))[..., 1:]  # (B, K, H): the planted bug, row r + 1
+        gates = (pre_t + torch.einsum("ok,bkh->boh", w_above, above)
+                 + torch.einsum("ok,bkh->boh", w_left, h) + lstm.state_to_state.bias[:, None])
+        o, f, i, g = gates.chunk(4, dim=1)  # each (B, K, H)
+        c = (torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)) * real_t
+        h = torch.sigmoid(o) * torch.tanh(c)  # (B, K, H)
+        outputs.append(h)
+    return unskew(torch.stack(outputs, dim=-1), W)  # (B, K, H, W)
+
+
+# The package's own diagonal LSTM, in every form: an answer must fix the scan, not call these.
+_PACKAGE_SCANS = [DiagonalLSTM.forward, DiagonalLSTM.scan, DiagonalLSTM.step, DiagonalLSTM.fused,
+                  DiagonalBiLSTM.forward, reference.diagonal_lstm, scan.diagonal_scan]
+
+
+def _field_problem(fixed_scan, lstm, x):
+    """The first output pixel whose receptive field (measured from input gradients, as the
+    chapter does) is not the quadrant up and to the left, as a hint; ``None`` if all are."""
+    H, W = x.shape[-2:]
+    rows, cols = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")  # (H, W)
+    for i, j in [(H // 2, W // 2), (H - 1, W - 1), (0, W - 1), (H - 1, 0)]:
+        seen = gradient_field(lambda inp: run_student(fixed_scan, lstm, inp, name="fixed_scan",
+                                                      forbid=_PACKAGE_SCANS), x, (i, j)) > 0
+        quadrant = (rows <= i) & (cols <= j)  # (H, W)
+        extra, missing = seen & ~quadrant, quadrant & ~seen
+        if extra.any() or missing.any():
+            r, c = (extra if extra.any() else missing).nonzero()[0].tolist()
+            below = bool((seen & (rows > i)).any())
+            return (f"the receptive field of output ({i}, {j}) is wrong: input ({r}, {c}) "
+                    f"{'is in it but should not be' if extra.any() else 'should be in it but is not'}"
+                    + (". It reaches rows BELOW the output, which a scan in raster order never "
+                       "sees: find the line that lets a pixel read a state from a lower row."
+                       if below else ". It should be exactly the quadrant i' <= i, j' <= j."))
+    return None
+
+
+def check_fixed_scan(fixed_scan) -> None:
+    """Exercise ex-03-debug-scan: ``fixed_scan(lstm, x)`` is the planted-bug scan, fixed."""
+    seed(34)
+    gen = rng(34)
+    visible = [(2, 2, 3, 5, 5), (1, 1, 2, 4, 7), (2, 3, 4, 6, 3), (1, 2, 2, 1, 5), (1, 1, 2, 5, 1)]
+    extra = lambda r: [(r.randint(1, 2), r.randint(1, 3), r.randint(1, 4), r.randint(1, 7),
+                        r.randint(1, 7)) for _ in range(3)]
+    for B, C, K, H, W in cases(visible, extra):
+        lstm = DiagonalLSTM(C, K).double()
+        x = torch.randn(B, C, H, W, generator=gen, dtype=torch.float64)  # (B, C, H, W)
+        with torch.no_grad():
+            expected = lstm(x)  # (B, K, H, W)
+            got = run_student(fixed_scan, lstm, x.clone(), name="fixed_scan", forbid=_PACKAGE_SCANS)
+        where = f"fixed_scan on x of shape {(B, C, H, W)}"
+        check_shape(where, got, expected.shape, "One output per hidden channel and pixel: (B, K, H, W).")
+        if H > 1 and W > 1:
+            problem = _field_problem(fixed_scan, lstm, x)
+            if problem:
+                raise ExerciseError(f"{where}: {problem} Measure it yourself with "
+                                    "widgets.gradient_field(lambda x: fixed_scan(lstm, x), x, (i, j)).")
+        check_close(where, got, expected, atol=1e-10,
+                    hint="The receptive fields are right, the values are not: tap 0 "
+                         "(state_to_state.weight[..., 0]) multiplies the state above, tap 1 the "
+                         "state to the left, and the bias is added once.")
+    passed("fixed_scan equals DiagonalLSTM, and every receptive field is the quadrant up and to the left.")
