@@ -62,4 +62,4 @@ def check_sequential_steps(fn) -> None:
             else:
                 hint = "Count the anti-diagonals i + j = t of the pooled ⌈H/δ⌉ × ⌈W/δ⌉ grid."
             raise ExerciseError(f"sequential_steps({H}, {W}, {d}): got {got}, expected {expected}. {hint}")
-    passed("The BRNN^δ scan takes ⌈H/δ⌉ + ⌈W/δ⌉ − 1 sequential steps (δ = 1: H + W − 1).")
+    passed("The BRNNᵟ scan takes ⌈H/δ⌉ + ⌈W/δ⌉ − 1 sequential steps (δ = 1: H + W − 1).")
