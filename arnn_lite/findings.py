@@ -481,12 +481,14 @@ KINDS = {"accuracy": _accuracy, "time": _time, "masks": _masks}
 def evaluate(claim: Claim, root=None, predictions_root=None) -> Finding:
     """The row of one claim: its source (:func:`pick_source`), the test its kind calls for,
     and the label. ``root``: the results folder (default ``data/results``);
-    ``predictions_root``: the predictions folder (default ``data/predictions``)."""
+    ``predictions_root``: the predictions folder (default: ``predictions`` next to ``root``)."""
     if claim.kind not in KINDS:
         raise ValueError(f"claim.kind: expected one of {tuple(KINDS)}, got {claim.kind!r}")
     picked = pick_source(claim, root)
     if picked is None:
         return _not_run(claim)
+    if predictions_root is None and root is not None:
+        predictions_root = Path(root).parent / "predictions"
     pred_root = Path(predictions_root) if predictions_root is not None else None
     source, ra, rb, left_out = picked
     return KINDS[claim.kind](claim, source, ra, rb, pred_root, left_out)
