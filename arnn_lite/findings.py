@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 import statistics
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from .datasets.mbg import config_version
 
 __all__ = ["CAMPAIGN", "SEEDS_WANTED", "TARGET_SE", "LABELS", "Model", "Claim", "Finding",
            "CLAIMS", "COLUMNS", "seed_runs", "pick_source", "evaluate", "findings", "table",
-           "counts", "summary", "settle_list", "rank_test"]
+           "counts", "summary", "settle_list", "budget", "rank_test"]
 
 CAMPAIGN = "cpu"  # the CPU reproduction campaign's protocol name (rename here if it changes)
 SEEDS_WANTED = 3  # the campaign's plan: at least three seeds for every compared pair
@@ -99,6 +100,7 @@ class Finding:
     trained: str = "–"
     settle: str = ""
     verdict: stats.Verdict | None = field(default=None, compare=False)
+    needed: tuple[tuple[str, str, int, float], ...] = ()  # (source, stem, seed, minutes) to run
 
     def row(self) -> dict:
         """The row for :func:`table`."""
@@ -296,11 +298,16 @@ def _command(run: dict, seed: int) -> str:
     return f"{command} --seed {seed}"
 
 
+def _missing_seeds(runs: dict) -> list[int]:
+    """The lowest seeds a model still needs for :data:`SEEDS_WANTED` of them."""
+    return [s for s in range(SEEDS_WANTED + max(runs)) if s not in runs][:max(0, SEEDS_WANTED - len(runs))]
+
+
 def _more_seeds(claim: Claim, ra: dict, rb: dict) -> str:
     """What more seeds would cost: the missing seeds, runs, recorded minutes, a command."""
-    if len(ra) >= SEEDS_WANTED:
+    missing = _missing_seeds(ra)
+    if not missing:
         return ""
-    missing = [s for s in range(SEEDS_WANTED + max(ra)) if s not in ra][:SEEDS_WANTED - len(ra)]
     runs = list(ra.values()) + list(rb.values())
     seeds = ", ".join(map(str, missing))
     return (f"seeds {seeds} for {claim.a.name} and {claim.b.name}: {2 * len(missing)} runs at "
@@ -331,7 +338,7 @@ def _accuracy(claim: Claim, source: str, ra: dict, rb: dict, pred_root, left_out
     if absent:
         gap = statistics.mean(acc[claim.a.name]) - statistics.mean(acc[claim.b.name])
         return Finding(**base, label="not tested", trained=trained, test="none possible",
-                       reason=f"no per-item predictions for {' and '.join(absent)} (weights not "
+                       reason=f"No per-item predictions for {' and '.join(absent)} (weights not "
                               f"shipped), so no paired test; the recorded accuracies differ by "
                               f"{100 * gap:+.1f} points ({claim.a.name} − {claim.b.name}), untested.",
                        settle="rerun both with today's code, which keeps per-item predictions; "
@@ -343,7 +350,7 @@ def _accuracy(claim: Claim, source: str, ra: dict, rb: dict, pred_root, left_out
         failed = sorted({m.name for h in labels.values()
                          for m, x in zip((claim.a, claim.b), h) if x != "ok"})
         return Finding(**base, label="void", trained=trained, test=test,
-                       reason=f"no seed in which both models trained ({trained}): a gap to a "
+                       reason=f"No seed in which both models trained ({trained}): a gap to a "
                               "model that did not train says nothing about attention.",
                        settle=f"runs of {' and '.join(failed)} that train (a recipe under which "
                               "both models learn), then "
@@ -353,7 +360,7 @@ def _accuracy(claim: Claim, source: str, ra: dict, rb: dict, pred_root, left_out
         pa, pb = preds[s]
         if pa["labels"] != pb["labels"]:
             return Finding(**base, label="not tested", trained=trained, test=test,
-                           reason=f"seed {s}: the two runs were tested on different items "
+                           reason=f"Seed {s}: the two runs were tested on different items "
                                   f"({pa['source']}, {pb['source']}).",
                            settle="rerun both on the same test split")
         comparisons.append(stats.compare(pa["predictions"], pb["predictions"], pa["labels"]))
@@ -418,7 +425,7 @@ def _time(claim: Claim, source: str, ra: dict, rb: dict, pred_root, left_out=(),
                 test=f"exact two-sided rank test (Mann-Whitney) on the timed training steps, "
                      f"{len(ta)} and {len(tb)} steps")
     if len(devices) > 1:
-        return Finding(**base, label="void", reason=f"timed on different devices ({'; '.join(devices)}).",
+        return Finding(**base, label="void", reason=f"Timed on different devices ({'; '.join(devices)}).",
                        settle="time both on one machine")
     p = rank_test(ta, tb)
     smallest = 2 / math.comb(len(ta) + len(tb), len(ta))
@@ -429,7 +436,7 @@ def _time(claim: Claim, source: str, ra: dict, rb: dict, pred_root, left_out=(),
                   f"(ratio {ratio:.2f}, p = {p:.2g}, {devices[0]}).")
     else:
         label = "inconclusive"
-        reason = (f"ratio {ratio:.2f} with p = {p:.2g}; with {len(ta)} and {len(tb)} timed steps "
+        reason = (f"Ratio {ratio:.2f} with p = {p:.2g}; with {len(ta)} and {len(tb)} timed steps "
                   f"the smallest p this test can give is {smallest:.2g}.")
     extra = "more timed steps per run (`--timing-steps`)"
     more = _more_seeds(claim, ra, rb)
@@ -456,7 +463,7 @@ def _masks(claim: Claim, source: str, ra: dict, rb: dict, pred_root, left_out=()
     return Finding(claim=claim, source=source, seeds=seeds, ours=ours,
                    protocol=_protocol(source, runs, left_out), trained=trained,
                    label="not tested", test="none possible",
-                   reason=("the measurement against the true hair masks is in the results files "
+                   reason=("The measurement against the true hair masks is in the results files "
                            f"(TV over true hair positions, IoU with the true hair), but only as "
                            f"means over the {n} test faces, with no per-face values, and "
                            f"{len(seeds)} seed{'s' * (len(seeds) > 1)} per model: no test of the "
@@ -468,7 +475,7 @@ def _masks(claim: Claim, source: str, ra: dict, rb: dict, pred_root, left_out=()
 
 def _not_run(claim: Claim) -> Finding:
     return Finding(claim=claim, label="not run",
-                   reason=f"no source holds runs of both {claim.a.name} and {claim.b.name} "
+                   reason=f"No source holds runs of both {claim.a.name} and {claim.b.name} "
                           f"(looked in {', '.join(claim.sources)}).",
                    settle=f"`python -m arnn_lite.experiments.{claim.module} {claim.a.option}` and "
                           f"`{claim.b.option}` with seeds 0-{SEEDS_WANTED - 1}, results in one of "
@@ -491,7 +498,10 @@ def evaluate(claim: Claim, root=None, predictions_root=None) -> Finding:
         predictions_root = Path(root).parent / "predictions"
     pred_root = Path(predictions_root) if predictions_root is not None else None
     source, ra, rb, left_out = picked
-    return KINDS[claim.kind](claim, source, ra, rb, pred_root, left_out)
+    row = KINDS[claim.kind](claim, source, ra, rb, pred_root, left_out)
+    needed = tuple((source, m.stem, seed, _minutes(list(runs.values())))
+                   for m, runs in ((claim.a, ra), (claim.b, rb)) for seed in _missing_seeds(runs))
+    return dataclasses.replace(row, needed=needed)
 
 
 def findings(root=None, predictions_root=None, claims=CLAIMS) -> list[Finding]:
@@ -531,6 +541,13 @@ def summary(rows: list[Finding]) -> list[str]:
                  "None of them is reproduced yet: the runs that would settle them are listed on "
                  "the findings page.")
     return lines
+
+
+def budget(rows: list[Finding]) -> tuple[int, float]:
+    """The runs the open rows still need for :data:`SEEDS_WANTED` seeds, each counted once
+    (rows share runs), and their minutes at the recorded run times: ``(runs, minutes)``."""
+    runs = {(source, stem, seed): minutes for f in rows for source, stem, seed, minutes in f.needed}
+    return len(runs), sum(runs.values())
 
 
 def settle_list(rows: list[Finding]) -> list[str]:

@@ -122,7 +122,7 @@ def test_runs_without_per_item_predictions_are_not_tested(root):
         write_run(root, "mbg/book", stem, 0, accuracy=acc)
     row = findings.evaluate(claim("mbg/book"), root)
     assert row.label == "not tested" and "+10.0 points" in row.reason
-    assert "no per-item predictions for ARNN and CTX" in row.reason
+    assert "No per-item predictions for ARNN and CTX" in row.reason
 
 
 def test_a_clear_loss_is_opposite_and_a_null_inconclusive(root):
@@ -145,6 +145,16 @@ def test_a_claimed_effect_the_interval_rules_out_is_not_reproduced(root):
     assert unet.claimed == pytest.approx(0.0587)  # supplement Table 1, from paper.py
     row = findings.evaluate(dataclasses.replace(unet, sources=("mbg/book",)), root)
     assert row.label == "not reproduced" and "+5.9 points" in row.reason
+
+
+def test_the_budget_counts_a_run_two_rows_need_once(root):
+    pair(root, "mbg/book")
+    write_run(root, "mbg/book", "noctx", 0, right_on(0.3, labels(), 7), labels())
+    both = [c for c in findings.CLAIMS if c.key in ("arnn_ctx", "ctx_noctx")]
+    rows = findings.findings(root, claims=[dataclasses.replace(c, sources=("mbg/book",)) for c in both])
+    assert [len(r.needed) for r in rows] == [4, 4]  # seeds 1 and 2 of both models, per row
+    runs, minutes = findings.budget(rows)
+    assert runs == 6 and minutes == pytest.approx(6.0)  # CTX's two runs counted once; 1 minute each
 
 
 def test_runs_of_another_config_in_the_same_folder_are_not_pooled(root):
