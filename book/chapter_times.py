@@ -3,7 +3,8 @@
     python book/chapter_times.py _build/build-strict.log [--out data/bench/chapter_times.json]
 
 Jupyter Book logs one line per executed notebook ("chapters/NAME.ipynb: Executed notebook in
-S seconds"; also book/findings.ipynb and the text notebook book/intro.md); this writes those seconds into a results file with provenance (machine, threads,
+S seconds"; executed pages of book/, such as findings.ipynb and the text notebook intro.md,
+too); this writes those seconds into a results file with provenance (machine, threads,
 commit, date, the load average while it was recorded), which each chapter's setup() reads to
 tell the reader how long the chapter takes, so no chapter types a duration by hand.
 `make chapter-times` runs it on the log of the last `make build-strict` (or `make test`).
