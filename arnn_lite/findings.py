@@ -533,9 +533,10 @@ def summary(rows: list[Finding]) -> list[str]:
     lines = [f"The book tests {len(rows)} claims of the paper, as our sources state them; the "
              f"experiments so far give: {tally}."]
     if used:
+        seeds = "one training seed" if most_seeds == 1 else f"at most {most_seeds} training seeds"
         lines.append(f"They rest on runs of the {' and '.join(protocols)} protocol"
-                     f"{'s' * (len(protocols) > 1)}, far smaller than the paper's, with at most "
-                     f"{most_seeds} training seed{'s' * (most_seeds > 1)} per model.")
+                     f"{'s' * (len(protocols) > 1)}, far smaller than the paper's, with {seeds} "
+                     "per model.")
     won = [f.claim.claim for f in rows if f.label == "reproduced"]
     lines.append("Reproduced: " + "; ".join(won) + "." if won else
                  "None of them is reproduced yet: the runs that would settle them are listed on "

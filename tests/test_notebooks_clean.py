@@ -205,3 +205,20 @@ def test_findings_page_ends_part_two_and_prints_its_provenance():
     assert files[-2:] == ["chapters/14_mgan_hair_colour", "book/findings"], files
     first = source(code_cells(ROOT / "book" / "findings.ipynb")[0])
     assert "from arnn_lite.book import setup" in first and 'setup(chapter="findings")' in first
+
+
+def test_intro_first_screen_says_what_was_found_from_the_results_files():
+    """The intro's opening says which parts are the paper's and which ours, then prints what
+    the experiments found (a hidden code cell calling arnn_lite.findings) and links the
+    findings page; no number is typed there."""
+    text = (ROOT / "book" / "intro.md").read_text(encoding="utf-8")
+    assert text.startswith("---\njupytext:") and "kernelspec:" in text.split("---")[1], (
+        "intro.md must be a MyST text notebook (front matter with a kernelspec) to run its cell")
+    first_screen = text.split("\n## ", 1)[0]
+    cells = re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", first_screen, re.S)
+    assert len(cells) == 1 and ":tags: [remove-input]" in cells[0]
+    assert "findings.summary(findings.findings())" in cells[0]
+    assert "What is the paper's and what is ours" in first_screen
+    assert "(findings.ipynb)" in first_screen
+    typed = re.findall(r"\d+(?:\.\d+)?\s*(?:%|points?\b|seeds?\b|claims?\b)|\d+\.\d+", prose(first_screen))
+    assert not typed, f"numbers typed into the intro's first screen: {typed}"
