@@ -104,9 +104,9 @@ class Finding:
 
     def row(self) -> dict:
         """The row for :func:`table`."""
-        return {"claim": self.claim.claim, "the paper's": self.claim.paper, "ours": self.ours,
-                "source and protocol": self.protocol, "test": self.test,
-                "both trained?": self.trained, "verdict": f"**{self.label}**"}
+        return {"claim": self.claim.claim, "verdict": f"**{self.label}**", "the paper's": self.claim.paper,
+                "ours": self.ours, "both trained?": self.trained, "source and protocol": self.protocol,
+                "test": self.test}
 
 
 # --------------------------------------------------------------------------- the claims
@@ -251,7 +251,7 @@ def _data_notes(result: dict) -> list[str]:
         version = config_version(c)
         note = f"MBG generator v{version}"
         if version == 1 and experiment in _SHORTCUT:
-            note += " (its shortcut: the queried digit was mostly the largest, chapter 08)"
+            note += ", with its shortcut (chapter 08)"
         notes.append(note)
         if c.get("variant", "paper") != "paper":
             notes.append(f"ours: the MBG variant {c['variant']!r}, not the paper's task")
@@ -273,7 +273,7 @@ def _protocol(source: str, runs: list[dict], left_out=()) -> str:
              if isinstance(c.get("train"), int) and isinstance(c.get("test"), int) else "")
     notes = _data_notes(first)
     if any(r["provenance"]["git_commit"].endswith("+dirty") for r in runs):
-        notes.append("some runs written from a worktree with uncommitted changes (+dirty)")
+        notes.append("some runs +dirty")
     if left_out:
         notes.append(f"seeds {', '.join(map(str, left_out))} left out: their config differs from "
                      f"seed {seeds[0]}'s")
@@ -332,6 +332,8 @@ def _accuracy(claim: Claim, source: str, ra: dict, rb: dict, pred_root, left_out
     labels = {s: (_health(ra[s], pred_root), _health(rb[s], pred_root)) for s in seeds}
     trained = "; ".join(f"{m.name}: {h[k]} (seed {s})" for s, h in labels.items()
                         for k, m in enumerate((claim.a, claim.b)) if h[k] != "ok") or "both trained"
+    if all(h == ("unknown (no predictions)",) * 2 for h in labels.values()):
+        trained = "unknown (no predictions)"
     preds = {s: (results.read_predictions(ra[s], pred_root), results.read_predictions(rb[s], pred_root))
              for s in seeds}
     absent = sorted({m.name for s in seeds for m, p in zip((claim.a, claim.b), preds[s]) if p is None})
@@ -345,7 +347,7 @@ def _accuracy(claim: Claim, source: str, ra: dict, rb: dict, pred_root, left_out
                               + (_more_seeds(claim, ra, rb) or "then pool the seeds"))
     void = {s for s, h in labels.items() if h != ("ok", "ok")}
     kept = [s for s in seeds if s not in void]
-    test = "paired exact McNemar and paired difference per seed, pooled by `stats.verdict`"
+    test = "paired"
     if not kept:
         failed = sorted({m.name for h in labels.values()
                          for m, x in zip((claim.a, claim.b), h) if x != "ok"})
@@ -370,7 +372,7 @@ def _accuracy(claim: Claim, source: str, ra: dict, rb: dict, pred_root, left_out
                          f" Seeds left out, a model did not train: {', '.join(map(str, sorted(void)))}.")
     n = comparisons[0].n
     return Finding(**base, label=v.label, reason=reason, trained=trained, verdict=v,
-                   test=f"{test}; McNemar p = {pvalues}; {n:,} test items",
+                   test=f"paired; McNemar p = {pvalues}; {n:,} test items",
                    settle=_settle_power(claim, ra, rb, v, n))
 
 
@@ -422,8 +424,7 @@ def _time(claim: Claim, source: str, ra: dict, rb: dict, pred_root, left_out=(),
     devices = sorted({r["provenance"]["device"] for r in runs})
     base = dict(claim=claim, source=source, seeds=seeds, ours=ours,
                 protocol=_protocol(source, runs, left_out), trained="n/a (a timing)",
-                test=f"exact two-sided rank test (Mann-Whitney) on the timed training steps, "
-                     f"{len(ta)} and {len(tb)} steps")
+                test=f"rank test on {len(ta)} and {len(tb)} timed training steps")
     if len(devices) > 1:
         return Finding(**base, label="void", reason=f"Timed on different devices ({'; '.join(devices)}).",
                        settle="time both on one machine")
@@ -510,7 +511,7 @@ def findings(root=None, predictions_root=None, claims=CLAIMS) -> list[Finding]:
 
 
 # --------------------------------------------------------------------------- for the pages
-COLUMNS = ["claim", "the paper's", "ours", "source and protocol", "test", "both trained?", "verdict"]
+COLUMNS = ["claim", "verdict", "the paper's", "ours", "both trained?", "source and protocol", "test"]
 
 
 def table(rows: list[Finding]) -> str:

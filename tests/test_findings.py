@@ -166,13 +166,13 @@ def test_runs_of_another_config_in_the_same_folder_are_not_pooled(root):
 
 def test_generator_v1_rows_say_so(root):
     pair(root, "mbg/book", config={"generator_version": 1})
-    assert "MBG generator v1 (its shortcut" in findings.evaluate(claim("mbg/book"), root).protocol
+    assert "MBG generator v1, with its shortcut" in findings.evaluate(claim("mbg/book"), root).protocol
     for stem in ("arnn", "ctx"):  # files written before the key existed are v1 too
         path = root / "mbg/book" / f"{stem}.json"
         record = json.loads(path.read_text())
         del record["config"]["generator_version"]
         path.write_text(json.dumps(record))
-    assert "MBG generator v1 (its shortcut" in findings.evaluate(claim("mbg/book"), root).protocol
+    assert "MBG generator v1, with its shortcut" in findings.evaluate(claim("mbg/book"), root).protocol
     pair(root, "mbg/custom")  # version 2: no warning
     assert "generator v2" in findings.evaluate(claim("mbg/custom"), root).protocol
 
@@ -217,7 +217,7 @@ def test_the_repository_data_gives_one_row_per_claim():
         if r.source and r.source.startswith(("mbg/", "mbg_scale/")) and "v1" in r.protocol:
             assert "shortcut" in r.protocol, r.protocol
     table = findings.table(rows).splitlines()
-    assert len(table) == len(rows) + 2 and table[0].startswith("| claim |")
+    assert len(table) == len(rows) + 2 and table[0].startswith("| claim | verdict |")
     lines = findings.summary(rows)
     assert 2 <= len(lines) <= 4 and f"tests {len(rows)} claims" in lines[0]
     assert sum(findings.counts(rows).values()) == len(rows)
