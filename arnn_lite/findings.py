@@ -31,7 +31,7 @@ from .datasets.mbg import config_version
 
 __all__ = ["CAMPAIGN", "SEEDS_WANTED", "TARGET_SE", "LABELS", "Model", "Claim", "Finding",
            "CLAIMS", "COLUMNS", "seed_runs", "pick_source", "evaluate", "findings", "table",
-           "counts", "summary", "settle_list", "budget", "rank_test"]
+           "counts", "summary", "settle_list", "budget", "runs_used", "rank_test"]
 
 CAMPAIGN = "cpu"  # the CPU reproduction campaign's protocol name (rename here if it changes)
 SEEDS_WANTED = 3  # the campaign's plan: at least three seeds for every compared pair
@@ -546,6 +546,23 @@ def summary(rows: list[Finding]) -> list[str]:
                  "None of them is reproduced yet: the runs that would settle them are listed on "
                  "the findings page.")
     return lines
+
+
+def runs_used(rows: list[Finding], root=None) -> list[dict]:
+    """One dict per results file the rows use (each once): ``file`` (under ``root``, default
+    ``data/results``), and its provenance's ``command``, ``commit``, ``device``,
+    ``minutes`` and ``started`` (date)."""
+    root = Path(root) if root is not None else _default_root("results")
+    used = {}
+    for f in rows:
+        for model in (f.claim.a, f.claim.b) if f.source else ():
+            for seed, r in seed_runs(root / f.source, model.stem).items():
+                if seed in f.seeds:
+                    p = r["provenance"]
+                    used[r["path"]] = {"file": f"{f.source}/{Path(r['path']).name}", "command": p["command"],
+                                       "commit": p["git_commit"][:12], "device": p["device"],
+                                       "minutes": p["duration_s"] / 60, "started": p["started"][:10]}
+    return list(used.values())
 
 
 def budget(rows: list[Finding]) -> tuple[int, float]:

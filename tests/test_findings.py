@@ -147,6 +147,17 @@ def test_a_claimed_effect_the_interval_rules_out_is_not_reproduced(root):
     assert row.label == "not reproduced" and "+5.9 points" in row.reason
 
 
+def test_runs_used_lists_each_file_behind_the_rows_once(root):
+    pair(root, "mbg/book")
+    write_run(root, "mbg/book", "noctx", 0, right_on(0.3, labels(), 7), labels())
+    write_run(root, "mbg/book", "san", 0, right_on(0.3, labels(), 8), labels())  # used by no claim
+    both = [c for c in findings.CLAIMS if c.key in ("arnn_ctx", "ctx_noctx")]
+    rows = findings.findings(root, claims=[dataclasses.replace(c, sources=("mbg/book",)) for c in both])
+    used = findings.runs_used(rows, root)
+    assert sorted(u["file"] for u in used) == [f"mbg/book/{m}.json" for m in ("arnn", "ctx", "noctx")]
+    assert used[0]["commit"] == "0123abc" and used[0]["minutes"] == pytest.approx(1.0)
+
+
 def test_the_budget_counts_a_run_two_rows_need_once(root):
     pair(root, "mbg/book")
     write_run(root, "mbg/book", "noctx", 0, right_on(0.3, labels(), 7), labels())
