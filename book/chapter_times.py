@@ -3,7 +3,8 @@
     python book/chapter_times.py _build/build-strict.log [--out data/bench/chapter_times.json]
 
 Jupyter Book logs one line per executed notebook ("chapters/NAME.ipynb: Executed notebook in
-S seconds"); this writes those seconds into a results file with provenance (machine, threads,
+S seconds"; executed pages of book/, such as findings.ipynb and the text notebook intro.md,
+too); this writes those seconds into a results file with provenance (machine, threads,
 commit, date, the load average while it was recorded), which each chapter's setup() reads to
 tell the reader how long the chapter takes, so no chapter types a duration by hand.
 `make chapter-times` runs it on the log of the last `make build-strict` (or `make test`).
@@ -23,7 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from arnn_lite import results  # noqa: E402
 
-LINE = re.compile(r"chapters/(?P<name>[\w-]+)\.ipynb: Executed notebook in (?P<s>[\d.]+) seconds")
+# Chapters, and executed pages of book/ (the findings page, the intro): keyed by file stem.
+LINE = re.compile(r"(?:chapters|book)/(?P<name>[\w-]+)\.(?:ipynb|md): Executed notebook in (?P<s>[\d.]+) seconds")
 
 
 def parse(log: str) -> dict[str, float]:

@@ -189,3 +189,17 @@ def test_no_console_errors(page, server, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     errors = [m["msg"] for m in CONSOLE.finditer(result.stderr) if CONSOLE_ERROR.search(m["msg"])]
     assert not errors, f"{page}: console errors: {errors}"
+
+
+def test_findings_page_is_checked_and_its_verdict_table_renders(server, tmp_path):
+    """"What we reproduced" is among the pages checked for console errors above, and in the
+    browser its verdict table is a table with one row per claim (header row excluded)."""
+    from arnn_lite.findings import CLAIMS
+
+    assert "book/findings.html" in pages_to_check(), "book/findings.html missing: build the book first"
+    dom = chromium("--dump-dom", f"{server}/book/findings.html", tmp_path=tmp_path)
+    header = re.compile(r"<th[^>]*>\s*(<p>)?claim(</p>)?\s*</th>")
+    tables = [t for t in re.findall(r"<table.*?</table>", dom, re.S) if header.search(t)]
+    assert len(tables) == 1, "no verdict table (a table whose first column is 'claim') in the DOM"
+    body = re.findall(r"<tr.*?</tr>", tables[0], re.S)[1:]
+    assert len(body) == len(CLAIMS), f"{len(body)} rows for {len(CLAIMS)} claims"

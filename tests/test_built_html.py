@@ -157,8 +157,53 @@ def test_every_table_a_cell_emits_is_an_html_table():
     assert not bad, ("Markdown tables printed as raw text (cell output parsed without tables?): "
                      f"{bad}")
     with_tables = [p.name for p in pages() if "<table" in p.read_text(encoding="utf-8")]
-    for name in ("09_mbg_attribute_prediction.html", "10_mbg_inverse.html"):
+    for name in ("09_mbg_attribute_prediction.html", "10_mbg_inverse.html", "findings.html"):
         assert name in with_tables, f"{name} has no <table> element"
+
+
+class TableRows(HTMLParser):
+    """The text of each cell of each row of a page's tables: ``[[cell, ...], ...]``."""
+
+    def __init__(self, path: Path):
+        super().__init__(convert_charrefs=True)
+        self.rows, self.cell = [], None
+        self.feed(path.read_text(encoding="utf-8"))
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self.cell is not None:
+            text = " ".join("".join(self.cell).split())
+            self.rows[-1].append(text.replace("\u2019", "'"))  # MyST's typographic apostrophe
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def test_findings_page_has_a_verdict_row_per_claim_and_the_intro_links_it():
+    """"What we reproduced" shows one table row per claim of arnn_lite.findings, each with a
+    label, computed when the page was built; the intro prints the summary and links the page."""
+    from arnn_lite import findings
+
+    path = HTML / "book" / "findings.html"
+    assert path.exists(), "book/findings.html missing: build the book first"
+    rows = TableRows(path).rows
+    header = next(r for r in rows if r and r[0] == "claim")
+    assert header == findings.COLUMNS
+    verdicts = [r for r in rows if len(r) == len(header) and r[0] in {c.claim for c in findings.CLAIMS}]
+    assert [r[0] for r in verdicts] == [c.claim for c in findings.CLAIMS]
+    label = header.index("verdict")
+    assert all(r[label] in findings.LABELS for r in verdicts), [r[label] for r in verdicts]
+    intro = (HTML / "book" / "intro.html").read_text(encoding="utf-8")
+    assert 'href="findings.html"' in intro, "the intro does not link the findings page"
+    text = "\n".join(VisibleText(HTML / "book" / "intro.html").lines())
+    assert f"The book tests {len(findings.CLAIMS)} claims" in text, "the intro's summary is missing"
 
 
 ALT_PATH_LIKE = re.compile(r"\.(png|jpe?g|svg|gif|webp)$|^\S*/\S*$", re.I)

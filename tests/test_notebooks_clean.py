@@ -9,6 +9,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+# Executed pages outside the chapters (the findings page): committed clean like them, in the
+# toc, but without a chapter's skeleton (no learning goals, no exercises, no Colab badge).
+BOOK_PAGES = sorted((ROOT / "book").glob("*.ipynb"))
+PAGES = CHAPTERS + BOOK_PAGES
 
 
 def toc_files():
@@ -38,14 +42,14 @@ def test_toc_entries_exist():
     assert not missing, f"_toc.yml lists files that do not exist: {missing}"
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.name)
 def test_no_outputs(path):
     dirty = [i for i, c in enumerate(code_cells(path)) if c.get("outputs") or c.get("execution_count")]
     assert not dirty, (f"{path.name}: code cells {dirty} have outputs or execution counts; "
                        "clear them (Kernel > Restart & Clear Output) before committing")
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.name)
 def test_errors_not_allowed(path):
     metadata = json.loads(path.read_text())["metadata"]
     assert "allow_errors" not in metadata.get("execution", {}), (
@@ -68,7 +72,7 @@ def test_first_code_cell_calls_setup(path):
     assert first.index("%pip install") < first.index("from arnn_lite.book import setup")
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.name)
 def test_chapter_in_toc(path):
     entry = path.relative_to(ROOT).with_suffix("").as_posix()
     assert entry in toc_files(), f"{path.name}: add `- file: {entry}` to _toc.yml"
@@ -110,7 +114,7 @@ def alt_text(cell) -> str:
     return str(cell.get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt", "")).strip()
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.stem)
 def test_every_figure_cell_has_alt_text(path):
     """Screen readers announce a figure by its alt text; without `mystnb.image.alt` MyST-NB
     writes the image's file path there. Every drawing cell says, in words, what it shows."""
@@ -135,7 +139,7 @@ def test_no_figure_text_below_8pt():
     from arnn_lite.book import MIN_FONT_PT
 
     assert MIN_FONT_PT == 8
-    sources = {f"{p.name} code cell {k}": source(c) for p in CHAPTERS
+    sources = {f"{p.name} code cell {k}": source(c) for p in PAGES
                for k, c in enumerate(code_cells(p))}
     for module in ("viz.py", "widgets.py"):
         sources[module] = (ROOT / "arnn_lite" / module).read_text(encoding="utf-8")
@@ -154,8 +158,9 @@ DURATION = re.compile(
 
 def prose(markdown: str) -> str:
     """A markdown cell without maths and code blocks. Directive blocks (```{exercise}`,
-    ```{note}`, ...) are prose and stay. Exercise time estimates are teachers' planning
-    numbers: they live in the exercise cell's metadata, not in the prose."""
+    ```{note}`, ...) are prose and stay; a MyST text notebook's ```{code-cell}`` is code.
+    Exercise time estimates are teachers' planning numbers: they live in the exercise cell's
+    metadata, not in the prose."""
     kept, fences = [], []  # fences: the open blocks, True for a code block
     for line in markdown.splitlines():
         fence = re.match(r"^\s*(`{3,}|:{3,})(.*)$", line)
@@ -163,14 +168,15 @@ def prose(markdown: str) -> str:
             fences.pop()  # a bare fence closes the innermost block
             continue
         if fence:
-            fences.append(not fence.group(2).strip().startswith("{"))
+            info = fence.group(2).strip()
+            fences.append(not info.startswith("{") or info.startswith("{code-cell}"))
             continue
         if not any(fences):
             kept.append(line)
     return re.sub(r"\$\$.*?\$\$|\$[^$]*\$|`[^`\n]*`", " ", "\n".join(kept), flags=re.S)
 
 
-@pytest.mark.parametrize("path", CHAPTERS + [ROOT / "book" / "intro.md", ROOT / "book" / "reconstruction.md"],
+@pytest.mark.parametrize("path", PAGES + [ROOT / "book" / "intro.md", ROOT / "book" / "reconstruction.md"],
                          ids=lambda p: p.stem)
 def test_no_duration_or_speed_typed_by_hand(path):
     """Durations and speed comparisons are measured and printed by cells (or read from a
@@ -240,3 +246,37 @@ def test_install_cell_stops_in_one_sentence_on_the_placeholder(path, monkeypatch
     magics = _run_install_cell(published, monkeypatch)
     assert len(magics) == 1 and magics[0][0] == "pip"
     assert f"git+{fork}@main" in magics[0][1] and "--no-deps" in magics[0][1]
+
+
+def test_prose_skips_code_cells_of_a_text_notebook():
+    """book/intro.md is a MyST text notebook: its code cells are code, not prose."""
+    text = "Words.\n```{code-cell} ipython3\nprint('2 s faster')\n```\n```{note}\nin about a minute\n```"
+    assert "faster" not in prose(text) and "about a minute" in prose(text)
+
+
+def test_findings_page_ends_part_two_and_prints_its_provenance():
+    """"What we reproduced" is the last page of Part II (after chapter 14, before Part III),
+    and its first code cell is the book's setup, which prints commit, date and build time."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    part = next(p for p in toc["parts"] if p["caption"].startswith("Part II:"))
+    files = [c["file"] for c in part["chapters"]]
+    assert files[-2:] == ["chapters/14_mgan_hair_colour", "book/findings"], files
+    first = source(code_cells(ROOT / "book" / "findings.ipynb")[0])
+    assert "from arnn_lite.book import setup" in first and 'setup(chapter="findings")' in first
+
+
+def test_intro_first_screen_says_what_was_found_from_the_results_files():
+    """The intro's opening says which parts are the paper's and which ours, then prints what
+    the experiments found (a hidden code cell calling arnn_lite.findings) and links the
+    findings page; no number is typed there."""
+    text = (ROOT / "book" / "intro.md").read_text(encoding="utf-8")
+    assert text.startswith("---\njupytext:") and "kernelspec:" in text.split("---")[1], (
+        "intro.md must be a MyST text notebook (front matter with a kernelspec) to run its cell")
+    first_screen = text.split("\n## ", 1)[0]
+    cells = re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", first_screen, re.S)
+    assert len(cells) == 1 and ":tags: [remove-input]" in cells[0]
+    assert "findings.summary(findings.findings())" in cells[0]
+    assert "What is the paper's and what is ours" in first_screen
+    assert "(findings.ipynb)" in first_screen
+    typed = re.findall(r"\d+(?:\.\d+)?\s*(?:%|points?\b|seeds?\b|claims?\b)|\d+\.\d+", prose(first_screen))
+    assert not typed, f"numbers typed into the intro's first screen: {typed}"
