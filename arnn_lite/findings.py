@@ -31,7 +31,8 @@ from .datasets.mbg import config_version
 
 __all__ = ["CAMPAIGN", "SEEDS_WANTED", "TARGET_SE", "LABELS", "Model", "Claim", "Finding",
            "CLAIMS", "COLUMNS", "seed_runs", "pick_source", "evaluate", "findings", "table",
-           "counts", "summary", "settle_list", "budget", "runs_used", "rank_test"]
+           "counts", "summary", "settle_list", "budget", "runs_used", "rank_test", "LEARNED_RATIO",
+           "probes", "PROBE_COLUMNS"]
 
 CAMPAIGN = "cpu"  # the CPU reproduction campaign's protocol name (rename here if it changes)
 SEEDS_WANTED = 3  # the campaign's plan: at least three seeds for every compared pair
@@ -578,4 +579,43 @@ def settle_list(rows: list[Finding]) -> list[str]:
     open_labels = {"inconclusive", "void", "not tested", "not run"}
     return [f"**{f.claim.claim}** ({f.label}): {f.settle}." for f in rows
             if f.settle and (f.label in open_labels or len(f.seeds) < SEEDS_WANTED)]
+
+
+# --------------------------------------------------------------------------- probes
+LEARNED_RATIO = 2.0  # attention counts as learned when the last stage's mass in the box is
+# at least this many times a uniform mask's (the campaign's criterion)
+PROBE_COLUMNS = ["probe", "model", "variant", "recipe", "images x epochs", "test accuracy",
+                 "last-stage mass in box", "uniform mask's", "ratio", "attention learned"]
+
+
+def probes(root=None, items: int = 300) -> list[dict]:
+    """One row per run under ``data/results/probes`` (short runs made to find a protocol on
+    which attention is learned on a CPU): its recipe, test accuracy, the last mask stage's
+    mass in the queried digit's box, the mass a uniform mask would put there (over the first
+    ``items`` test items, :meth:`~arnn_lite.datasets.mbg.MBG.uniform_share`), their ratio and
+    whether it reaches :data:`LEARNED_RATIO`. Models without a mask get no ratio."""
+    from .datasets.mbg import MBG
+
+    root = Path(root) if root is not None else _default_root("results") / "probes"
+    rows, shares = [], {}
+    for path in sorted(root.glob("*/*.json")) if root.is_dir() else []:
+        r = results.read_result(path)
+        c, test = r["config"], r["metrics"]["test"]
+        key = (c["test"], c["seed"], c["canvas"], config_version(c), tuple(c.get("num_digits", (5, 9))),
+               tuple(c.get("scales", (0.5, 3.0))), c.get("distractors", 17), c.get("blobs", 4))
+        if key not in shares:
+            ds = MBG("test", key[0], key[1], r["experiment"] == "mbg_inv", key[2], num_digits=key[4],
+                     scales=key[5], distractors=key[6], blobs=key[7], version=key[3])
+            shares[key] = ds.uniform_share(items)
+        mass = (test.get("mask_mass_in_box") or [None])[-1]
+        ratio = None if mass is None else mass / shares[key]
+        rows.append({"probe": f"{path.parent.name}/{path.stem}", "model": c["model"],
+                     "variant": c.get("variant", "paper"),
+                     "recipe": f"{c.get('optimizer', 'rmsprop')} lr {c['lr']:g}, batch {c['batch_size']}",
+                     "images x epochs": f"{c['train']:,} x {len(r['metrics']['history'])}",
+                     "test accuracy": test["accuracy"], "last-stage mass in box": mass,
+                     "uniform mask's": shares[key], "ratio": ratio,
+                     "attention learned": None if ratio is None else
+                     ("yes" if ratio >= LEARNED_RATIO else "no")})
+    return rows
 

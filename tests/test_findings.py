@@ -232,3 +232,26 @@ def test_the_repository_data_gives_one_row_per_claim():
     lines = findings.summary(rows)
     assert 2 <= len(lines) <= 4 and f"tests {len(rows)} claims" in lines[0]
     assert sum(findings.counts(rows).values()) == len(rows)
+
+
+def test_probes_read_the_mass_against_a_uniform_mask(tmp_path):
+    """A probe row divides the last stage's mass in the box by a uniform mask's (from the
+    test split's own boxes) and says 'yes' only at LEARNED_RATIO or more; NONE gets no ratio."""
+    import json as _json
+
+    from arnn_lite.datasets.mbg import MBG
+
+    shipped = sorted((findings._default_root("results") / "probes").glob("*/*.json"))
+    assert shipped, "data/results/probes holds the probe runs"
+    base = _json.loads(shipped[0].read_text())
+    c = base["config"]
+    share = MBG("test", c["test"], c["seed"], False, c["canvas"], num_digits=tuple(c["num_digits"]),
+                scales=tuple(c["scales"]), version=c["generator_version"]).uniform_share(20)
+    for name, mass in (("a", findings.LEARNED_RATIO * share * 1.01), ("b", findings.LEARNED_RATIO * share * 0.99)):
+        r = _json.loads(shipped[0].read_text())
+        r["metrics"]["test"]["mask_mass_in_box"][-1] = mass
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "ctx.json").write_text(_json.dumps(r))
+    rows = {r["probe"]: r for r in findings.probes(tmp_path, items=20)}
+    assert rows["a/ctx"]["attention learned"] == "yes" and rows["b/ctx"]["attention learned"] == "no"
+    assert abs(rows["a/ctx"]["uniform mask's"] - share) < 1e-9

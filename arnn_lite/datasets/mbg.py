@@ -277,6 +277,14 @@ class MBG(Dataset):
         placed = self.place_digits(rng)
         return [(*p, c) for p, c in zip(placed, self.colours(rng, len(placed)))]
 
+    def uniform_share(self, size: int | None = None) -> float:
+        """Mean share of the canvas covered by the queried digit's box over the first ``size``
+        items (default: all): the mass in that box of a uniform mask, the baseline a learned
+        mask's ``mask_mass_in_box`` is read against (from :meth:`placement`, nothing painted)."""
+        size = self.size if size is None else min(size, self.size)
+        check_positive(size, "size")
+        return float(np.mean([self.placement(i)[0][1] ** 2 for i in range(size)])) / self.canvas ** 2
+
     def layout(self, rng, classes, sides, corner=False):
         far = self.canvas - sides[0]
         spot = tuple(int(v) for v in rng.choice([0, far], 2)) if corner else \
