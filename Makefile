@@ -1,6 +1,7 @@
 # AttentionRNN, from scratch: two commands.
 #   make book   install into .venv, execute every chapter (book mode, execution cache), build _build/html
-#   make test   install, unit tests, strict forced build (each chapter run once), checks on _build/html
+#   make test   install, unit tests, strict forced build (each chapter run once), checks on _build/html,
+#               then the class edition and its check (no solution text in pages or downloads)
 #   make book-class   the class edition: student notebooks, no solutions, into _build/class/_build/html
 # Install steps are stamp files in .venv/, so repeated runs skip them.
 
@@ -91,6 +92,7 @@ test: install browser-deps
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory build-strict
 	$(MAKE) --no-print-directory check-html
+	$(MAKE) --no-print-directory book-class
 
 unit:
 	$(PY) -m pytest -q tests
