@@ -296,7 +296,7 @@ def write_class_book(root, out, repo_url: str | None = None, execute: str = "off
     shutil.copytree(root / "book", out / "book", ignore=shutil.ignore_patterns("vendor", "*.py"))
     if (root / "book" / "vendor").is_dir():
         (out / "book" / "vendor").symlink_to(root / "book" / "vendor", target_is_directory=True)
-    for page in (out / "book").glob("*.md"):
+    for page in [*(out / "book").glob("*.md"), *(out / "book").glob("*.ipynb")]:  # links into chapters/
         text = page.read_text(encoding="utf-8")
         page.write_text(text.replace("../chapters/", f"../{student_dir}/"), encoding="utf-8")
     (out / "_toc.yml").write_text(re.sub(r"(file:\s*)chapters/", rf"\g<1>{student_dir}/", toc_text),
