@@ -585,7 +585,7 @@ def settle_list(rows: list[Finding]) -> list[str]:
 LEARNED_RATIO = 2.0  # attention counts as learned when the last stage's mass in the box is
 # at least this many times a uniform mask's (the campaign's criterion)
 PROBE_COLUMNS = ["probe", "model", "variant", "recipe", "images x epochs", "test accuracy",
-                 "last-stage mass in box", "uniform mask's", "ratio", "attention learned"]
+                 "last-stage mass in box", "uniform mask's", "ratio", "attention learned", "health"]
 
 
 def probes(root=None, items: int = 300) -> list[dict]:
@@ -593,13 +593,15 @@ def probes(root=None, items: int = 300) -> list[dict]:
     which attention is learned on a CPU): its recipe, test accuracy, the last mask stage's
     mass in the queried digit's box, the mass a uniform mask would put there (over the first
     ``items`` test items, :meth:`~arnn_lite.datasets.mbg.MBG.uniform_share`), their ratio and
-    whether it reaches :data:`LEARNED_RATIO`. Models without a mask get no ratio."""
+    whether it reaches :data:`LEARNED_RATIO`, and the run's health (a constant prediction or a
+    saturated mask stage). Models without a mask get no ratio."""
     from .datasets.mbg import MBG
+    from .experiments.predictions import health_label
 
     root = Path(root) if root is not None else _default_root("results") / "probes"
     rows, shares = [], {}
     for path in sorted(root.glob("*/*.json")) if root.is_dir() else []:
-        r = results.read_result(path)
+        r = {**results.read_result(path), "path": str(path)}
         c, test = r["config"], r["metrics"]["test"]
         key = (c["test"], c["seed"], c["canvas"], config_version(c), tuple(c.get("num_digits", (5, 9))),
                tuple(c.get("scales", (0.5, 3.0))), c.get("distractors", 17), c.get("blobs", 4))
@@ -616,6 +618,6 @@ def probes(root=None, items: int = 300) -> list[dict]:
                      "test accuracy": test["accuracy"], "last-stage mass in box": mass,
                      "uniform mask's": shares[key], "ratio": ratio,
                      "attention learned": None if ratio is None else
-                     ("yes" if ratio >= LEARNED_RATIO else "no")})
+                     ("yes" if ratio >= LEARNED_RATIO else "no"), "health": health_label(r)})
     return rows
 

@@ -255,3 +255,10 @@ def test_probes_read_the_mass_against_a_uniform_mask(tmp_path):
     rows = {r["probe"]: r for r in findings.probes(tmp_path, items=20)}
     assert rows["a/ctx"]["attention learned"] == "yes" and rows["b/ctx"]["attention learned"] == "no"
     assert abs(rows["a/ctx"]["uniform mask's"] - share) < 1e-9
+
+
+def test_probe_rows_say_when_a_run_did_not_train():
+    """A probe that predicts one class is flagged in its row, not only by its ratio."""
+    rows = {r["probe"]: r for r in findings.probes(items=20)}
+    assert rows["paper_lr3e-3/ctx"]["health"].startswith("DEAD: predicts one class")
+    assert rows["small_book/none"]["health"] == "ok"
