@@ -595,7 +595,7 @@ def probes(root=None, items: int = 300) -> list[dict]:
     ``items`` test items, :meth:`~arnn_lite.datasets.mbg.MBG.uniform_share`), their ratio and
     whether it reaches :data:`LEARNED_RATIO`, and the run's health (a constant prediction or a
     saturated mask stage). Models without a mask get no ratio."""
-    from .datasets.mbg import MBG
+    from .datasets.mbg import MBG, VARIANTS
     from .experiments.predictions import health_label
 
     root = Path(root) if root is not None else _default_root("results") / "probes"
@@ -603,11 +603,14 @@ def probes(root=None, items: int = 300) -> list[dict]:
     for path in sorted(root.glob("*/*.json")) if root.is_dir() else []:
         r = {**results.read_result(path), "path": str(path)}
         c, test = r["config"], r["metrics"]["test"]
-        key = (c["test"], c["seed"], c["canvas"], config_version(c), tuple(c.get("num_digits", (5, 9))),
-               tuple(c.get("scales", (0.5, 3.0))), c.get("distractors", 17), c.get("blobs", 4))
+        generator = {}  # files written before --variant used the paper's settings
+        for k, default in VARIANTS["paper"].items():
+            value = c.get(k, default)
+            generator[k] = tuple(value) if isinstance(value, list) else value
+        key = (c["test"], c["seed"], r["experiment"] == "mbg_inv", c["canvas"], config_version(c),
+               *generator.values())
         if key not in shares:
-            ds = MBG("test", key[0], key[1], r["experiment"] == "mbg_inv", key[2], num_digits=key[4],
-                     scales=key[5], distractors=key[6], blobs=key[7], version=key[3])
+            ds = MBG("test", *key[:4], version=key[4], **generator)
             shares[key] = ds.uniform_share(items)
         mass = (test.get("mask_mass_in_box") or [None])[-1]
         ratio = None if mass is None else mass / shares[key]

@@ -35,7 +35,7 @@ from .._checks import check_choice, check_nonnegative, check_positive
 from .mnist import load_mnist
 
 __all__ = ["MBG", "PALETTE", "COLOUR_NAMES", "SCALE_BINS", "scale_bin", "GENERATOR_VERSION",
-           "GENERATOR_VERSIONS", "PHOTOS", "shortcut_report", "config_version"]
+           "GENERATOR_VERSIONS", "PHOTOS", "VARIANTS", "shortcut_report", "config_version"]
 
 COLOUR_NAMES = ("red", "green", "blue", "yellow", "white")
 PALETTE = torch.tensor([(146, 16, 16), (16, 166, 81), (16, 98, 192), (255, 241, 78),
@@ -53,6 +53,15 @@ PHOTOS = {1: ("astronaut", "coffee", "chelsea", "rocket", "grass", "gravel", "br
               "moon", "coins", "horse", "page", "text", "hubble_deep_field", "retina",
               "immunohistochemistry", "cell", "clock", "logo")}
 PHOTOS[2] = PHOTOS[1][:4] + ("stereo_motorcycle",) + PHOTOS[1][4:]
+# The generator settings a run trains and tests on (``--variant`` of arnn_lite.experiments.mbg;
+# every results file records them). ``paper``: PAN's MBG (5-9 digits at scales U(0.5, 3.0),
+# 17 distractor crops, 4 blobs). ``small``: ours, not the paper's: a CPU-scale variant with
+# fewer and larger digits, the query still uniform among the placed digits, fixed before any
+# ARNN-vs-CTX comparison was looked at (the findings page, book/findings.ipynb, says why).
+VARIANTS = {
+    "paper": dict(num_digits=(5, 9), scales=(0.5, 3.0), distractors=17, blobs=4),
+    "small": dict(num_digits=(2, 4), scales=(1.0, 3.0), distractors=17, blobs=4),
+}
 
 
 def scale_bin(scale: float) -> int:

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .. import results, stats
+from ..datasets.mbg import VARIANTS
 from ..train import TrainConfig, fit, load_checkpoint, make_loader, save_checkpoint, sha256
 
 __all__ = ["CachedSplit", "RunClock", "resolve_protocol", "train_and_test", "save_run", "Refused",
@@ -315,9 +316,8 @@ def claim_results(out_dir, stem: str, experiment: str, config: dict, seed: int, 
 
 # Config keys that files written before they existed lack, and the value those files had.
 # arnn_lite.datasets.mbg: v1 placed the queried digit first; every MBG run before --variant
-# existed used the paper's generator settings (experiments.mbg.VARIANTS["paper"]).
-LEGACY = {"generator_version": 1, "variant": "paper", "num_digits": [5, 9], "scales": [0.5, 3.0],
-          "distractors": 17, "blobs": 4}
+# existed used the paper's generator settings (datasets.mbg.VARIANTS["paper"]).
+LEGACY = {"generator_version": 1, "variant": "paper", **as_json(VARIANTS["paper"])}
 
 
 def add_generator_version(parser) -> None:

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from .. import stats
 from .._checks import check_choice
-from ..datasets.mbg import GENERATOR_VERSION, MBG, PALETTE, SCALE_BINS, scale_bin
+from ..datasets.mbg import GENERATOR_VERSION, MBG, PALETTE, SCALE_BINS, VARIANTS, scale_bin
 from ..datasets.mnist import default_root
 from ..models.mbg import ATTENTIONS, MBGNet
 from ..train import TrainConfig, budget_summary, fit_batch_to_memory, init_distributed, is_main
@@ -60,15 +60,6 @@ BUDGET_CHANGES = (
     "the batch is halved (and the learning rate with it) when one step would not fit 12 GiB",
 )
 BUDGET_MINUTES = 10.0  # the budget protocol's default (--budget-minutes)
-# The generator settings a run trains and tests on (``--variant``; every results file records
-# them). ``paper``: PAN's MBG (5-9 digits at scales U(0.5, 3.0), 17 distractor crops, 4 blobs).
-# ``small``: ours, not the paper's: a CPU-scale variant with fewer and larger digits, the
-# query still uniform among the placed digits, fixed before any ARNN-vs-CTX comparison was
-# looked at (chapter 09 says why it exists).
-VARIANTS = {
-    "paper": dict(num_digits=(5, 9), scales=(0.5, 3.0), distractors=17, blobs=4),
-    "small": dict(num_digits=(2, 4), scales=(1.0, 3.0), distractors=17, blobs=4),
-}
 PROTOCOLS = {
     "paper": dict(train=30000, val=10000, test=10000, canvas=100,
                   config=TrainConfig()),
