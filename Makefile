@@ -29,7 +29,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 .PHONY: help install book book-class test unit build-strict chapter-times check-html browser-deps clean test-colab-stack colab-install
 
 # The built book has no kernel: sliders become precomputed frames and progress bars one summary
-# line per run (arnn_lite/slider.py, arnn_lite/progress.py). Unit tests and readers get live ones.
+# line per run (arnn_lite/book/slider.py, arnn_lite/progress.py). Unit tests and readers get live ones.
 book build-strict: export ARNN_STATIC_WIDGETS := 1
 
 help:

@@ -13,6 +13,8 @@ depends on every input position, even with a 1×1 context.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -190,3 +192,11 @@ class BlockAttentionRNN(AttentionRNN):
             return logits, torch.sigmoid(logits)
         noise = logistic_noise(logits.shape, logits, generator)
         return logits, relaxed_bernoulli(logits, noise, temperature)
+
+
+def sequential_steps(height: int, width: int, block_size: int | None = None) -> int:
+    """Sequential steps of one diagonal scan: ``H + W - 1`` (ARNN), or on the
+    ``⌈H/δ⌉ × ⌈W/δ⌉`` grid of BRNN^δ, ``⌈H/δ⌉ + ⌈W/δ⌉ - 1``."""
+    if block_size is not None:
+        height, width = math.ceil(height / block_size), math.ceil(width / block_size)
+    return height + width - 1

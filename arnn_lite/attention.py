@@ -24,7 +24,6 @@ from ._checks import (NORMALIZATIONS, check_choice, check_features, check_odd,
 __all__ = [
     "SpatialAttention", "QueryContext", "NoContextAttention", "ContextAttention",
     "SANAttention", "UNet", "UNetAttention", "CBAMSpatialGate", "normalize",
-    "AttentionRNN", "BlockAttentionRNN",
 ]
 
 
@@ -229,6 +228,3 @@ class CBAMSpatialGate(SpatialAttention):
 
     def logits(self, x, query=None):
         return self.bn(self.conv(self.context(x, query)))
-
-
-from .arnn import AttentionRNN, BlockAttentionRNN  # noqa: E402  (re-export; arnn imports the base)

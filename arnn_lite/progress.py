@@ -4,7 +4,7 @@ A tqdm bar in a notebook is an ipywidget. The static book has no kernel to updat
 the saved page shows it frozen mid-way (or as an empty gap once hidden). When the book is
 built (``ARNN_STATIC_WIDGETS=1``, exported by the Makefile), :func:`bar` shows no widget and
 prints one line when the loop ends, e.g. ``training: 300 steps in 4.1 s``; anywhere else it is
-``tqdm.auto.tqdm``. :func:`widgets.slider <arnn_lite.widgets.slider>` reads the same switch.
+``tqdm.auto.tqdm``. :func:`widgets.slider <arnn_lite.book.figures.slider>` reads the same switch.
 
 This module is a layer helper: it never imports the book runtime (``arnn_lite.book``).
 """

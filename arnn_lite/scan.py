@@ -224,7 +224,7 @@ class _StepsFromBuffers:
         self.states, self.cells, self.act, self.W = states, cells, act, W
 
     def __getitem__(self, t):
-        H, B = self.cells.shape[2], self.cells.shape[3]
+        H = self.cells.shape[2]
         lo, hi = _rows(t, H, self.W)
         z = torch.cat([self.states[t, :, lo + 1:hi + 1], self.states[t, :, lo:hi]])  # (2S, rows, B)
         act = self.act[t, :, lo:hi].reshape(self.act.shape[1], -1)  # (4h, rows*B)

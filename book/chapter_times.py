@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arnn_lite import results  # noqa: E402
+from arnn_lite.experiments import results  # noqa: E402
 
 # Chapters, and executed pages of book/ (the findings page, the intro): keyed by file stem.
 LINE = re.compile(r"(?:chapters|book)/(?P<name>[\w-]+)\.(?:ipynb|md): Executed notebook in (?P<s>[\d.]+) seconds")

@@ -3,7 +3,7 @@
     python book/set_repository.py https://github.com/OWNER/REPO [--branch main]
     python book/set_repository.py --check     # list the places; fail if one lacks the URL
 
-The source of truth is ``REPOSITORY_URL`` and ``REPOSITORY_BRANCH`` in arnn_lite/book.py
+The source of truth is ``REPOSITORY_URL`` and ``REPOSITORY_BRANCH`` in arnn_lite/_repo.py
 (the package needs them on Colab, where _config.yml is not installed). This script reads
 the current values there and rewrites every copy (tests/test_book_setup.py checks that they
 agree): those two constants; _config.yml's ``repository`` block (the launch and repository
@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BOOK_PY = "arnn_lite/book.py"
+BOOK_PY = "arnn_lite/_repo.py"
 # Every file that names the repository, and whether it must (False: rewritten if it does).
 PLACES = {BOOK_PY: True, "_config.yml": True, "pyproject.toml": True, "README.md": True,
           "chapters/*.ipynb": True, "book/*.md": False}
@@ -42,7 +42,7 @@ def parse_url(url: str) -> tuple[str, str]:
 
 
 def current(root: Path) -> tuple[str, str]:
-    """``(REPOSITORY_URL, REPOSITORY_BRANCH)`` as written in ``root``'s arnn_lite/book.py."""
+    """``(REPOSITORY_URL, REPOSITORY_BRANCH)`` as written in ``root``'s arnn_lite/_repo.py."""
     text = (root / BOOK_PY).read_text()
     found = [re.search(rf'^{name} = "([^"]+)"', text, re.M)
              for name in ("REPOSITORY_URL", "REPOSITORY_BRANCH")]

@@ -69,7 +69,7 @@ def test_public_names_are_reexported():
     for name in ["skew", "unskew", "DiagonalLSTM", "DiagonalBiLSTM", "AttentionRNN",
                  "BlockAttentionRNN"]:
         assert hasattr(arnn_lite, name)
-    from arnn_lite.attention import AttentionRNN
+    from arnn_lite.arnn import AttentionRNN
     assert AttentionRNN is arnn_lite.AttentionRNN
 
 

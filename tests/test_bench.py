@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from arnn_lite import bench
+from arnn_lite.experiments import bench
 
 
 def test_quick_bench_writes_complete_json(tmp_path, capsys):
@@ -20,7 +20,7 @@ def test_quick_bench_writes_complete_json(tmp_path, capsys):
         assert set(times) == set(bench._cases(bench.NETWORKS, "cpu"))
         assert metrics["train_step_vs_ctx"][batch]["ctx"] == 1.0
     prov = result["provenance"]
-    assert prov["command"] == "python -m arnn_lite.bench --device cpu --quick"
+    assert prov["command"] == "python -m arnn_lite.experiments.bench --device cpu --quick"
     assert prov["device"].startswith("cpu") and prov["torch_version"] and prov["git_commit"]
     assert "train step, batch 4" in capsys.readouterr().out
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 
-from arnn_lite import book
+from arnn_lite import _repo, book
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -121,9 +121,9 @@ def test_colab_installs_package_without_torch(pip_calls, monkeypatch, tmp_path, 
         monkeypatch.setitem(sys.modules, "google.colab", object())
     else:
         monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab_20250101")
-    monkeypatch.setattr(book, "__file__", str(tmp_path / "site-packages" / "arnn_lite" / "book.py"))
-    monkeypatch.setattr(book, "REPOSITORY_URL", PUBLISHED)
-    monkeypatch.setattr(book, "REPOSITORY_BRANCH", "main")
+    monkeypatch.setattr(_repo, "ROOT", tmp_path / "site-packages")
+    monkeypatch.setattr(_repo, "REPOSITORY_URL", PUBLISHED)
+    monkeypatch.setattr(_repo, "REPOSITORY_BRANCH", "main")
     monkeypatch.setenv("ARNN_DATA_DIR", str(tmp_path))  # data present: no clone
     monkeypatch.setattr(book, "_is_installed", lambda: False)
     monkeypatch.setattr(book, "missing_light_deps", lambda: list(book.LIGHT_DEPS))
@@ -161,15 +161,15 @@ def test_data_dir_prefers_the_environment_then_the_checkout(tmp_path, monkeypatc
     monkeypatch.setenv("ARNN_DATA_DIR", str(tmp_path))
     assert book.data_dir() == tmp_path
     monkeypatch.delenv("ARNN_DATA_DIR")
-    assert book.data_dir() == Path(book.__file__).resolve().parent.parent / "data"
+    assert book.data_dir() == _repo.ROOT / "data"
 
 
 def test_data_dir_clones_the_repository_on_colab(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(book, "REPOSITORY_URL", PUBLISHED)
-    monkeypatch.setattr(book, "REPOSITORY_BRANCH", "main")
+    monkeypatch.setattr(_repo, "REPOSITORY_URL", PUBLISHED)
+    monkeypatch.setattr(_repo, "REPOSITORY_BRANCH", "main")
     monkeypatch.delenv("ARNN_DATA_DIR", raising=False)
-    monkeypatch.setattr(book, "__file__", str(tmp_path / "site-packages" / "arnn_lite" / "book.py"))
+    monkeypatch.setattr(_repo, "ROOT", tmp_path / "site-packages")
     monkeypatch.setattr(book.Path, "home", lambda: tmp_path)
     monkeypatch.setenv("COLAB_RELEASE_TAG", "simulated")
 
@@ -213,7 +213,7 @@ def on_colab_from_pip(monkeypatch, tmp_path):
     """Simulate Colab with arnn_lite installed by pip (no checkout next to the package)."""
     monkeypatch.setenv("COLAB_RELEASE_TAG", "simulated")
     monkeypatch.delenv("ARNN_DATA_DIR", raising=False)
-    monkeypatch.setattr(book, "__file__", str(tmp_path / "site-packages" / "arnn_lite" / "book.py"))
+    monkeypatch.setattr(_repo, "ROOT", tmp_path / "site-packages")
     monkeypatch.setattr(book.Path, "home", lambda: tmp_path)
 
 
@@ -235,7 +235,7 @@ def one_sentence(message):
 
 def test_placeholder_url_stops_install_with_one_sentence(monkeypatch, tmp_path):
     on_colab_from_pip(monkeypatch, tmp_path)
-    monkeypatch.setattr(book, "REPOSITORY_URL", book.PLACEHOLDER_URL)  # today's value
+    monkeypatch.setattr(_repo, "REPOSITORY_URL", book.PLACEHOLDER_URL)  # today's value
     monkeypatch.setattr(book, "_is_installed", lambda: False)
     calls = fake_git_and_pip(monkeypatch)
     with pytest.raises(RuntimeError) as err:
@@ -249,7 +249,7 @@ def test_placeholder_url_stops_install_with_one_sentence(monkeypatch, tmp_path):
 
 def test_placeholder_url_stops_the_data_clone_with_one_sentence(monkeypatch, tmp_path):
     on_colab_from_pip(monkeypatch, tmp_path)
-    monkeypatch.setattr(book, "REPOSITORY_URL", book.PLACEHOLDER_URL)
+    monkeypatch.setattr(_repo, "REPOSITORY_URL", book.PLACEHOLDER_URL)
     calls = fake_git_and_pip(monkeypatch)
     with pytest.raises(RuntimeError) as err:
         book.data_dir()
@@ -259,8 +259,8 @@ def test_placeholder_url_stops_the_data_clone_with_one_sentence(monkeypatch, tmp
 
 def test_colab_install_from_the_published_repository(monkeypatch, tmp_path):
     on_colab_from_pip(monkeypatch, tmp_path)
-    monkeypatch.setattr(book, "REPOSITORY_URL", PUBLISHED)
-    monkeypatch.setattr(book, "REPOSITORY_BRANCH", "main")
+    monkeypatch.setattr(_repo, "REPOSITORY_URL", PUBLISHED)
+    monkeypatch.setattr(_repo, "REPOSITORY_BRANCH", "main")
     monkeypatch.setattr(book, "_is_installed", lambda: False)
     monkeypatch.setattr(book, "missing_light_deps", lambda: list(book.LIGHT_DEPS))
     calls = fake_git_and_pip(monkeypatch)
@@ -276,8 +276,8 @@ def test_colab_install_from_the_published_repository(monkeypatch, tmp_path):
 
 def test_colab_installs_only_the_missing_light_deps(monkeypatch, tmp_path):
     on_colab_from_pip(monkeypatch, tmp_path)
-    monkeypatch.setattr(book, "REPOSITORY_URL", PUBLISHED)
-    monkeypatch.setattr(book, "REPOSITORY_BRANCH", "main")
+    monkeypatch.setattr(_repo, "REPOSITORY_URL", PUBLISHED)
+    monkeypatch.setattr(_repo, "REPOSITORY_BRANCH", "main")
     monkeypatch.setattr(book, "_is_installed", lambda: True)
     monkeypatch.setattr(book.importlib.util, "find_spec",
                         lambda name: None if name in ("tqdm", "ipywidgets") else object())
@@ -289,8 +289,8 @@ def test_colab_installs_only_the_missing_light_deps(monkeypatch, tmp_path):
 
 def test_colab_fetches_the_data_once(monkeypatch, tmp_path):
     on_colab_from_pip(monkeypatch, tmp_path)
-    monkeypatch.setattr(book, "REPOSITORY_URL", PUBLISHED)
-    monkeypatch.setattr(book, "REPOSITORY_BRANCH", "main")
+    monkeypatch.setattr(_repo, "REPOSITORY_URL", PUBLISHED)
+    monkeypatch.setattr(_repo, "REPOSITORY_BRANCH", "main")
     monkeypatch.setattr(book, "_is_installed", lambda: True)
     monkeypatch.setattr(book, "missing_light_deps", lambda: [])
     calls = fake_git_and_pip(monkeypatch)
@@ -306,8 +306,8 @@ def test_colab_installs_a_checkout_from_itself(monkeypatch, tmp_path):
     (checkout / "data").mkdir()
     (checkout / "pyproject.toml").write_text("[project]\nname = 'arnn_lite'\n")
     monkeypatch.setenv("COLAB_RELEASE_TAG", "simulated")
-    monkeypatch.setattr(book, "__file__", str(checkout / "arnn_lite" / "book.py"))
-    monkeypatch.setattr(book, "REPOSITORY_URL", book.PLACEHOLDER_URL)  # never needed here
+    monkeypatch.setattr(_repo, "ROOT", checkout)
+    monkeypatch.setattr(_repo, "REPOSITORY_URL", book.PLACEHOLDER_URL)  # never needed here
     monkeypatch.setattr(book, "_is_installed", lambda: False)
     monkeypatch.setattr(book, "missing_light_deps", lambda: [])
     calls = fake_git_and_pip(monkeypatch)
@@ -324,11 +324,11 @@ def test_a_forks_student_copy_installs_and_clones_the_fork(monkeypatch, tmp_path
     placeholder; the fork reaches the processes the notebook starts."""
     from arnn_lite import classroom
     on_colab_from_pip(monkeypatch, tmp_path)
-    monkeypatch.setattr(book, "REPOSITORY_URL", book.PLACEHOLDER_URL)  # today's value
-    monkeypatch.setattr(book, "REPOSITORY_BRANCH", "main")
+    monkeypatch.setattr(_repo, "REPOSITORY_URL", book.PLACEHOLDER_URL)  # today's value
+    monkeypatch.setattr(_repo, "REPOSITORY_BRANCH", "main")
     monkeypatch.setattr(book, "_is_installed", lambda: False)
     monkeypatch.setattr(book, "missing_light_deps", lambda: [])
-    monkeypatch.setattr("arnn_lite.results.git_commit", lambda cwd=None: "unknown")  # setup prints it
+    monkeypatch.setattr("arnn_lite._repo.git_commit", lambda cwd=None: "unknown")  # setup prints it
     for path in sorted((ROOT / "chapters").glob("*.ipynb")):
         nb = classroom.student_notebook(classroom.read_notebook(path), path.name, repo_url=FORK + "/")
         cell = next(c for c in nb.cells if c.cell_type == "code")
@@ -349,8 +349,8 @@ def test_setup_refuses_a_repository_that_is_not_a_url():
 
 def test_an_interrupted_data_clone_is_retried(monkeypatch, tmp_path):
     on_colab_from_pip(monkeypatch, tmp_path)
-    monkeypatch.setattr(book, "REPOSITORY_URL", PUBLISHED)
-    monkeypatch.setattr(book, "REPOSITORY_BRANCH", "main")
+    monkeypatch.setattr(_repo, "REPOSITORY_URL", PUBLISHED)
+    monkeypatch.setattr(_repo, "REPOSITORY_BRANCH", "main")
     (tmp_path / "attentionrnn-book.partial" / "junk").mkdir(parents=True)  # killed mid-clone
     (tmp_path / "attentionrnn-book").mkdir()  # an old clone without data/
     calls = fake_git_and_pip(monkeypatch)
@@ -360,7 +360,7 @@ def test_an_interrupted_data_clone_is_retried(monkeypatch, tmp_path):
 
 # --------------------------------------------------------------------------- one repository URL
 SCRIPT = ROOT / "book" / "set_repository.py"
-COPIED = ["arnn_lite/book.py", "_config.yml", "pyproject.toml", "README.md", "chapters/*.ipynb",
+COPIED = ["arnn_lite/_repo.py", "_config.yml", "pyproject.toml", "README.md", "chapters/*.ipynb",
           "book/*.md"]
 
 
@@ -404,7 +404,7 @@ def test_set_repository_rewrites_every_place(tmp_path):
         for line in (tmp_path / rel).read_text().splitlines():
             if not line.startswith("PLACEHOLDER_URL = "):  # the one line that must stay
                 assert old_owner_repo not in line and old_pages not in line, (rel, line)
-    text = (tmp_path / "arnn_lite/book.py").read_text()
+    text = (tmp_path / "arnn_lite/_repo.py").read_text()
     assert f'REPOSITORY_URL = "{new}"' in text and 'REPOSITORY_BRANCH = "dev"' in text
     assert f'PLACEHOLDER_URL = "{book.PLACEHOLDER_URL}"' in text
     config = yaml.safe_load((tmp_path / "_config.yml").read_text())

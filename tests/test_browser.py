@@ -79,7 +79,7 @@ def test_mathjax_typeset_the_maths(dom):
 
 
 def test_sliders_rendered_without_a_widget_manager(dom):
-    # The book's sliders are precomputed frames (arnn_lite/slider.py), not ipywidgets views.
+    # The book's sliders are precomputed frames (arnn_lite/book/slider.py), not ipywidgets views.
     assert re.search(r'<div class="arnn-slider"', dom), "no static slider on chapter 01"
     assert not re.search(r'class="[^"]*\bjupyter-widgets\b', dom), "a frozen ipywidgets view"
 
@@ -194,7 +194,7 @@ def test_no_console_errors(page, server, tmp_path):
 def test_findings_page_is_checked_and_its_verdict_table_renders(server, tmp_path):
     """"What we reproduced" is among the pages checked for console errors above, and in the
     browser its verdict table is a table with one row per claim (header row excluded)."""
-    from arnn_lite.findings import CLAIMS
+    from arnn_lite.book.findings import CLAIMS
 
     assert "book/findings.html" in pages_to_check(), "book/findings.html missing: build the book first"
     dom = chromium("--dump-dom", f"{server}/book/findings.html", tmp_path=tmp_path)

@@ -187,9 +187,9 @@ class TableRows(HTMLParser):
 
 
 def test_findings_page_has_a_verdict_row_per_claim_and_the_intro_links_it():
-    """"What we reproduced" shows one table row per claim of arnn_lite.findings, each with a
+    """"What we reproduced" shows one table row per claim of arnn_lite.book.findings, each with a
     label, computed when the page was built; the intro prints the summary and links the page."""
-    from arnn_lite import findings
+    from arnn_lite.book import findings
 
     path = HTML / "book" / "findings.html"
     assert path.exists(), "book/findings.html missing: build the book first"

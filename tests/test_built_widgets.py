@@ -2,7 +2,7 @@
 
 A saved ipywidgets view has no kernel behind it in the static site: a slider's readout moves
 while its figure stays, and a tqdm bar stays frozen (or leaves a blank gap). So no page may
-embed a widget view; each chapter with a slider carries the frames of :mod:`arnn_lite.slider`
+embed a widget view; each chapter with a slider carries the frames of :mod:`arnn_lite.book.slider`
 instead (tests/test_browser.py moves them in Chromium)."""
 
 import json

@@ -9,7 +9,8 @@ import traceback
 import pytest
 import torch
 
-from arnn_lite import results, train
+from arnn_lite.experiments import results
+from arnn_lite import train
 from arnn_lite.experiments.common import CachedSplit
 from tests.test_train import CONFIG, _data, _evaluate, _loss, _model
 

@@ -105,7 +105,8 @@ def test_references_agree_with_formula():
 import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from arnn_lite import DiagonalLSTM, skew, unskew, widgets  # noqa: E402
+from arnn_lite import DiagonalLSTM, skew, unskew
+from arnn_lite.book import figures  # noqa: E402
 
 CHAPTER = Path(__file__).resolve().parent.parent / "chapters" / "03_diagonal_lstm.ipynb"
 
@@ -116,7 +117,7 @@ def chapter_source(cid):
 
 def chapter_cells(*ids):
     """Run the chapter cells with these ids in one namespace (the chapter's imports given)."""
-    namespace = {"torch": torch, "F": F, "skew": skew, "unskew": unskew, "widgets": widgets,
+    namespace = {"torch": torch, "F": F, "skew": skew, "unskew": unskew, "figures": figures,
                  "DiagonalLSTM": DiagonalLSTM}
     for cid in ids:
         exec(chapter_source(cid), namespace)
@@ -131,7 +132,7 @@ def test_the_chapters_planted_bug_is_the_checkers_and_shows_in_the_receptive_fie
     torch.manual_seed(0)
     lstm, x = DiagonalLSTM(2, 3).double(), torch.randn(2, 2, 5, 6, dtype=torch.float64)
     torch.testing.assert_close(buggy(lstm, x), ch03.planted_bug_scan(lstm, x), rtol=0, atol=0)
-    seen = widgets.gradient_field(lambda inp: buggy(lstm, inp), x, (2, 3)) > 0  # (H, W)
+    seen = figures.gradient_field(lambda inp: buggy(lstm, inp), x, (2, 3)) > 0  # (H, W)
     assert seen[3:].any() and not seen[:2].any()  # it sees rows below, none above
 
 

@@ -10,7 +10,7 @@ def relaxed_bernoulli(logits, noise, temperature):
     return torch.sigmoid((logits + noise) / temperature)
 
 
-def which_mode(mask, targets):
+def which_target(mask, targets):
     binary = mask > 0.5
     ious = [((binary & t.bool()).sum() / (binary | t.bool()).sum().clamp_min(1)).item()
             for t in targets]
@@ -25,11 +25,11 @@ def stub(*args):
 
 def test_solutions_pass(capsys):
     ch06.check_relaxed_bernoulli(relaxed_bernoulli)
-    ch06.check_which_mode(which_mode)
+    ch06.check_which_target(which_target)
     assert capsys.readouterr().out.count("Correct!") == 2
 
 
-@pytest.mark.parametrize("check", [ch06.check_relaxed_bernoulli, ch06.check_which_mode])
+@pytest.mark.parametrize("check", [ch06.check_relaxed_bernoulli, ch06.check_which_target])
 def test_stub_fails_helpfully(check):
     with pytest.raises(ExerciseError, match="not implemented"):
         check(stub)
@@ -49,4 +49,4 @@ def test_wrong_which_mode():
     def no_threshold(mask, targets):  # argmax of overlap, never "neither"
         return int(torch.argmax(torch.stack([(mask * t).sum() for t in targets])))
     with pytest.raises(ExerciseError, match="neither"):
-        ch06.check_which_mode(no_threshold)
+        ch06.check_which_target(no_threshold)

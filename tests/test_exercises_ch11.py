@@ -5,7 +5,7 @@ import math
 import pytest
 
 from arnn_lite.exercises import ExerciseError, ch11
-from arnn_lite.experiments.scalability import map_sizes, network_sequential_steps
+from arnn_lite.models.mbg import map_sizes, network_sequential_steps
 
 
 def stub(*args):

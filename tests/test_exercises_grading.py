@@ -28,7 +28,7 @@ def test_checker_references_are_refused():
 
 def test_other_package_functions_are_refused():
     from arnn_lite.arnn import relaxed_bernoulli
-    from arnn_lite.experiments.scalability import map_sizes
+    from arnn_lite.models.mbg import map_sizes
     with pytest.raises(ExerciseError, match="relaxed_bernoulli"):
         ch06.check_relaxed_bernoulli(lambda l, n, t: relaxed_bernoulli(l, n, t))
     with pytest.raises(ExerciseError, match="map_sizes"):

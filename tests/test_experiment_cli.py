@@ -7,7 +7,7 @@ through fails the test at once instead of training."""
 import pytest
 import torch
 
-from arnn_lite import bench
+from arnn_lite.experiments import bench
 from arnn_lite.experiments import cbam, mbg, mgan, scalability, vqa
 
 MODULES = {"mbg": mbg, "cbam": cbam, "vqa": vqa, "mgan": mgan, "scalability": scalability}

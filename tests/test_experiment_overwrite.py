@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from arnn_lite import results
+from arnn_lite._repo import data_dir
+from arnn_lite.experiments import results
 from arnn_lite.experiments import cbam, common, mbg, mgan, scalability, vqa
 from arnn_lite.experiments.mgan_eval import Stacked
 from arnn_lite.models.mgan import Discriminator, ModularGenerator
 
-SHIPPED = mbg.REPO / "data" / "results"
+SHIPPED = data_dir() / "results"
 # the stand-in data builders of the CLI tests: a run that gets past its checks raises DataBuilt
 from tests.test_experiment_cli import BUILDERS, MODULES, DataBuilt, no_data  # noqa: E402,F401
 

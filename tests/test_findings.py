@@ -1,4 +1,4 @@
-"""The findings page's verdict rows (arnn_lite.findings): which source a claim uses, how seeds
+"""The findings page's verdict rows (arnn_lite.book.findings): which source a claim uses, how seeds
 are found and pooled, when a comparison is void, not tested or not run, and that the shipped
 results give one row per claim."""
 
@@ -8,7 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from arnn_lite import findings, results, stats
+from arnn_lite.book import findings
+from arnn_lite.experiments import results
+from arnn_lite import stats
 from arnn_lite.book import data_dir
 from arnn_lite.experiments.common import results_stem
 

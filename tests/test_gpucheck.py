@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from arnn_lite import bench, results
+from arnn_lite.experiments import bench, results
 from arnn_lite.experiments import gpucheck
 from tests.helpers import subprocess_env
 

@@ -141,7 +141,7 @@ def test_no_figure_text_below_8pt():
     assert MIN_FONT_PT == 8
     sources = {f"{p.name} code cell {k}": source(c) for p in PAGES
                for k, c in enumerate(code_cells(p))}
-    for module in ("viz.py", "widgets.py"):
+    for module in ("book/viz.py", "book/figures.py"):
         sources[module] = (ROOT / "arnn_lite" / module).read_text(encoding="utf-8")
     bad = [f"{where}: {m.group(0)}" for where, text in sources.items()
            for m in TINY_FONT.finditer(text)]
@@ -267,7 +267,7 @@ def test_findings_page_ends_part_two_and_prints_its_provenance():
 
 def test_intro_first_screen_says_what_was_found_from_the_results_files():
     """The intro's opening says which parts are the paper's and which ours, then prints what
-    the experiments found (a hidden code cell calling arnn_lite.findings) and links the
+    the experiments found (a hidden code cell calling arnn_lite.book.findings) and links the
     findings page; no number is typed there."""
     text = (ROOT / "book" / "intro.md").read_text(encoding="utf-8")
     assert text.startswith("---\njupytext:") and "kernelspec:" in text.split("---")[1], (

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from arnn_lite import results
+from arnn_lite.experiments import results
 from arnn_lite.experiments import mbg, predictions
 from tests.helpers import torch_threads
 

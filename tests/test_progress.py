@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from arnn_lite import AttentionRNN, modes, progress, toy
+from arnn_lite import AttentionRNN, progress
+from arnn_lite.toys import two_targets, shapes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,10 +59,10 @@ def test_no_iterable_and_no_total_is_refused():
 def test_training_loops_print_a_summary_in_the_static_book(monkeypatch, capsys):
     monkeypatch.setenv(progress.STATIC_ENV, "1")
     torch.manual_seed(0)
-    toy.train_toy(toy.ToyNet("none", channels=4), toy.make_toy(8, size=16, seed=0), steps=2,
+    shapes.train_toy(shapes.ToyNet("none", channels=4), shapes.make_toy(8, size=16, seed=0), steps=2,
                   batch_size=4)
-    modes.train_two_modes(AttentionRNN(3, hidden_channels=4, query_dim=3),
-                          modes.make_two_modes(4, size=7), steps=2, batch_size=2)
+    two_targets.train_two_targets(AttentionRNN(3, hidden_channels=4, query_dim=3),
+                          two_targets.make_two_targets(4, size=7), steps=2, batch_size=2)
     out, err = capsys.readouterr()
     lines = [line for line in out.splitlines() if line.startswith("training: ")]
     assert len(lines) == 2 and "\r" not in err and "it/s" not in err, (out, err)

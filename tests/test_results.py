@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from arnn_lite import paper, results
+from arnn_lite.book import paper
+from arnn_lite.experiments import results
 
 
 def test_write_then_load_round_trip(tmp_path):

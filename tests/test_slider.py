@@ -1,4 +1,4 @@
-"""arnn_lite.slider: the live widget with a kernel, precomputed frames without one.
+"""arnn_lite.book.slider: the live widget with a kernel, precomputed frames without one.
 
 The static widget is driven in headless Chromium: each slider is moved and the picture must
 change, with no kernel and no network (as in the built book)."""
@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from arnn_lite import progress  # noqa: E402
-from arnn_lite.slider import MAX_FRAMES, StaticSlider, slider  # noqa: E402
+from arnn_lite.book.slider import MAX_FRAMES, StaticSlider, slider  # noqa: E402
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 

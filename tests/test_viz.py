@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from arnn_lite import viz  # noqa: E402
+from arnn_lite.book import viz  # noqa: E402
 
 
 def teardown_function(_):

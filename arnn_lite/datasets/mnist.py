@@ -38,7 +38,7 @@ def download_allowed(download=None) -> bool:
     ``pip install`` user is never surprised by a download."""
     if download is not None:
         return bool(download)
-    from ..book import on_colab
+    from .._repo import on_colab
     return on_colab() or os.environ.get(DOWNLOAD_ENV, "").strip().lower() in ("1", "true", "yes")
 
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from .. import reference, scan
 from ..ops import skew, unskew
 from ..rnn import DiagonalBiLSTM, DiagonalLSTM
-from ..widgets import gradient_field
+from ..book.figures import gradient_field
 from . import ExerciseError, cases, check_close, check_shape, passed, rng, run_student, seed
 
 __all__ = ["check_lstm_step", "check_state_to_state_by_hand", "check_receptive_field",

@@ -6,9 +6,9 @@ import torch
 
 from . import _mixed, ExerciseError, cases, check_close, passed, rng, run_student
 from ..arnn import relaxed_bernoulli
-from ..modes import make_two_modes, which_mode
+from ..toys.two_targets import make_two_targets, which_target
 
-__all__ = ["check_relaxed_bernoulli", "check_which_mode"]
+__all__ = ["check_relaxed_bernoulli", "check_which_target"]
 
 
 def check_relaxed_bernoulli(fn) -> None:
@@ -37,17 +37,17 @@ def check_relaxed_bernoulli(fn) -> None:
            "and it becomes hard as τ → 0.")
 
 
-def check_which_mode(fn) -> None:
+def check_which_target(fn) -> None:
     """``fn(mask, targets)`` must say which target (0, 1) a mask picked, or -1."""
-    data = make_two_modes(6, size=12, seed=_mixed(66))
+    data = make_two_targets(6, size=12, seed=_mixed(66))
     cases = []
     for k in range(6):
         t = data["targets"][k]  # (2, H, W)
         cases += [(t[0] * 0.9, t), (t[1] * 0.8 + 0.05, t), (t[0] + t[1], t),
                   (torch.zeros_like(t[0]), t), (0.6 * t[0].roll(1, dims=1), t)]
     for mask, targets in cases:
-        got = run_student(fn, mask.clone(), targets.clone(), name="which_mode", forbid=[which_mode])
-        expected = which_mode(mask, targets)
+        got = run_student(fn, mask.clone(), targets.clone(), name="which_target", forbid=[which_target])
+        expected = which_target(mask, targets)
         if isinstance(got, torch.Tensor):
             got = got.item()
         if got != expected:
@@ -57,7 +57,7 @@ def check_which_mode(fn) -> None:
                     if expected == -1 and mask.sum() > 0 else
                     "Binarise the mask at 0.5, compute IoU = |mask ∧ target| / |mask ∨ "
                     "target| for each target, and pick the larger if it is above 0.5.")
-            raise ExerciseError(f"which_mode returned {got!r} for a mask whose answer is "
+            raise ExerciseError(f"which_target returned {got!r} for a mask whose answer is "
                                 f"{what} (mask sum {mask.sum().item():.2f}, "
                                 f"{int((mask > 0.5).sum())} pixels above 0.5). {hint}")
-    passed(f"which_mode agrees with arnn_lite.modes.which_mode on {len(cases)} masks.")
+    passed(f"which_target agrees with arnn_lite.toys.two_targets.which_target on {len(cases)} masks.")

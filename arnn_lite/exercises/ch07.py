@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..experiments.scalability import sequential_steps as _package_steps
+from ..arnn import sequential_steps as _package_steps
 from . import ExerciseError, cases, passed, run_student
 
 __all__ = ["check_pooled_grid", "check_sequential_steps"]

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from ..datasets.mbg import PALETTE
-from ..experiments.mbg import ink_coverage, same_colour_mass
+from ..models.metrics import ink_coverage, same_colour_mass
 from . import ExerciseError, cases, check_close, check_shape, passed, rng, run_student
 
 __all__ = ["check_ink_coverage", "check_same_colour_mass", "ink_cases", "colour_cases"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..experiments.scalability import map_sizes, network_sequential_steps
+from ..models.mbg import map_sizes, network_sequential_steps
 from . import ExerciseError, cases, passed, run_student
 
 __all__ = ["check_map_sizes", "check_network_steps"]

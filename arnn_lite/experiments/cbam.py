@@ -34,6 +34,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from .._repo import data_dir
 from .. import stats
 from ..datasets.cifar import FILES, FOLDER, ImageTensors, load_cifar100, split_train_val
 from ..datasets.mnist import default_root
@@ -43,7 +44,8 @@ from ..train import TrainConfig, budget_summary, init_distributed, is_main
 from .common import (add_run_flags, ArgumentParser, Refused, RunClock, as_json, claim_results, known_device,
                      non_negative_int, positive_int, refusals_exit, require_files, save_run,
                      train_and_test)
-from .mbg import BUDGET_MINUTES, add_budget_minutes, fit_memory, mass_in_box, with_budget
+from .mbg import BUDGET_MINUTES, add_budget_minutes, fit_memory, with_budget
+from ..models.metrics import mass_in_box
 
 __all__ = ["PROTOCOLS", "DATASETS", "optimizer_config", "build_data", "evaluate", "run", "main"]
 
@@ -66,7 +68,6 @@ PROTOCOLS["budget"] = {
                             "the batch is halved (and the learning rate with it) when one step would "
                             "not fit 12 GiB"],
     "config": dataclasses.replace(PROTOCOLS["paper"]["config"], budget_s=BUDGET_MINUTES * 60)}
-REPO = Path(__file__).resolve().parents[2]
 SIZES = ("train", "val", "test", "depth", "width", "epochs", "batch_size")
 
 
@@ -96,7 +97,7 @@ def check_cifar(data_root=None, download=None) -> None:
     """Refuse, naming the folder and what to put there, when CIFAR-100 is missing and
     will not be downloaded (``download=None``: only on Colab, as :func:`load_cifar100`)."""
     if download is None:
-        from ..book import on_colab
+        from .._repo import on_colab
         download = on_colab()
     if not download:
         root = Path(data_root) if data_root is not None else default_root()
@@ -163,7 +164,7 @@ def run(spatial="arnn", protocol="book", dataset=None, seed=0, device=None, out_
     config = with_budget(config, protocol, budget_minutes)
     label = protocol if not overrides else "custom"
     spec.update(overrides)
-    out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / "cbam" / label
+    out_dir = Path(out_dir) if out_dir else data_dir() / "results" / "cbam" / label
     if spec["depth"] < 8 or (spec["depth"] - 2) % 6:
         raise Refused(f"depth (--depth): expected 6n + 2 with n >= 1 (8, 14, 20, ...), got {spec['depth']}")
     if context_size < 1 or context_size % 2 == 0:

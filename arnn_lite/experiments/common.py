@@ -16,7 +16,9 @@ import torch
 
 from torch.utils.data import Dataset
 
-from .. import results, stats
+from . import results
+from .._repo import data_dir
+from .. import stats
 from ..datasets.mbg import VARIANTS
 from ..train import TrainConfig, fit, load_checkpoint, make_loader, save_checkpoint, sha256
 
@@ -139,7 +141,7 @@ def check_clean_tree(out_dir, allow_dirty: bool = False, commit: str | None = No
     commit = results.git_commit() if commit is None else commit
     if allow_dirty or not commit.endswith("+dirty"):
         return
-    shipped = (Path(__file__).resolve().parents[2] / "data" / "results").resolve()
+    shipped = (data_dir() / "results").resolve()
     target = Path(out_dir).resolve()
     if target == shipped or shipped in target.parents:
         raise Refused(f"the worktree has uncommitted changes (commit {commit}): results in "

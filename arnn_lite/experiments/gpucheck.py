@@ -6,7 +6,7 @@
 A list of named checks (:data:`CHECKS`), each a function ``(Settings) -> dict``, run by a
 small driver (:func:`run_checks`) that records every check's result, or its error, and
 its time, so one failing check never loses the others. A check that needs CUDA raises
-:class:`Skip` on other devices. :func:`run` writes one results file (``arnn_lite.results``,
+:class:`Skip` on other devices. :func:`run` writes one results file (``arnn_lite.experiments.results``,
 with provenance) holding the checks under ``metrics.checks``; chapter 15 shows
 :func:`markdown_table` of it. Without CUDA the command stops with one sentence (exit 2).
 """
@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .. import bench, reference, results, scan_triton
+from . import bench, results
+from .. import reference, scan_triton
 from ..arnn import AttentionRNN
 from ..rnn import DiagonalLSTM
 from ..scan import use_backend
@@ -258,7 +259,7 @@ def check_compile(settings: Settings) -> dict:
 
 
 def check_benchmark(settings: Settings) -> dict:
-    """:func:`arnn_lite.bench.run` on this device: module and MBG train-step times, ARNN/CTX
+    """:func:`arnn_lite.experiments.bench.run` on this device: module and MBG train-step times, ARNN/CTX
     ratios and, where Triton runs, the kernel against the fused scan."""
     run_ = bench.run(settings.device, quick=settings.quick)
     m = run_["metrics"]

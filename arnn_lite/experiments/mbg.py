@@ -29,18 +29,19 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from .._repo import data_dir
 from .. import stats
 from .._checks import check_choice
-from ..datasets.mbg import GENERATOR_VERSION, MBG, PALETTE, SCALE_BINS, VARIANTS, scale_bin
+from ..datasets.mbg import GENERATOR_VERSION, MBG, SCALE_BINS, VARIANTS, scale_bin
 from ..datasets.mnist import default_root
 from ..models.mbg import ATTENTIONS, MBGNet
+from ..models.metrics import mass_in_box
 from ..train import TrainConfig, budget_summary, fit_batch_to_memory, init_distributed, is_main
 from .common import (add_run_flags, ArgumentParser, add_generator_version, CachedSplit, Refused, RunClock, as_json, check_at_least, claim_results,
                      known_device, non_negative_int, positive_float, positive_int, refusals_exit, resolve_protocol,
                      save_run, smallest_canvas, train_and_test)
 
-__all__ = ["PROTOCOLS", "VARIANTS", "BUDGET_MINUTES", "Materialized", "evaluate", "run", "main", "mass_in_box", "ink_coverage",
-           "same_colour_mass"]
+__all__ = ["PROTOCOLS", "VARIANTS", "BUDGET_MINUTES", "Materialized", "evaluate", "run", "main"]
 
 # How the book protocol departs from PAN's recipe (TrainConfig's defaults), and why; every
 # results file of the protocol records this list.
@@ -68,7 +69,6 @@ PROTOCOLS = {
     "book": dict(train=2000, val=500, test=1000, canvas=100, changes_from_recipe=BOOK_CHANGES,
                  config=TrainConfig(epochs=8, batch_size=50, lr=3e-3 * 50 / 200, patience=4)),
 }
-REPO = Path(__file__).resolve().parents[2]
 OVERRIDES = ("train", "val", "test", "canvas", "epochs", "batch_size", "patience")  # integer CLI options
 # The largest digit (28 px at scale 3.0) must fit the canvas; MBGNet alone needs 46 (four stacks).
 MIN_CANVAS = max(int(28 * 3.0), smallest_canvas(4))
@@ -90,47 +90,6 @@ class Materialized(CachedSplit):
 def loss_fn(net, batch, device):
     logits, _ = net(batch["image"].to(device), batch["query"].to(device))
     return F.cross_entropy(logits, batch["label"].to(device))
-
-
-def mass_in_box(mask, box, canvas):
-    """Fraction of each mask's mass inside the queried digit's box, mask upsampled to
-    the canvas: ``(B, 1, h, w), (B, 4) -> (B,)``. 1 means all attention on the digit."""
-    up = F.interpolate(mask, size=(canvas, canvas), mode="bilinear", align_corners=False)[:, 0]
-    ys, xs = torch.arange(canvas, device=mask.device), torch.arange(canvas, device=mask.device)
-    inside = ((xs[None, None] >= box[:, 0, None, None]) & (xs[None, None] < box[:, 2, None, None]) &
-              (ys[None, :, None] >= box[:, 1, None, None]) & (ys[None, :, None] < box[:, 3, None, None]))
-    return (up * inside).sum((1, 2)) / up.sum((1, 2)).clamp_min(1e-12)
-
-
-def ink_coverage(mask, ink, threshold=0.5):
-    """Share of the queried digit's ink that a mask covers (chapter 10):
-    ``(B, 1, h, w), (B, 1, S, S) -> (B,)``. The mask is upsampled bilinearly to the
-    canvas and divided by its maximum; a pixel is covered where that is ``>= threshold``;
-    pixels count by their ink (alpha). 1 means the mask lies over the whole digit."""
-    up = F.interpolate(mask, size=ink.shape[-2:], mode="bilinear", align_corners=False)
-    up = up / up.amax(dim=(2, 3), keepdim=True).clamp_min(1e-12)  # (B, 1, S, S), max 1
-    return ((up >= threshold).float() * ink).sum((1, 2, 3)) / ink.sum((1, 2, 3)).clamp_min(1e-12)
-
-
-def same_colour_mass(mask, image, colour, box, tolerance=60.0):
-    """Share of a mask's mass on pixels of the queried colour *outside* the digit's box
-    (chapter 10): ``(B, 1, h, w), (B, 3, S, S) in [0, 1], (B,) colour indices, (B, 4)
-    -> (B,)``. A pixel has the colour when its RGB lies within ``tolerance`` (0..255
-    units, Euclidean) of the palette colour. On MBG^inv no other digit has the queried
-    colour, so these pixels are background: palette blobs and distractor crops."""
-    canvas = image.shape[-1]
-    up = F.interpolate(mask, size=(canvas, canvas), mode="bilinear", align_corners=False)[:, 0]
-    rgb = PALETTE.to(image.device)[colour] / 255.0  # (B, 3)
-    near = (image - rgb[:, :, None, None]).norm(dim=1) * 255.0 < tolerance  # (B, S, S)
-    inside = _inside(box, canvas)  # (B, S, S)
-    return (up * (near & ~inside)).sum((1, 2)) / up.sum((1, 2)).clamp_min(1e-12)
-
-
-def _inside(box, canvas):
-    """``(B, 4)`` boxes ``(x0, y0, x1, y1)``, ends exclusive -> boolean ``(B, S, S)``."""
-    ys = xs = torch.arange(canvas, device=box.device)
-    return ((xs[None, None] >= box[:, 0, None, None]) & (xs[None, None] < box[:, 2, None, None]) &
-            (ys[None, :, None] >= box[:, 1, None, None]) & (ys[None, :, None] < box[:, 3, None, None]))
 
 
 def evaluate(model, loader, device):
@@ -182,7 +141,7 @@ def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_d
     check_choice(variant, tuple(VARIANTS), "variant")
     name = "mbg_inv" if inverse else "mbg"
     folder = name if variant == "paper" else f"{name}_{variant}"
-    out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / folder / label
+    out_dir = Path(out_dir) if out_dir else data_dir() / "results" / folder / label
     record = as_json({"model": model, **spec, "generator_version": generator_version,
                       "variant": variant, **VARIANTS[variant],
                       **dataclasses.asdict(config)})  # the results file's config

@@ -35,9 +35,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .. import results
+from . import results
+from .._repo import data_dir
 from ..datasets.faces import CELEBA_FILES, SyntheticFaces, celeba_hair, materialize
-from ..models.mgan import ATTENTIONS, Discriminator, ModularGenerator
+from ..models.mgan import ATTENTIONS, Discriminator, ModularGenerator, gradient_penalty
 from ..train import (TrainConfig, _estimator, _left, budget_ends, budget_summary, halve_to_fit, load_checkpoint,
                      make_loader, measure_peak_bytes, recorded_sha256, save_checkpoint, sha256)
 from .mbg import BUDGET_MINUTES, add_budget_minutes, with_budget
@@ -47,10 +48,9 @@ from .common import (add_run_flags, ArgumentParser, Refused, as_json, claim_resu
 from .mgan_eval import (Stacked, classifier_config, evaluate_translations, load_classifier, train_classifier,
                         translation_pairs)
 
-__all__ = ["GANConfig", "PROTOCOLS", "gradient_penalty", "critic_loss", "generator_loss",
+__all__ = ["GANConfig", "PROTOCOLS", "critic_loss", "generator_loss",
            "train_gan", "run", "main"]
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclasses.dataclass
@@ -99,16 +99,6 @@ PROTOCOLS["budget"] = {
     "changes_from_recipe": "the judge and each generator train for the time budget (budget_s) rather "
                            "than 5 and 20 epochs, so the learning-rate decay (epochs 10-20) is usually not "
                            "reached; the GAN's batch is halved when one step would not fit 12 GiB"}
-
-
-def gradient_penalty(critic, real, fake, alpha) -> torch.Tensor:
-    """WGAN-GP: ``mean((‖∇_x̂ critic(x̂)‖₂ − 1)²)`` at ``x̂ = α·real + (1 − α)·fake``, the
-    norm taken per image over all its pixels. ``alpha`` ``(B, 1, 1, 1)``; differentiable
-    in the critic's weights (``create_graph``)."""
-    mixed = (alpha * real + (1 - alpha) * fake.detach()).requires_grad_(True)  # (B, 3, S, S)
-    score = critic(mixed)
-    grad, = torch.autograd.grad(score.sum(), mixed, create_graph=True)  # (B, 3, S, S)
-    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
 def critic_loss(G, D, x, label, target, alpha, cfg: GANConfig) -> dict:
@@ -295,7 +285,7 @@ def run(attention="arnn", protocol="book", dataset=None, seed=0, device=None, ou
     if budget_minutes is not None:
         gan = with_budget(gan, protocol, budget_minutes)
         spec["classifier"] = with_budget(spec["classifier"], protocol, budget_minutes)
-    out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / "mgan" / label
+    out_dir = Path(out_dir) if out_dir else data_dir() / "results" / "mgan" / label
     judge, stale = _claim_judge(out_dir, spec, seed, overwrite, allow_dirty)
     config = as_json({"attention": attention, **{k: v for k, v in spec.items() if k != "classifier"},
                       "gan": _gan_record(gan)})  # the results file's config

@@ -30,25 +30,13 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from .. import results
-from .._checks import check_rank
+from . import results
+from ..models.metrics import mask_iou
 from ..models.mgan import HairClassifier
 from ..train import fit, load_checkpoint, save_checkpoint, sha256
 
-__all__ = ["mask_iou", "mask_tv", "masked_change", "translation_pairs", "evaluate_translations",
+__all__ = ["mask_tv", "masked_change", "translation_pairs", "evaluate_translations",
            "Stacked", "classifier_config", "train_classifier", "load_classifier"]
-
-
-def mask_iou(mask, hair, threshold: float = 0.5) -> torch.Tensor:
-    """IoU per image of ``mask > threshold`` with the binary ``hair`` mask:
-    ``(B, 1, H, W), (B, 1, H, W) -> (B,)``; 1 where both are empty."""
-    check_rank(mask, 4, "mask", "(B, 1, H, W)")
-    if mask.shape != hair.shape:
-        raise ValueError(f"hair: expected the mask's shape {tuple(mask.shape)}, got {tuple(hair.shape)}")
-    pred, truth = mask > threshold, hair > 0.5
-    inter = (pred & truth).flatten(1).sum(1).float()
-    union = (pred | truth).flatten(1).sum(1).float()
-    return torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union))
 
 
 def mask_tv(mask, region) -> torch.Tensor:
@@ -201,7 +189,6 @@ def train_classifier(spec, splits, out_dir, seed=0, device="cpu", command=None, 
                          results.provenance(seed, device, started, time.perf_counter() - t0, command, commit),
                          checkpoint={"file": weights.name, "sha256": sha256(weights)})
     return net
-
 
 
 def load_classifier(out_dir, device="cpu", stem="classifier"):

@@ -11,7 +11,7 @@ recorded one** (else the file is reported as not reproduced and nothing is writt
 and writes ``data/predictions/<experiment>/<protocol>/<stem>.json``: the results file it
 belongs to (path and SHA-256), predictions and labels (one small int per test item),
 the recomputed accuracy, mask saturation per stage, :func:`arnn_lite.stats.health` and
-provenance. Chapters read them with :func:`arnn_lite.results.read_predictions` and compare
+provenance. Chapters read them with :func:`arnn_lite.experiments.results.read_predictions` and compare
 two runs paired (:func:`arnn_lite.stats.compare`).
 
 Skipped, with the reason printed: results files without shipped weights (the U-Net runs),
@@ -30,7 +30,9 @@ from pathlib import Path
 
 import torch
 
-from .. import results, stats
+from . import results
+from .._repo import data_dir, ROOT
+from .. import stats
 from .._files import atomic_write
 from ..datasets.mbg import MBG, config_version
 from ..datasets.mnist import default_root
@@ -42,7 +44,6 @@ __all__ = ["EXPERIMENTS", "TOLERANCE", "Outcome", "rebuild", "reproduce", "run",
 
 EXPERIMENTS = ("mbg", "mbg_inv", "mbg_scale", "cbam", "vqa")  # classification runs we can rebuild
 TOLERANCE = 1e-9  # recomputed vs recorded test accuracy
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclasses.dataclass
@@ -104,7 +105,7 @@ BUILDERS = {"mbg": _mbg, "mbg_inv": _mbg, "mbg_scale": _mbg, "cbam": _cbam, "vqa
 
 
 def rebuild(result, device="cpu"):
-    """The model of ``result`` (a results file as read by :func:`~arnn_lite.results.read_result`,
+    """The model of ``result`` (a results file as read by :func:`~arnn_lite.experiments.results.read_result`,
     with its ``path``) with its shipped weights loaded (SHA-256 checked), its test split and
     its experiment's ``evaluate``. Raises :class:`~.common.Refused` when it cannot be rebuilt."""
     if result["experiment"] not in BUILDERS:
@@ -161,7 +162,7 @@ def predictions_record(path, result: dict, test: dict, prov: dict) -> dict:
 
 def _relative(path) -> str:
     path = Path(path).resolve()
-    return str(path.relative_to(REPO)) if REPO in path.parents else str(path)
+    return str(path.relative_to(ROOT)) if ROOT in path.parents else str(path)
 
 
 def _selected(path: Path, root: Path, only) -> bool:
@@ -179,12 +180,12 @@ def run(results_root=None, out_dir=None, only=(), device="cpu", command=None, al
 
     Predictions for the repository's ``data/predictions`` come from a clean worktree
     (a dirty one is refused unless ``allow_dirty``)."""
-    root = Path(results_root) if results_root else REPO / "data" / "results"
-    out = Path(out_dir) if out_dir else REPO / "data" / "predictions"
+    root = Path(results_root) if results_root else data_dir() / "results"
+    out = Path(out_dir) if out_dir else data_dir() / "predictions"
     if not root.is_dir():
         raise Refused(f"results_root (--results-root): {root} is not a folder")
     commit = results.git_commit()
-    shipped = (REPO / "data" / "predictions").resolve()
+    shipped = (data_dir() / "predictions").resolve()
     if commit.endswith("+dirty") and not allow_dirty and \
             (out.resolve() == shipped or shipped in out.resolve().parents):
         raise Refused(f"the worktree has uncommitted changes (commit {commit}): predictions in "

@@ -33,21 +33,24 @@ from pathlib import Path
 
 import torch
 
+from .._repo import data_dir
 from ..datasets.mbg import GENERATOR_VERSION, MBG
 from ..datasets.mnist import default_root
-from ..models.mbg import MBGNet
+from ..arnn import sequential_steps
+from ..models.mbg import FRONTS as NET_FRONTS, MBGNet, map_sizes
 from .._checks import check_positive
 from ..train import TrainConfig, budget_summary, make_loader
 from .common import (add_run_flags, ArgumentParser, add_generator_version, RunClock, as_json, check_at_least, claim_results, known_device,
                      non_negative_int, positive_int, refusals_exit, resolve_protocol, save_run,
                      smallest_canvas, train_and_test)
-from .mbg import (BOOK_CHANGES, PROTOCOLS as MBG_PROTOCOLS, REPO, Materialized, add_budget_minutes, evaluate,
+from .mbg import (BOOK_CHANGES, PROTOCOLS as MBG_PROTOCOLS, Materialized, add_budget_minutes, evaluate,
                   fit_memory, loss_fn, with_budget)
 
-__all__ = ["PROTOCOLS", "FRONTS", "map_sizes", "sequential_steps", "network_sequential_steps", "time_steps",
+__all__ = ["PROTOCOLS", "time_steps",
            "run", "main"]
 
-FRONTS = ("none", "arnn", "brnn")
+FRONTS = NET_FRONTS[1:]  # what the study puts after the fifth stack (None: no fifth stack)
+
 PROTOCOLS = {
     "paper": dict(train=30000, val=10000, test=10000, canvas=128, config=TrainConfig()),
     "book": dict(train=2000, val=500, test=1000, canvas=128,  # MBG's book protocol (chapter 09)
@@ -55,39 +58,6 @@ PROTOCOLS = {
                  config=TrainConfig(epochs=8, batch_size=50, lr=3e-3 * 50 / 200, patience=4)),
     "budget": {**MBG_PROTOCOLS["budget"], "canvas": 128},  # MBG's budget protocol (chapter 09)
 }
-
-
-def map_sizes(canvas: int, stacks: int = 5) -> list[int]:
-    """Side of the map after each valid 3×3 conv + 2×2 max-pool stack: ``(s - 2) // 2``.
-    Raises ``ValueError`` if a map would be smaller than 1 pixel."""
-    sizes, side = [], canvas
-    for k in range(stacks):
-        side = (side - 2) // 2
-        if side < 1:
-            raise ValueError(f"canvas: expected a side that survives {stacks} conv+pool stacks, "
-                             f"got {canvas} (stack {k + 1} leaves {side} pixels)")
-        sizes.append(side)
-    return sizes
-
-
-def sequential_steps(height: int, width: int, block_size: int | None = None) -> int:
-    """Sequential steps of one diagonal scan: ``H + W - 1`` (ARNN), or on the
-    ``⌈H/δ⌉ × ⌈W/δ⌉`` grid of BRNN^δ, ``⌈H/δ⌉ + ⌈W/δ⌉ - 1``."""
-    if block_size is not None:
-        height, width = math.ceil(height / block_size), math.ceil(width / block_size)
-    return height + width - 1
-
-
-def network_sequential_steps(canvas: int, front: str, block_size: int = 2) -> int:
-    """Sequential steps of one scan direction summed over every attention of the
-    scalability network (chapter 11): the front attention after stack 1 (0 for
-    ``"none"``) plus the ARNN after each of stacks 2-5."""
-    if front not in FRONTS:
-        raise ValueError(f"front: expected one of {FRONTS}, got {front!r}")
-    sizes = map_sizes(canvas)
-    first = {"none": 0, "arnn": sequential_steps(sizes[0], sizes[0]),
-             "brnn": sequential_steps(sizes[0], sizes[0], block_size)}[front]
-    return first + sum(sequential_steps(s, s) for s in sizes[1:])
 
 
 def time_steps(net, dataset, config: TrainConfig, device, steps: int = 5, warmup: int = 1) -> list[float]:
@@ -133,7 +103,7 @@ def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_di
     config = with_budget(config, protocol, budget_minutes)
     check_at_least(spec["canvas"], smallest_canvas(5), "canvas", "five conv+pool stacks must leave a pixel")
     sizes = map_sizes(spec["canvas"])
-    out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / "mbg_scale" / label
+    out_dir = Path(out_dir) if out_dir else data_dir() / "results" / "mbg_scale" / label
     record = as_json({"model": "arnn", "front": front, "block_size": block_size, **spec,
                       "generator_version": generator_version, "map_sizes": sizes,
                       **dataclasses.asdict(config)})  # the results file's config

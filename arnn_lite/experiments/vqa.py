@@ -31,6 +31,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import Subset
 
+from .._repo import data_dir
 from .. import stats
 from ..datasets.mnist import default_root
 from ..datasets.vqa import VQAScenes, VQAv2Features, vqa2_files
@@ -39,7 +40,8 @@ from ..train import TrainConfig, budget_summary, init_distributed, is_main
 from .common import (add_run_flags, ArgumentParser, CachedSplit, RunClock, as_json, check_at_least, claim_results,
                      known_device, non_negative_int, positive_float, positive_int, refusals_exit,
                      require_files, save_run, train_and_test)
-from .mbg import BUDGET_MINUTES, add_budget_minutes, fit_memory, mass_in_box, with_budget
+from .mbg import BUDGET_MINUTES, add_budget_minutes, fit_memory, with_budget
+from ..models.metrics import mass_in_box
 
 __all__ = ["PROTOCOLS", "Materialized", "build_model", "evaluate", "load_data", "run", "main"]
 
@@ -62,7 +64,6 @@ PROTOCOLS["budget"] = {
                             "the batch is halved (and the learning rate with it) when one step would "
                             "not fit 12 GiB"],
     "config": dataclasses.replace(PROTOCOLS["paper"]["config"], budget_s=BUDGET_MINUTES * 60)}
-REPO = Path(__file__).resolve().parents[2]
 KEYS = ("image", "question", "length", "answer", "qtype", "box")
 # Two digits of the smallest scale (28 px × 0.7) side by side (VQAScenes' rule).
 MIN_CANVAS = 2 * int(28 * SCENE["scales"][0])
@@ -170,7 +171,7 @@ def run(attention="arnn", protocol="book", seed=0, device=None, out_dir=None, re
     spec["model"].update({k: overrides.pop(k) for k in list(overrides) if k in spec["model"]})
     spec.update(overrides)
     name = "vqa2" if vqa2_root else "vqa"
-    out_dir = Path(out_dir) if out_dir else REPO / "data" / "results" / name / label
+    out_dir = Path(out_dir) if out_dir else data_dir() / "results" / name / label
     if vqa2_root is None:
         check_at_least(spec["canvas"], MIN_CANVAS, "canvas", "two of the smallest digits side by side")
         check_at_least(spec["model"]["channels"], 2, "channels", "the image encoder's first block has channels // 2")

@@ -19,7 +19,7 @@ import torch.nn as nn
 
 from .._checks import (NORMALIZATIONS, check_choice, check_features, check_positive,
                        check_positive_number, check_query)
-from ..arnn import AttentionRNN, BlockAttentionRNN
+from ..arnn import AttentionRNN, BlockAttentionRNN, sequential_steps
 from ..attention import ContextAttention, NoContextAttention, SANAttention, UNet, UNetAttention
 
 __all__ = ["MBGNet", "ATTENTIONS", "make_attention"]
@@ -137,3 +137,27 @@ class MBGNet(nn.Module):
         else:
             pooled = x.mean(dim=(2, 3))  # (B, C)
         return self.head(pooled), masks
+
+
+def map_sizes(canvas: int, stacks: int = 5) -> list[int]:
+    """Side of the map after each valid 3×3 conv + 2×2 max-pool stack: ``(s - 2) // 2``.
+    Raises ``ValueError`` if a map would be smaller than 1 pixel."""
+    sizes, side = [], canvas
+    for k in range(stacks):
+        side = (side - 2) // 2
+        if side < 1:
+            raise ValueError(f"canvas: expected a side that survives {stacks} conv+pool stacks, "
+                             f"got {canvas} (stack {k + 1} leaves {side} pixels)")
+        sizes.append(side)
+    return sizes
+
+
+def network_sequential_steps(canvas: int, front: str, block_size: int = 2) -> int:
+    """Sequential steps of one scan direction summed over every attention of the
+    scalability network (chapter 11): the front attention after stack 1 (0 for
+    ``"none"``) plus the ARNN after each of stacks 2-5."""
+    check_choice(front, FRONTS[1:], "front")
+    sizes = map_sizes(canvas)
+    first = {"none": 0, "arnn": sequential_steps(sizes[0], sizes[0]),
+             "brnn": sequential_steps(sizes[0], sizes[0], block_size)}[front]
+    return first + sum(sequential_steps(s, s) for s in sizes[1:])

@@ -248,3 +248,13 @@ class HairClassifier(nn.Module):
     def forward(self, image):
         check_features(image, 3, "image", 8, "three 2×2 max-pools")
         return self.head(self.features(image).mean((2, 3)))
+
+
+def gradient_penalty(critic, real, fake, alpha) -> torch.Tensor:
+    """WGAN-GP: ``mean((‖∇_x̂ critic(x̂)‖₂ − 1)²)`` at ``x̂ = α·real + (1 − α)·fake``, the
+    norm taken per image over all its pixels. ``alpha`` ``(B, 1, 1, 1)``; differentiable
+    in the critic's weights (``create_graph``)."""
+    mixed = (alpha * real + (1 - alpha) * fake.detach()).requires_grad_(True)  # (B, 3, S, S)
+    score = critic(mixed)
+    grad, = torch.autograd.grad(score.sum(), mixed, create_graph=True)  # (B, 3, S, S)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()

@@ -24,7 +24,7 @@ import numbers
 from contextlib import contextmanager
 from typing import Callable, Mapping, Optional, Sequence
 
-from .progress import static_build
+from ..progress import static_build
 
 __all__ = ["MAX_FRAMES", "StaticSlider", "slider"]
 

@@ -3,7 +3,7 @@
 Every ``plot_*`` function returns a matplotlib ``Figure`` with a title and labelled axes;
 every ``*_widget`` function returns a :func:`slider` that redraws one of those figures when a
 slider moves: the live ``ipywidgets.interactive`` with a kernel, precomputed frames that need
-no kernel in the static book (:mod:`arnn_lite.slider`).
+no kernel in the static book (:mod:`arnn_lite.book.slider`).
 
 Defined in chapter 02 (``chapters/02_skew.ipynb``): :func:`plot_scan_order`,
 :func:`plot_skew`, :func:`skew_widget`. Chapter 03 (``chapters/03_diagonal_lstm.ipynb``):
@@ -23,8 +23,8 @@ import torch
 from matplotlib.colors import ListedColormap, LogNorm
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 
-from .book import MIN_FONT_PT, PALETTE
-from .ops import skew
+from . import MIN_FONT_PT, PALETTE
+from ..ops import skew
 from .slider import slider
 
 __all__ = [

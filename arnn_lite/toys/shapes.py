@@ -18,8 +18,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .attention import ContextAttention, NoContextAttention, SANAttention
-from .arnn import AttentionRNN, BlockAttentionRNN
+from ..attention import ContextAttention, NoContextAttention, SANAttention
+from ..arnn import AttentionRNN, BlockAttentionRNN
 
 __all__ = ["COLOURS", "SHAPES", "make_toy", "ToyDataset", "ToyNet", "build_attention",
            "train_toy", "evaluate", "predict", "target_at", "count_components",
@@ -209,7 +209,7 @@ def train_toy(model: nn.Module, data: dict, steps: int = 300, batch_size: int = 
         per-step training loss and batch accuracy, and the wall-clock time.
     """
     import time
-    from .progress import bar
+    from ..progress import bar
 
     model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=lr)

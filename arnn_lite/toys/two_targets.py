@@ -16,11 +16,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .toy import count_components  # noqa: F401  (re-exported: chapter 06 uses it)
+from .shapes import count_components  # noqa: F401  (re-exported: chapter 06 uses it)
 
 
-__all__ = ["COLOURS", "make_two_modes", "teacher_forced_logits", "which_mode",
-           "count_components", "mode_counts"]
+__all__ = ["COLOURS", "make_two_targets", "teacher_forced_logits", "which_target",
+           "count_components", "target_counts"]
 
 COLOURS = ("red", "green", "blue")  # channel c of an image is colour c (one-hot, plus noise)
 SIDE = 3  # every square is SIDE x SIDE
@@ -51,7 +51,7 @@ def _one_example(rng: np.random.Generator, size: int, n_distractors: int, noise:
     return image, colour, targets
 
 
-def make_two_modes(n: int, size: int = 10, seed: int = 0, n_distractors: int = 2,
+def make_two_targets(n: int, size: int = 10, seed: int = 0, n_distractors: int = 2,
                    noise: float = 0.1, start: int = 0) -> dict:
     """``n`` examples of the two-mode toy.
 
@@ -94,7 +94,7 @@ def teacher_forced_logits(arnn, x, query, fed):
     return arnn.scan(arnn.context(x, query), teacher=fed)[0]  # (B, 1, H, W)
 
 
-def which_mode(mask, targets, threshold: float = 0.5, min_iou: float = 0.5) -> int:
+def which_target(mask, targets, threshold: float = 0.5, min_iou: float = 0.5) -> int:
     """Which target a mask picked: ``0`` or ``1``, or ``-1`` for neither.
 
     The mask ``(H, W)`` is binarised at ``threshold``; it picks the target of higher
@@ -109,16 +109,16 @@ def which_mode(mask, targets, threshold: float = 0.5, min_iou: float = 0.5) -> i
     return best if ious[best] > min_iou else -1
 
 
-def mode_counts(masks, targets) -> dict:
+def target_counts(masks, targets) -> dict:
     """How often masks ``(N, H, W)`` pick target 0, target 1 or neither (``targets``
     ``(N, 2, H, W)`` or one ``(2, H, W)`` shared by all)."""
     counts = {0: 0, 1: 0, -1: 0}
     for k, mask in enumerate(masks):
-        counts[which_mode(mask, targets if targets.dim() == 3 else targets[k])] += 1
+        counts[which_target(mask, targets if targets.dim() == 3 else targets[k])] += 1
     return counts
 
 
-def train_two_modes(arnn, data: dict, steps: int = 300, batch_size: int = 64, lr: float = 0.01,
+def train_two_targets(arnn, data: dict, steps: int = 300, batch_size: int = 64, lr: float = 0.01,
                     seed: int = 0, progress: bool = True) -> list[float]:
     """Maximum-likelihood training on a *random* correct target per example and step.
 
@@ -129,7 +129,7 @@ def train_two_modes(arnn, data: dict, steps: int = 300, batch_size: int = 64, lr
     Returns:
         The loss of every step.
     """
-    from .progress import bar
+    from ..progress import bar
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(arnn.parameters(), lr=lr)
     n, losses = len(data["image"]), []

@@ -16,7 +16,6 @@ import importlib.util
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,22 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._checks import check_choice
+from .. import _repo
+from .._checks import check_choice
+# Repository facts live in arnn_lite._repo; the book re-exports the ones chapters and
+# teachers use (`book.data_dir()`, `book.REPOSITORY_URL`).
+from .._repo import (PLACEHOLDER_URL, REPOSITORY_BRANCH, REPOSITORY_ENV,  # noqa: F401
+                     REPOSITORY_URL, SET_REPOSITORY, checkout, data_dir, on_colab, repository_url)
 
-# Where the book is published. One command changes it everywhere (this file, _config.yml,
-# pyproject.toml, README, every chapter's badge and install cell; tested to agree):
-#     python book/set_repository.py https://github.com/OWNER/REPO [--branch main]
-REPOSITORY_URL = "https://github.com/arnn-book/attentionrnn-from-scratch"
-REPOSITORY_BRANCH = "main"
-# The URL the book was written with; no such repository exists. While REPOSITORY_URL equals
-# it, the Colab install stops with a sentence naming the command above instead of a git
-# error. set_repository.py never rewrites this line.
-PLACEHOLDER_URL = "https://github.com/arnn-book/attentionrnn-from-scratch"
-SET_REPOSITORY = "python book/set_repository.py https://github.com/OWNER/REPO"
-# A fork's student copies (`python -m arnn_lite.classroom student --repo-url URL`) call
-# setup(repository=URL), which sets this variable: the Colab install and the data clone then
-# use the fork, in this process and in the ones it starts.
-REPOSITORY_ENV = "ARNN_REPOSITORY"
 # The package's dependencies that Colab may lack; never torch/torchvision (Colab's own build,
 # matched to its CUDA, is reused). Keep in sync with pyproject.toml (tested).
 LIGHT_DEPS = ("numpy", "matplotlib", "ipywidgets", "tqdm", "scikit-image")
@@ -99,35 +89,6 @@ class BookConfig:
 _CURRENT: BookConfig | None = None
 
 
-def on_colab() -> bool:
-    """True inside Google Colab (its module is loaded, or its runtime variable is set)."""
-    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
-
-
-def repository_url(purpose: str) -> str:
-    """The repository to install from and clone the data of: ``$ARNN_REPOSITORY`` (a fork,
-    set by ``setup(repository=...)``), else `REPOSITORY_URL`; a ``RuntimeError`` of one
-    sentence while that is the placeholder.
-
-    Args:
-        purpose: what the URL is needed for, e.g. ``"install arnn_lite"`` (said in the error).
-    """
-    url = os.environ.get(REPOSITORY_ENV) or REPOSITORY_URL
-    if url.rstrip("/") == PLACEHOLDER_URL:
-        raise RuntimeError(
-            f"Cannot {purpose}: the repository URL is still the placeholder {PLACEHOLDER_URL} "
-            f"(no such repository), so whoever publishes this book must set the real one with "
-            f"`{SET_REPOSITORY}` in its checkout and push (a reader can meanwhile set "
-            f"ARNN_DATA_DIR to a checkout's data folder, or run the chapters from a clone).")
-    return url.rstrip("/")
-
-
-def _checkout() -> Path | None:
-    """The source checkout this module is imported from (``None`` for a pip install)."""
-    root = Path(__file__).resolve().parent.parent
-    return root if (root / "pyproject.toml").is_file() and (root / "arnn_lite").is_dir() else None
-
-
 IMPORT_NAMES = {"scikit-image": "skimage"}  # distribution name -> module name, where they differ
 
 
@@ -147,9 +108,9 @@ def pip_commands() -> list[list[str]]:
     pip = [sys.executable, "-m", "pip", "install", "--quiet"]
     commands = []
     if not _is_installed():
-        checkout = _checkout()
-        source = str(checkout) if checkout else \
-            f"git+{repository_url('install arnn_lite')}@{REPOSITORY_BRANCH}"
+        local = _repo.checkout()
+        source = str(local) if local else \
+            f"git+{_repo.repository_url('install arnn_lite')}@{_repo.REPOSITORY_BRANCH}"
         commands.append(pip + ["--no-deps", source])
     missing = missing_light_deps()
     if missing:
@@ -265,41 +226,13 @@ def setup(seed: int = 0, mode: str | None = None, quiet: bool = False,
     set_figure_defaults()
     _CURRENT = config
     if not quiet:  # the provenance of every number this page computes live
-        from .results import git_commit, now
+        from .._repo import git_commit, now
         print(f"arnn_lite: device={config.device} mode={config.mode} seed={config.seed} "
               f"colab={config.on_colab} torch={torch.__version__} "
               f"commit={git_commit()[:12]} date={now()}")
         if chapter is not None:
             print(chapter_time(chapter))
     return config
-
-
-def data_dir() -> Path:
-    """The repository's ``data/`` folder (shipped results and checkpoints).
-
-    ``$ARNN_DATA_DIR`` wins; then the checkout this package was installed from; on Colab,
-    where only the package is installed, a shallow clone of the repository is made once
-    (``~/attentionrnn-book``). Anywhere else a missing folder raises ``FileNotFoundError``.
-    """
-    if os.environ.get("ARNN_DATA_DIR"):
-        return Path(os.environ["ARNN_DATA_DIR"])
-    here = Path(__file__).resolve().parent.parent / "data"
-    if here.is_dir():
-        return here
-    clone = Path.home() / "attentionrnn-book"
-    if on_colab() and not (clone / "data").is_dir():
-        url = repository_url("download the book's data/ folder")
-        partial = clone.with_name(clone.name + ".partial")  # an interrupted clone is retried
-        shutil.rmtree(partial, ignore_errors=True)
-        subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", REPOSITORY_BRANCH,
-                        url, str(partial)], check=True)
-        shutil.rmtree(clone, ignore_errors=True)
-        partial.rename(clone)
-    if (clone / "data").is_dir():
-        return clone / "data"
-    raise FileNotFoundError(
-        f"data/ not found next to the package ({here}); set ARNN_DATA_DIR to a checkout's "
-        f"data folder, or clone {os.environ.get(REPOSITORY_ENV) or REPOSITORY_URL}")
 
 
 def current() -> BookConfig:

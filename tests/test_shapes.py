@@ -1,12 +1,12 @@
-"""Tests of the toy "find the queried object" problem (arnn_lite.toy)."""
+"""Tests of the toy "find the queried object" problem (arnn_lite.toys.shapes)."""
 
 import numpy as np
 import pytest
 import torch
 
-from arnn_lite.toy import (COLOURS, SHAPES, ToyDataset, ToyNet, build_attention,
-                           count_components, evaluate, make_toy, mask_metrics, target_at,
-                           train_toy)
+from arnn_lite.toys.shapes import (COLOURS, SHAPES, ToyDataset, ToyNet, build_attention,
+                                   count_components, evaluate, make_toy, mask_metrics, target_at,
+                                   train_toy)
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,7 @@ except ImportError as err:  # an optional extra, not a dependency of the layer
     raise ImportError("arnn_lite.classroom needs nbformat and nbclient: "
                       "pip install \"arnn_lite[classroom]\"") from err
 
-from .book import REPOSITORY_URL  # one source of the URL (tested equal to _config.yml)
+from ..book import REPOSITORY_URL  # one source of the URL (tested equal to _config.yml)
 
 __all__ = ["ClassroomError", "read_notebook", "tags", "student_notebook",
            "write_student_edition", "Exercise", "find_exercises", "signature",
@@ -1006,6 +1006,3 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
-
-if __name__ == "__main__":
-    sys.exit(main())

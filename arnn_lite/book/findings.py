@@ -9,7 +9,7 @@ file for at least one common seed is used, and the row names it. A model's seeds
 results_stem`). To add a source, add one line to a ``*_SOURCES`` tuple below.
 
 The test is the book's one: per seed, :func:`arnn_lite.stats.compare` on the per-item
-predictions (:func:`arnn_lite.results.read_predictions`), seeds pooled by
+predictions (:func:`arnn_lite.experiments.results.read_predictions`), seeds pooled by
 :func:`arnn_lite.stats.verdict`. A seed in which either model did not train (a constant
 prediction or a saturated mask stage, :func:`arnn_lite.stats.health`) is left out, and the
 row says so; with none left the comparison is ``void``. Labels: the four of
@@ -26,8 +26,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import paper, results, stats
-from .datasets.mbg import config_version
+from . import paper
+from ..experiments import results
+from .. import stats
+from ..datasets.mbg import config_version
 
 __all__ = ["CAMPAIGN", "SEEDS_WANTED", "TARGET_SE", "LABELS", "Model", "Claim", "Finding",
            "CLAIMS", "COLUMNS", "seed_runs", "pick_source", "evaluate", "findings", "table",
@@ -195,7 +197,7 @@ CLAIMS = (
 
 # --------------------------------------------------------------------------- finding runs
 def _default_root(kind: str) -> Path:
-    from .book import data_dir
+    from . import data_dir
     return data_dir() / kind
 
 
@@ -237,7 +239,7 @@ def pick_source(claim: Claim, root=None):
 
 def _same_config(run: dict, reference: dict) -> bool:
     """Whether two runs of one model differ only in their seed."""
-    from .experiments.common import config_diff
+    from ..experiments.common import config_diff
     return not [k for k in config_diff(run["config"], reference["config"]) if k != "seed"]
 
 
@@ -321,7 +323,7 @@ def _more_seeds(claim: Claim, ra: dict, rb: dict) -> str:
 
 # --------------------------------------------------------------------------- the tests
 def _health(result: dict, pred_root) -> str:
-    from .experiments.predictions import health_label
+    from ..experiments.predictions import health_label
     return health_label(result, pred_root)
 
 
@@ -595,8 +597,8 @@ def probes(root=None, items: int = 300) -> list[dict]:
     ``items`` test items, :meth:`~arnn_lite.datasets.mbg.MBG.uniform_share`), their ratio and
     whether it reaches :data:`LEARNED_RATIO`, and the run's health (a constant prediction or a
     saturated mask stage). Models without a mask get no ratio."""
-    from .datasets.mbg import MBG, VARIANTS
-    from .experiments.predictions import health_label
+    from ..datasets.mbg import MBG, VARIANTS
+    from ..experiments.predictions import health_label
 
     root = Path(root) if root is not None else _default_root("results") / "probes"
     rows, shares = [], {}

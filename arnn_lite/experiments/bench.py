@@ -1,6 +1,6 @@
 """Timing of the attention modules and of whole MBG train steps, in one run.
 
-    python -m arnn_lite.bench [--device cpu|cuda] [--out data/bench/cpu.json] [--quick]
+    python -m arnn_lite.experiments.bench [--device cpu|cuda] [--out data/bench/cpu.json] [--quick]
 
 Times forward + backward of every attention module at the MBG network's layer sizes
 (49×49, 23×23, 10×10; 32 channels) and one full MBG train step (forward, backward,
@@ -22,13 +22,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import AttentionRNN, BlockAttentionRNN
-from .attention import ContextAttention, NoContextAttention, SANAttention
-from .experiments.common import ArgumentParser, known_device
-from .models.mbg import MBGNet
-from .results import git_commit, now
-from . import scan_triton
-from .scan import use_backend
+from .. import AttentionRNN, BlockAttentionRNN
+from ..attention import ContextAttention, NoContextAttention, SANAttention
+from .common import ArgumentParser, known_device
+from ..models.mbg import MBGNet
+from .._repo import git_commit, now
+from .. import scan_triton
+from ..scan import use_backend
 
 __all__ = ["time_call", "bench_modules", "bench_train_steps", "arnn_flops", "gemm_rate", "run", "main"]
 
@@ -211,7 +211,7 @@ def run(device="cpu", quick=False, out=None, command=None) -> dict:
                                  "square_1024": gemm_rate(1024, 1024, 1024, device, 5)},
         },
         "provenance": {
-            "command": command or "python -m arnn_lite.bench", "git_commit": git_commit(),
+            "command": command or "python -m arnn_lite.experiments.bench", "git_commit": git_commit(),
             "device": _device_name(device), "torch_version": torch.__version__,
             "python": platform.python_version(), "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
@@ -244,12 +244,12 @@ def report(result: dict) -> str:
 
 
 def main(argv=None):
-    parser = ArgumentParser(prog="python -m arnn_lite.bench", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m arnn_lite.experiments.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--device", type=known_device, default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", help="write the results as JSON here (e.g. data/bench/cpu.json)")
     parser.add_argument("--quick", action="store_true", help="small sizes, for tests and a first look")
     args = parser.parse_args(argv)
-    command = "python -m arnn_lite.bench" + "".join(
+    command = "python -m arnn_lite.experiments.bench" + "".join(
         f" {flag}" for flag in (["--device", args.device] + (["--quick"] if args.quick else [])))
     result = run(args.device, args.quick, args.out, command)
     print(report(result))

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .book import MIN_FONT_PT, PALETTE
+from . import MIN_FONT_PT, PALETTE
 
 __all__ = ["show_images", "show_masks", "show_mask_grid", "plot_history", "plot_bars"]
 

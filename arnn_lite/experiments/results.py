@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
-from ._files import atomic_write
+from .._files import atomic_write
+from .._repo import git_commit, now  # noqa: F401  (re-exported: a run stamps its results with them)
 
 __all__ = ["REQUIRED", "PROVENANCE", "provenance", "write_result", "load_results",
-           "validate", "read_result", "git_commit", "now", "markdown_table", "standard_error",
+           "validate", "read_result", "markdown_table", "standard_error",
            "read_predictions"]
 
 REQUIRED = ("experiment", "protocol", "config", "metrics", "provenance")
@@ -30,24 +29,6 @@ _TYPES = {"experiment": str, "protocol": str, "config": dict, "metrics": dict, "
           "command": str, "git_commit": str, "device": str, "torch_version": str, "seed": int,
           "started": str, "duration_s": (int, float)}
 _NAMES = {str: "a string", dict: "an object ({...})", int: "an integer", (int, float): "a number"}
-
-
-def now() -> str:
-    """UTC time stamp, ISO 8601, seconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def git_commit(cwd=None) -> str:
-    """``HEAD``'s hash, with ``+dirty`` when tracked files changed; ``"unknown"`` outside git."""
-    cwd = cwd or Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("+dirty" if dirty else "")
 
 
 def provenance(seed: int, device, started: str, duration_s: float, command=None, commit=None) -> dict:
@@ -130,7 +111,7 @@ def load_results(pattern="**/*.json", root=None) -> list[dict]:
     ``path``; sorted by path. A missing ``root`` raises ``FileNotFoundError`` (a wrong
     folder must not read as "no runs yet"); an unreadable file, ``ValueError`` naming it."""
     if root is None:
-        from .book import data_dir
+        from ..book import data_dir
         root = data_dir() / "results"
     root = Path(root)
     if not root.is_dir():
@@ -169,8 +150,8 @@ def read_predictions(result: dict, root=None) -> dict | None:
     written by ``python -m arnn_lite.experiments.predictions``). ``None`` when neither has
     them. A predictions file made for another version of the results file (its SHA-256
     differs) is a ``ValueError``."""
-    from . import stats
-    from .train import sha256
+    from .. import stats
+    from ..train import sha256
 
     test = result["metrics"].get("test") or {}
     if test.get("predictions"):
@@ -178,7 +159,7 @@ def read_predictions(result: dict, root=None) -> dict | None:
                 "health": result.get("health") or stats.health(test),
                 "mask_saturation": test.get("mask_saturation"), "source": result["path"]}
     if root is None:
-        from .book import data_dir
+        from ..book import data_dir
         root = data_dir() / "predictions"
     path = Path(root) / result["experiment"] / result["protocol"] / f"{Path(result['path']).stem}.json"
     if not path.exists():
