@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from .._files import atomic_write
-from .._repo import git_commit, now  # noqa: F401  (re-exported: a run stamps its results with them)
+from .._repo import data_dir, git_commit, now  # noqa: F401  (re-exported: runs stamp results with them)
 
 __all__ = ["REQUIRED", "PROVENANCE", "provenance", "write_result", "load_results",
            "validate", "read_result", "markdown_table", "standard_error",
@@ -107,11 +107,10 @@ def write_result(path, experiment, protocol, config, metrics, prov, **extra) -> 
 
 def load_results(pattern="**/*.json", root=None) -> list[dict]:
     """Every results file under ``root`` (default ``data/results`` of the repository, see
-    :func:`arnn_lite.book.data_dir`) matching ``pattern``, validated, each with its
+    :func:`arnn_lite._repo.data_dir`) matching ``pattern``, validated, each with its
     ``path``; sorted by path. A missing ``root`` raises ``FileNotFoundError`` (a wrong
     folder must not read as "no runs yet"); an unreadable file, ``ValueError`` naming it."""
     if root is None:
-        from ..book import data_dir
         root = data_dir() / "results"
     root = Path(root)
     if not root.is_dir():
@@ -159,7 +158,6 @@ def read_predictions(result: dict, root=None) -> dict | None:
                 "health": result.get("health") or stats.health(test),
                 "mask_saturation": test.get("mask_saturation"), "source": result["path"]}
     if root is None:
-        from ..book import data_dir
         root = data_dir() / "predictions"
     path = Path(root) / result["experiment"] / result["protocol"] / f"{Path(result['path']).stem}.json"
     if not path.exists():
