@@ -1,6 +1,7 @@
 # AttentionRNN, from scratch: two commands.
 #   make book   install into .venv, execute every chapter (book mode, execution cache), build _build/html
-#   make test   install, unit tests, strict forced build (each chapter run once), checks on _build/html,
+#   make lint   ruff: pyflakes, pycodestyle, import order (settings in pyproject.toml)
+#   make test   install, lint, unit tests, strict forced build (each chapter run once), checks on _build/html,
 #               then the class edition and its check (no solution text in pages or downloads)
 #   make book-class   the class edition: student notebooks, no solutions, into _build/class/_build/html
 # Install steps are stamp files in .venv/, so repeated runs skip them.
@@ -26,7 +27,7 @@ export PIP_NO_INPUT := 1
 export DEBIAN_FRONTEND := noninteractive
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help install book book-class test unit build-strict chapter-times check-html browser-deps clean test-colab-stack colab-install
+.PHONY: help install book book-class lint test unit build-strict chapter-times check-html browser-deps clean test-colab-stack colab-install
 
 # The built book has no kernel: sliders become precomputed frames and progress bars one summary
 # line per run (arnn_lite/book/slider.py, arnn_lite/progress.py). Unit tests and readers get live ones.
@@ -34,7 +35,8 @@ book build-strict: export ARNN_STATIC_WIDGETS := 1
 
 help:
 	@echo "make book   build the book into _build/html (creates .venv, executes chapters)"
-	@echo "make test   unit tests + strict forced build + checks on the built HTML"
+	@echo "make lint   ruff check (lint + import order) of arnn_lite, tests and book"
+	@echo "make test   lint + unit tests + strict forced build + checks on the built HTML"
 	@echo "make book-class   class edition (no solutions) into _build/class/_build/html"
 	@echo "make clean  remove _build (keeps .venv and book/vendor)"
 	@echo "make test-colab-stack  unit tests + every chapter under Colab's torch/torchvision/numpy (.venv-colab)"
@@ -88,7 +90,12 @@ book-class: install
 	@echo
 	@echo "Class edition built: open file://$(CURDIR)/_build/class/_build/html/index.html"
 
+# ruff is pinned in requirements.txt; its settings are pyproject.toml's [tool.ruff].
+lint: $(VENV)/.stamp-requirements
+	$(PY) -m ruff check arnn_lite tests book
+
 test: install browser-deps
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory build-strict
 	$(MAKE) --no-print-directory check-html

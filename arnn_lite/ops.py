@@ -62,13 +62,3 @@ def unskew(y: torch.Tensor, width: int) -> torch.Tensor:
         )
     flat = F.pad(y.reshape(B, C, H * T), (0, H))  # (B, C, H*(W+H))
     return flat.reshape(B, C, H, width + H)[..., :width]  # (B, C, H, W)
-
-
-def anti_diagonal_mask(height: int, width: int, device=None) -> torch.Tensor:
-    """Which entries of the skewed ``(height, height + width - 1)`` grid are real pixels.
-
-    Returns:
-        Bool tensor ``(H, H + W - 1)``: ``True`` where ``0 <= t - i < W``.
-    """
-    ones = torch.ones(1, 1, height, width, dtype=torch.bool, device=device)
-    return skew(ones)[0, 0]  # (H, H+W-1)

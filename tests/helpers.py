@@ -1,5 +1,5 @@
-"""Receptive fields measured through input gradients, and a step counter (used by
-several test modules)."""
+"""Receptive fields measured through input gradients, the skewed grid's pixel mask, a step
+counter and subprocess settings (used by several test modules)."""
 
 import contextlib
 import json
@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from arnn_lite import DiagonalLSTM, scan
+from arnn_lite import DiagonalLSTM, scan, skew
 
 
 @contextlib.contextmanager
@@ -41,6 +41,12 @@ def receptive_field(fn, x, i, j):
     out = fn(x)  # (B, K, H, W)
     out[:, :, i, j].sum().backward()
     return (x.grad.abs().sum(dim=(0, 1)) > 0)
+
+
+def anti_diagonal_mask(height, width):
+    """Which entries of the skewed ``(height, height + width - 1)`` grid are real pixels:
+    bool ``(H, H + W - 1)``, ``True`` where ``0 <= t - i < W``."""
+    return skew(torch.ones(1, 1, height, width, dtype=torch.bool))[0, 0]  # (H, H+W-1)
 
 
 def quadrant(H, W, i, j, reverse=False):

@@ -35,6 +35,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from arnn_lite import classroom
+from arnn_lite.classroom import grading
+from arnn_lite.classroom.notebooks import defined_functions
 from tests.helpers import subprocess_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,16 +52,23 @@ def cell(kind, source, *tags, meta=None):
     return c
 
 
+def run_cells(nb, plan, cwd):
+    """Run ``plan`` (``(cell index, source)`` pairs, see ``classroom.exercise_run_plan``) in
+    one fresh kernel: ``{index: None | (error name, error message)}``."""
+    ran = grading.run_in_kernel(nb.metadata, [source for _, source in plan], cwd)
+    return {i: error for (i, _), (error, _) in zip(plan, ran)}
+
+
 def synthetic(stub_sig="x, k=2", sol_sig="x, k=2", check=True, stub_body="    ...\n    raise NotImplementedError"):
     """A tiny chapter in the convention (one exercise), with outputs to clear."""
     cells = [
         cell("md", "# 99. Toy\n\n[![Open In Colab](https://colab.research.google.com/assets/"
-                   f"colab-badge.svg)](https://colab.research.google.com/github/someone/somebook/"
+                   "colab-badge.svg)](https://colab.research.google.com/github/someone/somebook/"
                    "blob/main/chapters/99_toy.ipynb)"),
         cell("code", "base = 10"),
         cell("md", "```{exercise} 99.1 · Times k\n:label: ex-99-times\n:nonumber:\n\n"
                    "*Difficulty: ★☆☆.*\n\nMultiply.\n```", meta={"arnn_exercise": {"estimated_minutes": 5}}),
-        cell("code", f"def times(x, k=2):\n    \"\"\"Return x*k.\"\"\"\n{stub_body}".replace("x, k=2", stub_sig, 1), "exercise"),
+        cell("code", f"def times({stub_sig}):\n    \"\"\"Return x*k.\"\"\"\n{stub_body}", "exercise"),
         cell("md", "```{solution-start} ex-99-times\n:class: dropdown\n```", "solution"),
         cell("code", f"def times({sol_sig}):\n    return x * k  # SECRET-ANSWER", "solution"),
         cell("md", "```{solution-end}\n```", "solution"),
@@ -138,6 +147,54 @@ def test_command_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         classroom.main(["--help"])
     assert "student" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- the extra
+EXTRA = 'pip install "arnn_lite[classroom]"'
+
+
+def _python(code, tmp_path):
+    env = subprocess_env(PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, cwd=tmp_path)
+
+
+def test_without_the_extra_the_import_error_says_how_to_install_it(tmp_path):
+    """No nbformat: importing the classroom fails with one sentence naming the package and
+    the pip command (a ``None`` in ``sys.modules`` makes an import fail as if it were absent)."""
+    run = _python("import sys; sys.modules['nbformat'] = None; import arnn_lite.classroom", tmp_path)
+    last = run.stderr.strip().splitlines()[-1]
+    assert run.returncode == 1 and last.startswith("ImportError: "), run.stderr
+    assert "nbformat" in last and last.endswith(EXTRA), last
+
+
+def test_nbclient_and_yaml_are_imported_only_by_what_needs_them(tmp_path, monkeypatch):
+    """Without nbclient and PyYAML the student edition and the check still work; grading
+    (nbclient) and a YAML points file (PyYAML) stop with the install sentence."""
+    src = tmp_path / "chapters"
+    src.mkdir()
+    nbformat.write(synthetic(), src / "99_toy.ipynb")
+    run = _python("import sys; sys.modules['nbclient'] = sys.modules['yaml'] = None\n"
+                  "from arnn_lite.classroom import main\n"
+                  f"sys.exit(main(['check', {str(src)!r}]) or main(['student', {str(src)!r}, "
+                  f"{str(tmp_path / 'out')!r}]))", tmp_path)
+    assert run.returncode == 0 and (tmp_path / "out" / "99_toy.ipynb").is_file(), run.stderr
+    monkeypatch.setitem(sys.modules, "nbclient", None)
+    with pytest.raises(ImportError, match="nbclient.*" + re.escape(EXTRA)):
+        grading.run_in_kernel({}, ["1 + 1"], tmp_path)
+    monkeypatch.setitem(sys.modules, "yaml", None)
+    (tmp_path / "points.yml").write_text("'5.1': 2\n")
+    with pytest.raises(ImportError, match="yaml.*" + re.escape(EXTRA)):
+        classroom.load_points(tmp_path / "points.yml")
+
+
+def test_grade_finds_the_teacher_edition_of_this_checkout(tmp_path, capsys):
+    """Without --teacher, grading reads this checkout's chapters/: a submission that answers
+    none of them is refused for that reason (not for a missing teacher edition)."""
+    nbformat.write(synthetic(), tmp_path / "notes.ipynb")
+    assert classroom.main(["grade", str(tmp_path / "notes.ipynb")]) == 2
+    err = _one_line_error(capsys, "notes.ipynb")
+    assert "cannot tell which chapter" in err, err
 
 
 # ----------------------------------------------------------------------------- safety
@@ -260,9 +317,9 @@ def test_synthetic_execution(monkeypatch):
     nb = synthetic()
     student = classroom.student_notebook(nb, "99_toy.ipynb", repo_url=REPO)
     check = next(i for i, c in enumerate(student.cells) if "check" in classroom.tags(c))
-    result = classroom.run_cells(student, classroom.exercise_run_plan(student, False), ROOT)
+    result = run_cells(student, classroom.exercise_run_plan(student, False), ROOT)
     assert result[check][0] == "ExerciseError" and "not implemented" in result[check][1]
-    result = classroom.run_cells(nb, classroom.exercise_run_plan(nb, True), ROOT)
+    result = run_cells(nb, classroom.exercise_run_plan(nb, True), ROOT)
     assert all(v is None for v in result.values()), result
 
 
@@ -335,8 +392,8 @@ def test_written_questions_have_a_model_answer(path):
 def test_same_signatures(path):
     nb = nbformat.read(path, as_version=4)
     for ex in classroom.find_exercises(nb):
-        stub = classroom._functions(classroom.parse_cell(nb.cells[ex.index].source))
-        solution = classroom._functions(classroom.parse_cell(ex.solution_code(nb)))
+        stub = defined_functions(classroom.parse_cell(nb.cells[ex.index].source))
+        solution = defined_functions(classroom.parse_cell(ex.solution_code(nb)))
         assert stub, f"exercise cell {ex.index} defines no function"
         for name, fn in stub.items():
             assert classroom.signature(fn) == classroom.signature(solution[name])
@@ -357,9 +414,9 @@ def test_student_edition_has_no_solution(path):
 
 def _run(nb, solutions, cwd):
     fast = os.environ.get("ARNN_CLASSROOM_FULL") != "1"
-    result = classroom.run_cells(nb, classroom.exercise_run_plan(nb, solutions, fast), cwd)
+    result = run_cells(nb, classroom.exercise_run_plan(nb, solutions, fast), cwd)
     if fast and any(r and "NameError" in f"{r[0]}: {r[1]}" for r in result.values()):
-        result = classroom.run_cells(nb, classroom.exercise_run_plan(nb, solutions, False), cwd)
+        result = run_cells(nb, classroom.exercise_run_plan(nb, solutions, False), cwd)
     return result
 
 

@@ -30,7 +30,7 @@ def test_other_package_functions_are_refused():
     from arnn_lite.arnn import relaxed_bernoulli
     from arnn_lite.models.mbg import map_sizes
     with pytest.raises(ExerciseError, match="relaxed_bernoulli"):
-        ch06.check_relaxed_bernoulli(lambda l, n, t: relaxed_bernoulli(l, n, t))
+        ch06.check_relaxed_bernoulli(lambda logits, n, t: relaxed_bernoulli(logits, n, t))
     with pytest.raises(ExerciseError, match="map_sizes"):
         ch11.check_map_sizes(lambda canvas, stacks: map_sizes(canvas, stacks))
 
@@ -74,6 +74,7 @@ from pathlib import Path  # noqa: E402
 import nbformat  # noqa: E402
 
 from arnn_lite import classroom  # noqa: E402
+from arnn_lite.classroom.grading import imports_only, is_light  # noqa: E402
 
 CHAPTERS = sorted((Path(__file__).resolve().parent.parent / "chapters").glob("*.ipynb"))
 
@@ -84,7 +85,7 @@ def _context(nb, first, last=0, namespace=None):
     namespace = {} if namespace is None else namespace
     for cell in nb.cells[last:first]:
         if cell.cell_type == "code" and not classroom.tags(cell) & {"solution", "check"}:
-            source = cell.source if classroom._is_light(cell) else classroom._imports_only(cell)
+            source = cell.source if is_light(cell) else imports_only(cell)
             exec(compile(classroom.parse_cell(source), "<chapter>", "exec"), namespace)
     return namespace
 
@@ -97,7 +98,7 @@ def test_teacher_solutions_pass_visible_and_hidden_cases(path, capsys):
     for previous, ex in zip([None, *found], found):
         if previous is not None:  # e.g. the code a debugging exercise hands out
             _context(nb, ex.index, previous.check + 1, namespace)
-        exec(classroom._imports_only(nb.cells[ex.index]), namespace)
+        exec(imports_only(nb.cells[ex.index]), namespace)
         exec(compile(classroom.parse_cell(ex.solution_code(nb)), ex.label, "exec"), namespace)
         exec(nb.cells[ex.check].source, namespace)
         for seed in (11, 12345):

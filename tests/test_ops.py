@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from arnn_lite import skew, unskew
-from arnn_lite.ops import anti_diagonal_mask
+from tests.helpers import anti_diagonal_mask
 
 
 def naive_skew(x):

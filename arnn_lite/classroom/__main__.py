@@ -1,8 +1,8 @@
 """``python -m arnn_lite.classroom``: the teacher's command line (student edition, convention
-check, grading); see ``python -m arnn_lite.classroom --help``."""
+check, class edition, grading); see ``python -m arnn_lite.classroom --help``."""
 
 import sys
 
-from . import main
+from .cli import main
 
 sys.exit(main())

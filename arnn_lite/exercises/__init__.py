@@ -21,7 +21,6 @@ answer runs the package's own training, passes what the answer must compute itse
 from __future__ import annotations
 
 import contextlib
-import importlib
 import inspect
 import random
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["ExerciseError", "run_student", "check_shape", "check_close", "passed", "load",
+__all__ = ["ExerciseError", "run_student", "check_shape", "check_close", "passed",
            "hidden", "is_hidden", "rng", "seed", "cases"]
 
 _HIDDEN_SEED: int | None = None  # set by `hidden` while the grader runs the hidden cases
@@ -37,11 +36,6 @@ _HIDDEN_SEED: int | None = None  # set by `hidden` while the grader runs the hid
 
 class ExerciseError(AssertionError):
     """An exercise answer is not right yet; the message explains why."""
-
-
-def load(chapter: str):
-    """Import the checker module of a chapter, e.g. ``load("ch02")``."""
-    return importlib.import_module(f"{__name__}.{chapter}")
 
 
 @contextlib.contextmanager
@@ -188,11 +182,6 @@ def check_close(name, got, expected, atol=1e-6, hint=""):
         raise ExerciseError(
             f"{name}: wrong value at index {idx}: got {got[idx].item():.6g}, "
             f"expected {expected[idx].item():.6g} (max error {diff.max().item():.3g}). {hint}".strip())
-
-
-def same_signature(a, b) -> bool:
-    """Whether two functions take the same parameters (names, order, defaults)."""
-    return inspect.signature(a) == inspect.signature(b)
 
 
 def passed(message: str) -> None:
