@@ -132,7 +132,7 @@ def test_colab_installs_package_without_torch(pip_calls, monkeypatch, tmp_path, 
     pip = [sys.executable, "-m", "pip", "install", "--quiet"]
     assert pip_calls == [
         (pip + ["--no-deps", f"git+{PUBLISHED}@main"], True),
-        (pip + ["numpy", "matplotlib", "ipywidgets", "tqdm", "scikit-image"], True),
+        (pip + ["numpy", "matplotlib", "pillow", "cycler", "ipywidgets", "tqdm", "scikit-image"], True),
     ]
     assert not any("torch" in arg for cmd, _ in pip_calls for arg in cmd)
 

@@ -31,7 +31,7 @@ OPTIONAL = {
 # Imported directly, declared so far only through a declared package's own requirements.
 # To declare them, add them to [project] dependencies and to arnn_lite.book.LIGHT_DEPS
 # together (tests/test_book_setup.py checks that the two agree).
-THROUGH = {"PIL": "matplotlib", "cycler": "matplotlib"}
+THROUGH = {}
 
 BY_NAME = {"require", "import_module", "files"}  # calls that import the module they name
 

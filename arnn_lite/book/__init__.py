@@ -32,7 +32,7 @@ from .._repo import (PLACEHOLDER_URL, REPOSITORY_BRANCH, REPOSITORY_ENV,  # noqa
 
 # The package's dependencies that Colab may lack; never torch/torchvision (Colab's own build,
 # matched to its CUDA, is reused). Keep in sync with pyproject.toml (tested).
-LIGHT_DEPS = ("numpy", "matplotlib", "ipywidgets", "tqdm", "scikit-image")
+LIGHT_DEPS = ("numpy", "matplotlib", "pillow", "cycler", "ipywidgets", "tqdm", "scikit-image")
 MODES = ("book", "full")
 MODE_ENV = "ARNN_MODE"
 
@@ -89,7 +89,7 @@ class BookConfig:
 _CURRENT: BookConfig | None = None
 
 
-IMPORT_NAMES = {"scikit-image": "skimage"}  # distribution name -> module name, where they differ
+IMPORT_NAMES = {"scikit-image": "skimage", "pillow": "PIL"}  # distribution name -> module name, where they differ
 
 
 def missing_light_deps() -> list[str]:

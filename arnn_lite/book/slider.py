@@ -112,7 +112,7 @@ def _render(draw: Callable, values: dict, dpi: float) -> tuple[bytes, str]:
 def _palette_png(png: bytes) -> bytes:
     """The same picture with a 256-colour palette: about 3x smaller, and figures of flat
     colours, grids and text look the same (a page holds dozens of frames)."""
-    from PIL import Image  # a dependency of matplotlib
+    from PIL import Image
 
     out = io.BytesIO()
     Image.open(io.BytesIO(png)).convert("RGB").quantize(256).save(out, format="png", optimize=True)
