@@ -23,7 +23,7 @@ from ._checks import (NORMALIZATIONS, check_choice, check_features, check_odd,
 
 __all__ = [
     "SpatialAttention", "QueryContext", "NoContextAttention", "ContextAttention",
-    "SANAttention", "UNet", "UNetAttention", "CBAMSpatialGate", "normalize",
+    "SANAttention", "UNet", "UNetAttention", "CBAMSpatialGate", "channel_pool", "normalize",
 ]
 
 
@@ -211,6 +211,15 @@ class UNetAttention(SpatialAttention):
         return self.head(self.context(x, query))
 
 
+def channel_pool(x: torch.Tensor) -> torch.Tensor:
+    """CBAM's spatial descriptor: ``(B, C, H, W) -> (B, 2, H, W)``, ``[max, mean]`` over C.
+
+    What CBAM's spatial gate (:class:`CBAMSpatialGate`) and CBAM+ARNN's
+    (:class:`arnn_lite.models.cbam.ARNNSpatialGate`) read; derived in chapter 12."""
+    check_features(x, None, "x")
+    return torch.cat([x.amax(1, keepdim=True), x.mean(1, keepdim=True)], 1)  # (B, 2, H, W)
+
+
 class CBAMSpatialGate(SpatialAttention):
     """CBAM's spatial attention (Woo et al., 2018): conv over [channel-max, channel-mean]
     + BatchNorm, sigmoid. ``kernel_size`` 7 in the official code, 3 in the AttentionRNN
@@ -224,7 +233,7 @@ class CBAMSpatialGate(SpatialAttention):
         self.out_channels = 2
 
     def context(self, x, query=None):
-        return torch.cat([x.amax(1, keepdim=True), x.mean(1, keepdim=True)], 1)  # (B, 2, H, W)
+        return channel_pool(x)  # (B, 2, H, W)
 
     def logits(self, x, query=None):
         return self.bn(self.conv(self.context(x, query)))

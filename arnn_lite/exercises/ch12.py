@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ..models.cbam import ChannelGate, channel_pool
+from ..attention import channel_pool
+from ..models.cbam import ChannelGate
 from . import ExerciseError, cases, check_close, check_shape, passed, rng, run_student, seed
 
 __all__ = ["check_channel_pool", "check_channel_attention", "channel_attention_reference"]
@@ -31,7 +32,7 @@ def check_channel_pool(channel_pool_fn) -> None:
         check_close(f"channel_pool on {tuple(shape)}", got, expected, atol=1e-5,
                     hint="Channel 0: x.amax(1) (the maximum over channels, not the sum); "
                          "channel 1: x.mean(1).")
-    passed("channel_pool gives CBAM's [max, mean] map; it is arnn_lite.models.cbam.channel_pool.")
+    passed("channel_pool gives CBAM's [max, mean] map; it is arnn_lite.attention.channel_pool.")
 
 
 def channel_attention_reference(x, mlp):

@@ -23,17 +23,12 @@ import torch.nn as nn
 
 from .._checks import check_choice, check_features, check_odd, check_positive
 from ..arnn import AttentionRNN
-from ..attention import CBAMSpatialGate
+from ..attention import CBAMSpatialGate, channel_pool
 
 __all__ = ["SPATIAL", "ChannelGate", "ARNNSpatialGate", "CBAM", "BasicBlock", "CBAMResNet",
            "cbam_resnet", "channel_pool"]
 
 SPATIAL = ("none", "cbam", "arnn")
-
-
-def channel_pool(x: torch.Tensor) -> torch.Tensor:
-    """CBAM's spatial descriptor: ``(B, C, H, W) -> (B, 2, H, W)``, ``[max, mean]`` over C."""
-    return torch.cat([x.amax(1, keepdim=True), x.mean(1, keepdim=True)], 1)  # (B, 2, H, W)
 
 
 class ChannelGate(nn.Module):
