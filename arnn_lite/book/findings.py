@@ -587,7 +587,8 @@ def settle_list(rows: list[Finding]) -> list[str]:
 LEARNED_RATIO = 2.0  # attention counts as learned when the last stage's mass in the box is
 # at least this many times a uniform mask's (the campaign's criterion)
 PROBE_COLUMNS = ["probe", "model", "variant", "recipe", "images x epochs", "test accuracy",
-                 "last-stage mass in box", "uniform mask's", "ratio", "attention learned", "health"]
+                 "last-stage mass in box", "uniform mask's", "ratio", "box-shaped mask's", "best ratio",
+                 "attention learned", "health"]
 
 
 def probes(root=None, items: int = 300) -> list[dict]:
@@ -595,10 +596,17 @@ def probes(root=None, items: int = 300) -> list[dict]:
     which attention is learned on a CPU): its recipe, test accuracy, the last mask stage's
     mass in the queried digit's box, the mass a uniform mask would put there (over the first
     ``items`` test items, :meth:`~arnn_lite.datasets.mbg.MBG.uniform_share`), their ratio and
-    whether it reaches :data:`LEARNED_RATIO`, and the run's health (a constant prediction or a
-    saturated mask stage). Models without a mask get no ratio."""
+    whether it reaches :data:`LEARNED_RATIO`; the mass a box-shaped mask at the last stage's
+    resolution would put there (:func:`~arnn_lite.models.metrics.box_mask_mass`, the most any
+    mask at that resolution can) and its ratio to the uniform share, the ceiling of the
+    ratio; and the run's health (a constant prediction or a saturated mask stage). Models
+    without a mask get no ratio."""
+    import torch
+
     from ..datasets.mbg import MBG, VARIANTS
     from ..experiments.predictions import health_label
+    from ..models.mbg import map_sizes
+    from ..models.metrics import box_mask_mass
 
     root = Path(root) if root is not None else _default_root("results") / "probes"
     rows, shares = [], {}
@@ -613,15 +621,20 @@ def probes(root=None, items: int = 300) -> list[dict]:
                *generator.values())
         if key not in shares:
             ds = MBG("test", *key[:4], version=key[4], **generator)
-            shares[key] = ds.uniform_share(items)
+            boxes = torch.tensor([[x0, y0, x0 + side, y0 + side] for _, side, x0, y0, _ in
+                                  (ds.placement(i)[0] for i in range(min(items, ds.size)))])
+            last = map_sizes(c["canvas"], stacks=4)[-1]  # the last mask stage of MBGNet
+            shares[key] = ds.uniform_share(items), float(box_mask_mass(boxes, c["canvas"], last).mean())
+        share, best = shares[key]
         mass = (test.get("mask_mass_in_box") or [None])[-1]
-        ratio = None if mass is None else mass / shares[key]
+        ratio = None if mass is None else mass / share
         rows.append({"probe": f"{path.parent.name}/{path.stem}", "model": c["model"],
                      "variant": c.get("variant", "paper"),
                      "recipe": f"{c.get('optimizer', 'rmsprop')} lr {c['lr']:g}, batch {c['batch_size']}",
                      "images x epochs": f"{c['train']:,} x {len(r['metrics']['history'])}",
                      "test accuracy": test["accuracy"], "last-stage mass in box": mass,
-                     "uniform mask's": shares[key], "ratio": ratio,
+                     "uniform mask's": share, "ratio": ratio, "box-shaped mask's": best,
+                     "best ratio": best / share,
                      "attention learned": None if ratio is None else
                      ("yes" if ratio >= LEARNED_RATIO else "no"), "health": health_label(r)})
     return rows

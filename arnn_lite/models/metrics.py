@@ -17,10 +17,19 @@ def mass_in_box(mask, box, canvas):
     """Fraction of each mask's mass inside the queried digit's box, mask upsampled to
     the canvas: ``(B, 1, h, w), (B, 4) -> (B,)``. 1 means all attention on the digit."""
     up = F.interpolate(mask, size=(canvas, canvas), mode="bilinear", align_corners=False)[:, 0]
-    ys, xs = torch.arange(canvas, device=mask.device), torch.arange(canvas, device=mask.device)
-    inside = ((xs[None, None] >= box[:, 0, None, None]) & (xs[None, None] < box[:, 2, None, None]) &
-              (ys[None, :, None] >= box[:, 1, None, None]) & (ys[None, :, None] < box[:, 3, None, None]))
+    inside = _inside(box.to(mask.device), canvas)  # (B, S, S)
     return (up * inside).sum((1, 2)) / up.sum((1, 2)).clamp_min(1e-12)
+
+
+def box_mask_mass(box, canvas: int, size: int):
+    """The most :func:`mass_in_box` a mask of ``size × size`` pixels can reach: the mass in
+    the box of the box itself, seen at that resolution (area-averaged, then upsampled like
+    any mask): ``(B, 4) -> (B,)``. 1 at the canvas's own resolution; less on a coarse map,
+    whose cells straddle the box's edges. A learned mask's mass is read between the
+    uniform mask's share and this."""
+    inside = _inside(box, canvas).float()[:, None]  # (B, 1, S, S)
+    ideal = F.adaptive_avg_pool2d(inside, size)  # (B, 1, size, size)
+    return mass_in_box(ideal + 1e-12, box, canvas)  # + ε: a cell outside every box is not 0/0
 
 
 def ink_coverage(mask, ink, threshold=0.5):
