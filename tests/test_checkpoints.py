@@ -11,7 +11,7 @@ import torch
 
 from arnn_lite.experiments import results
 from arnn_lite import train
-from arnn_lite.experiments.common import CachedSplit
+from arnn_lite.datasets.tensors import CachedSplit
 from tests.test_train import CONFIG, _data, _evaluate, _loss, _model
 
 

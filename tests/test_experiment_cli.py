@@ -4,6 +4,8 @@ that names the option, before any data is built (issue 15, item 3).
 Each data builder is replaced by one that raises :class:`DataBuilt`, so a value that slips
 through fails the test at once instead of training."""
 
+import argparse
+
 import pytest
 import torch
 
@@ -11,8 +13,11 @@ from arnn_lite.experiments import bench
 from arnn_lite.experiments import cbam, mbg, mgan, scalability, vqa
 
 MODULES = {"mbg": mbg, "cbam": cbam, "vqa": vqa, "mgan": mgan, "scalability": scalability}
-BUILDERS = {"mbg": "Materialized", "cbam": "build_data", "vqa": "load_data", "mgan": "load_splits",
-            "scalability": "Materialized"}
+BUILDERS = {"mbg": "mbg_split", "cbam": "build_data", "vqa": "load_data", "mgan": "load_splits",
+            "scalability": "mbg_split"}
+# The attention option's earlier spellings, which the commands of older results files use.
+OLD_FLAGS = {"mbg": "--model", "scalability": "--front", "cbam": "--spatial"}
+NAMES = {"mbg": "ctx", "scalability": "brnn", "cbam": "cbam", "vqa": "att", "mgan": "mgan"}
 COMMON = [("--train", "0"), ("--val", "0"), ("--test", "0"), ("--seed", "-1"), ("--batch-size", "0"),
           ("--epochs", "0"), ("--device", "gpu7"), ("--device", "cuda"), ("--seed", "x")]
 EXTRA = {  # option, value, other arguments the case needs ("EMPTY": an empty folder)
@@ -65,6 +70,61 @@ def test_bad_value_is_one_line_naming_the_option(name, option, value, extra, tmp
 def test_good_values_reach_the_data(name, tmp_path, no_data):
     with pytest.raises(DataBuilt):  # not refused: the stand-ins above are really in the way
         MODULES[name].main(["--train", "2", "--device", "cpu", "--out-dir", str(tmp_path)])
+
+
+def _capture_run(monkeypatch, module) -> list:
+    """Replace ``module.run`` by one that records its arguments, then raises :class:`DataBuilt`."""
+    calls = []
+
+    def run(*args, **kw):
+        calls.append((args, kw))
+        raise DataBuilt
+    monkeypatch.setattr(module, "run", run)
+    return calls
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_cli_takes_attention_and_records_it(name, tmp_path, no_data, monkeypatch):
+    """One flag for the attention in every experiment (issue 17), handed to ``run``."""
+    calls = _capture_run(monkeypatch, MODULES[name])
+    with pytest.raises(DataBuilt):
+        MODULES[name].main(["--attention", NAMES[name], "--device", "cpu", "--out-dir", str(tmp_path)])
+    [(args, kw)] = calls
+    assert args[0] == NAMES[name]
+    assert kw["command"] == (f"python -m arnn_lite.experiments.{name} --attention {NAMES[name]} "
+                             f"--device cpu --out-dir {tmp_path}")
+
+
+@pytest.mark.parametrize("name", OLD_FLAGS)
+def test_old_attention_flags_parse_to_the_same_arguments(name, tmp_path, no_data, monkeypatch, capsys):
+    """``--model`` / ``--front`` / ``--spatial`` still work, hidden from --help, so every
+    command a results file records still runs; a bad value names the flag used."""
+    calls = _capture_run(monkeypatch, MODULES[name])
+    for flag in ("--attention", OLD_FLAGS[name]):
+        with pytest.raises(DataBuilt):
+            MODULES[name].main([flag, NAMES[name], "--seed", "3", "--out-dir", str(tmp_path)])
+    (new_args, new_kw), (old_args, old_kw) = calls
+    assert new_args == old_args and new_args[0] == NAMES[name]
+    assert {**new_kw, "command": None} == {**old_kw, "command": None}  # only the recorded command differs
+    with pytest.raises(SystemExit):
+        MODULES[name].main(["--help"])
+    shown = capsys.readouterr().out
+    assert "--attention" in shown and OLD_FLAGS[name] not in shown
+    with pytest.raises(SystemExit):
+        MODULES[name].main([OLD_FLAGS[name], "nope"])
+    assert f"argument {OLD_FLAGS[name]}: invalid choice: 'nope'" in capsys.readouterr().err
+
+
+def test_the_shared_parser_gathers_the_common_options():
+    from arnn_lite.experiments.common import ExperimentParser
+
+    p = ExperimentParser("x", "a test", ("none", "arnn"), {"book": {}, "paper": {}}, old_flag="--model")
+    p.add_sizes(("train", "batch_size"))
+    a = p.parse(["--model", "none", "--train", "5", "--protocol", "paper", "--out-dir", "a b"])
+    assert isinstance(a, argparse.Namespace) and a.attention == "none" and a.protocol == "paper"
+    assert a.overrides == {"train": 5, "batch_size": None} and a.seed == 0 and not a.resume
+    assert a.command == "python -m arnn_lite.experiments.x --model none --train 5 --protocol paper --out-dir 'a b'"
+    assert p.parse([]).attention == "arnn"
 
 
 def test_missing_data_folders_say_what_to_put_there(tmp_path, no_data, capsys):

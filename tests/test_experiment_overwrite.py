@@ -14,7 +14,7 @@ import torch
 from arnn_lite._repo import data_dir
 from arnn_lite.experiments import results
 from arnn_lite.experiments import cbam, common, mbg, mgan, scalability, vqa
-from arnn_lite.experiments.mgan_eval import Stacked
+from arnn_lite.datasets.tensors import TensorDict
 from arnn_lite.models.mgan import Discriminator, ModularGenerator
 
 SHIPPED = data_dir() / "results"
@@ -172,7 +172,7 @@ def test_every_experiment_hands_its_config_to_the_training_loop(name, tmp_path, 
 
 def test_resuming_another_runs_gan_checkpoint_is_refused(tmp_path):
     spec = mgan.PROTOCOLS["book"]
-    faces = Stacked({"image": torch.rand(8, 3, 32, 32), "label": torch.arange(8) % 3})
+    faces = TensorDict({"image": torch.rand(8, 3, 32, 32), "label": torch.arange(8) % 3})
     cfg = mgan.GANConfig(epochs=2, batch_size=8, decay_start=None)
 
     def nets():

@@ -6,9 +6,12 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from arnn_lite import train
+from arnn_lite.datasets.tensors import TensorDict
 from arnn_lite.experiments import scalability
+from arnn_lite.models.mbg import MBGNet
 from arnn_lite.experiments.common import Refused
 from arnn_lite.train import load_checkpoint
 
@@ -27,7 +30,7 @@ def test_map_sizes_and_sequential_steps():
 
 def test_command_writes_accuracy_and_step_time(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "arnn_lite.experiments.scalability", "--front", "brnn",
+        [sys.executable, "-m", "arnn_lite.experiments.scalability", "--attention", "brnn",
          "--block-size", "4", "--train", "6", "--val", "4", "--test", "4", "--batch-size", "3",
          "--epochs", "1", "--timing-steps", "2", "--out-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=300)
@@ -73,3 +76,21 @@ def test_resumed_run_matches_a_straight_one(tmp_path, monkeypatch):
 def test_unknown_front_is_rejected():
     with pytest.raises(ValueError, match="front: expected one of"):
         scalability.run("ctx", overrides=TINY)
+
+
+def test_step_times_come_from_the_benchmarks_timer(monkeypatch, one_thread):
+    """One step timer in the package (issue 17): the study's is bench.timed_rounds."""
+    net = MBGNet("none", channels=4, hidden=2)
+    data = TensorDict({"image": torch.rand(4, 3, 46, 46), "query": torch.eye(10)[:4],
+                       "label": torch.arange(4)})
+    config = train.TrainConfig(batch_size=2)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    times = scalability.time_steps(net, data, config, "cpu", steps=2, warmup=1)
+    assert len(times) == 2 and all(t > 0 for t in times)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # a copy trained
+    calls = []
+    monkeypatch.setattr(scalability.bench, "timed_rounds",
+                        lambda cases, device, repeats, warmup: calls.append((list(cases), repeats, warmup))
+                        or {"step": [0.5] * repeats})
+    assert scalability.time_steps(net, data, config, "cpu", steps=3, warmup=2) == [0.5] * 3
+    assert calls == [(["step"], 3, 2)]

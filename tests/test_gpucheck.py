@@ -151,7 +151,7 @@ def test_compile_records_an_error_instead_of_failing(monkeypatch):
 
 
 def tiny_mbg_sets(settings):
-    """Stand-in MBG splits (dicts of tensors, as Materialized gives), no MNIST needed."""
+    """Stand-in MBG splits (dicts of tensors, as mbg_split gives), no MNIST needed."""
     def split(n, seed):
         g = torch.Generator().manual_seed(seed)
         return [{"image": torch.rand(3, 48, 48, generator=g),

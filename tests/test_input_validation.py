@@ -21,7 +21,8 @@ from arnn_lite.datasets.mbg import MBG
 from arnn_lite.datasets.vqa import VQAScenes, VQAv2Features
 from arnn_lite.models.cbam import (ARNNSpatialGate, CBAM, BasicBlock, CBAMResNet, ChannelGate,
                                    cbam_resnet)
-from arnn_lite.models.mbg import MBGNet, make_attention
+from arnn_lite.models.mbg import MBGNet
+from arnn_lite.models.zoo import make_attention
 from arnn_lite.models.mgan import (Discriminator, Encoder, HairClassifier, ModularGenerator,
                                    Reconstructor, Transformer)
 from arnn_lite.models.vqa import CompactBilinearPooling, ImageEncoder, MCBNet, QuestionEncoder
@@ -133,8 +134,9 @@ BAD = [
     ("mbg_temperature_nan", lambda: mbg(temperature=NAN), "temperature: expected a positive number, got nan"),
     ("mbg_temperature_0", lambda: mbg(temperature=0), "temperature: expected a positive number, got 0"),
     ("mbg_channels_bool", lambda: mbg(channels=True), "channels: expected a positive integer, got True"),
-    ("make_attention_unknown", lambda: make_attention("arnnn", 4, 10, "sigmoid"), "kind: expected one of"),
-    ("make_attention_normalization", lambda: make_attention("ctx", 4, 10, "sigmod"), "normalization: expected one of"),
+    ("make_attention_unknown", lambda: make_attention("arnnn", 4, 10), "attention: expected one of"),
+    ("make_attention_normalization", lambda: make_attention("ctx", 4, 10, normalization="sigmod"),
+     "normalization: expected one of"),
     # -- CBAM and the CBAM ResNet ---------------------------------------------------
     ("resnet_rank", lambda: cbam_resnet(8, 10, width=4)(x(2, 3, 8)), "images: expected a 4-d tensor"),
     ("resnet_unbatched", lambda: cbam_resnet(8, 10, width=4)(x(3, 8, 8)), "images: expected a 4-d tensor"),

@@ -200,10 +200,10 @@ def test_versions_constant_matches_the_photo_lists():
 def test_cache_key_names_the_generator(tmp_path):
     """A changed generator never reuses a stale cached split: version and parameters are in
     the cache file's name."""
-    from arnn_lite.experiments.mbg import Materialized
+    from arnn_lite.experiments.mbg import mbg_split
     with torch_threads(1):
-        Materialized(MBG("test", size=2, seed=0, version=1), tmp_path)
-        Materialized(MBG("test", size=2, seed=0, version=2), tmp_path)
-        Materialized(MBG("test", size=2, seed=0, distractors=3), tmp_path)
+        mbg_split(MBG("test", size=2, seed=0, version=1), tmp_path)
+        mbg_split(MBG("test", size=2, seed=0, version=2), tmp_path)
+        mbg_split(MBG("test", size=2, seed=0, distractors=3), tmp_path)
     names = sorted(p.name for p in tmp_path.glob("*.pt"))
     assert len(names) == 3 and any("-v1-" in n for n in names) and any("-x3-" in n for n in names)

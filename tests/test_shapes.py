@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from arnn_lite.toys.shapes import (COLOURS, SHAPES, ToyDataset, ToyNet, build_attention,
-                                   count_components, evaluate, make_toy, mask_metrics, target_at,
-                                   train_toy)
+from arnn_lite.datasets.tensors import TensorDict
+from arnn_lite.toys.shapes import (ATTENTIONS, COLOURS, SHAPES, ToyNet, count_components, evaluate,
+                                   make_toy, mask_metrics, target_at, train_toy)
 
 
 @pytest.fixture(scope="module")
@@ -67,18 +67,18 @@ def test_invalid_arguments():
         make_toy(2, size=8)
     with pytest.raises(ValueError, match="n_objects"):
         make_toy(2, n_objects=(2, 9))
-    with pytest.raises(ValueError, match="kind"):
-        build_attention("nope", 8, 4)
+    with pytest.raises(ValueError, match="attention: expected one of"):
+        ToyNet("nope", channels=8)
 
 
-def test_dataset_wrapper():
-    ds = ToyDataset(5, seed=1)
-    image, query, label, mask = ds[2]
-    assert len(ds) == 5 and image.shape == (3, 24, 24) and mask.shape == (1, 24, 24)
-    assert torch.equal(image, make_toy(5, seed=1)["image"][2])
+def test_the_toy_is_a_tensor_dataset():
+    ds = TensorDict(make_toy(5, seed=1))
+    item = ds[2]
+    assert len(ds) == 5 and item["image"].shape == (3, 24, 24) and item["mask"].shape == (1, 24, 24)
+    assert torch.equal(item["image"], make_toy(5, seed=1)["image"][2])
 
 
-@pytest.mark.parametrize("kind", ["none", "noctx", "ctx", "san", "arnn", "brnn"])
+@pytest.mark.parametrize("kind", ATTENTIONS)
 def test_toynet_shapes(kind, data):
     torch.manual_seed(0)
     logits, mask = ToyNet(kind, channels=8)(data["image"][:3], data["query"][:3])

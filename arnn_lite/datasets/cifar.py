@@ -1,5 +1,5 @@
-"""CIFAR-100, offline first, read without ever running pickled code; and an in-memory
-image dataset.
+"""CIFAR-100, offline first, read without ever running pickled code; and its in-memory
+image dataset (normalised, optionally augmented).
 
 Used by the CBAM experiment (chapter 12, ``chapters/12_cbam_classification.ipynb``).
 The python release (folder ``cifar-100-python`` with the files ``train``, ``test`` and
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from .._checks import check_choice
 from .mnist import default_root, download_allowed
+from .tensors import TensorDict
 
 __all__ = ["FOLDER", "FILES", "CIFAR_MEAN", "CIFAR_STD", "load_cifar100", "ImageTensors",
            "split_train_val", "read_pickle"]
@@ -188,8 +188,9 @@ def split_train_val(count: int, val: int, seed: int = 0):
     return order[val:], order[:val]
 
 
-class ImageTensors(Dataset):
-    """Images held in memory as uint8, normalised per channel when read.
+class ImageTensors(TensorDict):
+    """Images held in memory as uint8 (a :class:`~arnn_lite.datasets.tensors.TensorDict`),
+    normalised per channel when read.
 
     Args:
         images: ``(N, 3, H, W)`` uint8; labels: ``(N,)`` int64.
@@ -205,15 +206,14 @@ class ImageTensors(Dataset):
         if images.dtype != torch.uint8 or images.dim() != 4:
             raise ValueError(f"images: expected a uint8 tensor (N, 3, H, W), got {images.dtype} "
                              f"{tuple(images.shape)}")
+        super().__init__({"image": images, "label": labels, **({} if boxes is None else {"box": boxes})})
         self.images, self.labels, self.boxes, self.augment = images, labels, boxes, augment
         self.mean = torch.tensor(mean).view(-1, 1, 1)  # (3, 1, 1)
         self.std = torch.tensor(std).view(-1, 1, 1)
 
-    def __len__(self):
-        return len(self.labels)
-
     def __getitem__(self, i):
-        image = (self.images[i].float() / 255.0 - self.mean) / self.std  # (3, H, W)
+        item = super().__getitem__(i)  # image (3, H, W) in [0, 1]
+        image = (item["image"] - self.mean) / self.std
         if self.augment:
             H, W = image.shape[-2:]
             padded = torch.nn.functional.pad(image, (4, 4, 4, 4))  # (3, H+8, W+8)
@@ -221,7 +221,5 @@ class ImageTensors(Dataset):
             image = padded[:, dy:dy + H, dx:dx + W]
             if torch.rand(()) < 0.5:
                 image = image.flip(-1)
-        item = {"image": image, "label": self.labels[i]}
-        if self.boxes is not None:
-            item["box"] = self.boxes[i]
+        item["image"] = image
         return item

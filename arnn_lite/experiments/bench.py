@@ -18,37 +18,49 @@ import platform
 import statistics
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
-from .. import AttentionRNN, BlockAttentionRNN
-from ..attention import ContextAttention, NoContextAttention, SANAttention
 from .common import ArgumentParser, known_device
 from ..models.mbg import MBGNet
+from ..models.zoo import make_attention
 from .._repo import git_commit, now
 from .. import scan_triton
 from ..scan import use_backend
 
-__all__ = ["time_call", "bench_modules", "bench_train_steps", "arnn_flops", "gemm_rate", "run", "main"]
+__all__ = ["Case", "MODULES", "NETWORKS", "timed_rounds", "time_call", "time_cases", "compare_times",
+           "bench_modules", "bench_train_steps", "arnn_flops", "gemm_rate", "run", "main"]
+
+
+class Case(NamedTuple):
+    """One timed case: an attention of :mod:`arnn_lite.models.zoo`, by name, and the scan
+    backend it runs on (:func:`arnn_lite.scan.use_backend`: ``"fused"``, the default;
+    ``"autograd"``, the readable loop; ``"triton"``, the kernel, CUDA only)."""
+    attention: str
+    backend: str = "fused"
+
 
 SIZES = (49, 23, 10)  # the MBG network's attention maps on a 100×100 canvas
-MODULES = ("NoCTX", "CTX", "SAN", "ARNN", "ARNN (autograd)", "BRNN2")
-NETWORKS = ("none", "ctx", "arnn", "arnn (autograd)", "brnn")
-# "(autograd)": the readable loop; "(triton)": the Triton forward kernel, CUDA only.
+# The labels are the keys of the JSON files (and of chapter 15's tables).
+MODULES = {"NoCTX": Case("noctx"), "CTX": Case("ctx"), "SAN": Case("san"), "ARNN": Case("arnn"),
+           "ARNN (autograd)": Case("arnn", "autograd"), "BRNN2": Case("brnn")}
+NETWORKS = {"none": Case("none"), "ctx": Case("ctx"), "arnn": Case("arnn"),
+            "arnn (autograd)": Case("arnn", "autograd"), "brnn": Case("brnn")}
 
 
-def _backend(name: str) -> str:
-    return "autograd" if "(autograd)" in name else "triton" if "(triton)" in name else "fused"
-
-
-def _cases(names, device):
-    """``names`` plus the Triton variant of ARNN where the kernel can run."""
-    names = list(names)
-    if torch.device(device).type == "cuda" and scan_triton.available(device):
-        names.insert(names.index("ARNN" if "ARNN" in names else "arnn") + 1,
-                     "ARNN (triton)" if "ARNN" in names else "arnn (triton)")
-    return names
+def _cases(cases: dict, device) -> dict:
+    """``cases`` plus, where the Triton kernel can run, ARNN on it (labelled ``"... (triton)"``,
+    right after ARNN on the fused scan)."""
+    if not (torch.device(device).type == "cuda" and scan_triton.available(device)):
+        return dict(cases)
+    out = {}
+    for label, case in cases.items():
+        out[label] = case
+        if case == Case("arnn"):
+            out[f"{label} (triton)"] = Case("arnn", "triton")
+    return out
 
 
 def _sync(device):
@@ -56,23 +68,12 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def time_call(fn, device="cpu", repeats=5, warmup=1) -> float:
-    """Median wall-clock seconds of ``fn()`` over ``repeats`` runs after ``warmup``."""
-    times = []
-    for k in range(warmup + repeats):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        if k >= warmup:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def time_cases(cases: dict, device="cpu", repeats=5, warmup=1) -> dict:
-    """Median wall-clock seconds of each ``cases[name]()``, the cases *interleaved*: every
-    round runs each case once, in turn, after ``warmup`` rounds, so a slow moment of the
-    machine (another process, a frequency change) hits every case alike instead of one."""
+def timed_rounds(cases: dict, device="cpu", repeats=5, warmup=1) -> dict:
+    """Wall-clock seconds of each ``cases[name]()`` in each of ``repeats`` rounds, after
+    ``warmup`` untimed ones: ``{name: [seconds, ...]}``. Every round runs each case once, in
+    turn (the cases *interleaved*), so a slow moment of the machine (another process, a
+    frequency change) hits every case alike instead of one. On CUDA the device is synchronised
+    around each call, so the time is the GPU's too. The book's one step timer."""
     if not cases:
         raise ValueError("cases: expected at least one callable, got none")
     times = {name: [] for name in cases}
@@ -84,7 +85,18 @@ def time_cases(cases: dict, device="cpu", repeats=5, warmup=1) -> dict:
             _sync(device)
             if k >= warmup:
                 times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return times
+
+
+def time_call(fn, device="cpu", repeats=5, warmup=1) -> float:
+    """Median wall-clock seconds of ``fn()`` over ``repeats`` runs after ``warmup``."""
+    return statistics.median(timed_rounds({"call": fn}, device, repeats, warmup)["call"])
+
+
+def time_cases(cases: dict, device="cpu", repeats=5, warmup=1) -> dict:
+    """Median wall-clock seconds of each ``cases[name]()``, the cases interleaved
+    (:func:`timed_rounds`)."""
+    return {name: statistics.median(t) for name, t in timed_rounds(cases, device, repeats, warmup).items()}
 
 
 def compare_times(seconds: dict, baseline: str) -> str:
@@ -101,18 +113,6 @@ def compare_times(seconds: dict, baseline: str) -> str:
     return "On this run: " + "; ".join(parts) + "."
 
 
-def _make_module(name, channels, hidden):
-    if name == "NoCTX":
-        return NoContextAttention(channels, query_dim=10)
-    if name == "CTX":
-        return ContextAttention(channels, 3, query_dim=10)
-    if name == "SAN":
-        return SANAttention(channels, query_dim=10)
-    if name.startswith("ARNN"):
-        return AttentionRNN(channels, hidden, query_dim=10)
-    return BlockAttentionRNN(channels, hidden, block_size=2, query_dim=10)
-
-
 def bench_modules(sizes=SIZES, channels=32, batch=32, hidden=16, device="cpu", repeats=5, seed=0):
     """Forward + backward seconds of each module at each size: ``{size: {name: s}}``."""
     torch.manual_seed(seed)
@@ -121,21 +121,11 @@ def bench_modules(sizes=SIZES, channels=32, batch=32, hidden=16, device="cpu", r
         x = torch.randn(batch, channels, size, size, device=device, requires_grad=True)
         q = torch.randn(batch, 10, device=device)
         out[size] = {}
-        for name in _cases(MODULES, device):
-            module = _make_module(name, channels, hidden).to(device)
-            with use_backend(_backend(name)):
-                out[size][name] = time_call(lambda: module(x, q).sum().backward(), device, repeats)
+        for label, case in _cases(MODULES, device).items():
+            module = make_attention(case.attention, channels, 10, hidden=hidden).to(device)
+            with use_backend(case.backend):
+                out[size][label] = time_call(lambda: module(x, q).sum().backward(), device, repeats)
     return out
-
-
-def _network(name):
-    if name == "brnn":  # the ARNN network with BRNN² in every attention layer
-        net = MBGNet("arnn")
-        for k, stage in enumerate(net.stages):
-            stage.attention = BlockAttentionRNN(32, 16, block_size=2, query_dim=10,
-                                                normalization="softmax" if k == 3 else "sigmoid")
-        return net
-    return MBGNet(name.split(" ")[0])
 
 
 def bench_train_steps(batches=(32, 200), device="cpu", repeats=3, canvas=100, seed=0):
@@ -147,8 +137,8 @@ def bench_train_steps(batches=(32, 200), device="cpu", repeats=3, canvas=100, se
         query = F.one_hot(torch.randint(0, 10, (batch,)), 10).float().to(device)
         label = torch.randint(0, 5, (batch,), device=device)
         out[batch] = {}
-        for name in _cases(NETWORKS, device):
-            net = _network(name).to(device).train()
+        for name, case in _cases(NETWORKS, device).items():
+            net = MBGNet(case.attention).to(device).train()  # "brnn": BRNN² in every stage
             opt = torch.optim.RMSprop(net.parameters(), lr=3e-3)
 
             def step():
@@ -156,7 +146,7 @@ def bench_train_steps(batches=(32, 200), device="cpu", repeats=3, canvas=100, se
                 F.cross_entropy(net(image, query)[0], label).backward()
                 opt.step()
 
-            with use_backend(_backend(name)):
+            with use_backend(case.backend):
                 out[batch][name] = time_call(step, device, repeats)
     return out
 

@@ -1,9 +1,10 @@
 """CBAM vs CBAM+ARNN image classification: train one model, test it, write a results file.
 
-    python -m arnn_lite.experiments.cbam --spatial arnn --protocol book|paper [--dataset mnist|cifar100] [--resume]
+    python -m arnn_lite.experiments.cbam --attention arnn --protocol book|paper [--dataset mnist|cifar100] [--resume]
 
-``--spatial``: ``none`` (channel gate only), ``cbam`` (CBAM's spatial gate) or ``arnn``
-(CBAM+ARNN). Protocols (chapter 12):
+``--attention`` (the spatial gate; spelled ``--spatial`` before, still accepted, and recorded
+as ``config.spatial``): ``none`` (channel gate only), ``cbam`` (CBAM's spatial gate) or
+``arnn`` (CBAM+ARNN). Protocols (chapter 12):
 
 * ``paper``: CIFAR-100 (45,000 train / 5,000 validation / 10,000 test), a CIFAR ResNet-56
   with CBAM in every block (the main paper's depth is not in our sources), standard
@@ -26,12 +27,9 @@ write ``<spatial>_seed<N>.json``.
 from __future__ import annotations
 
 import dataclasses
-import shlex
-import sys
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 
 from .._repo import data_dir
@@ -40,12 +38,10 @@ from ..datasets.cifar import FILES, FOLDER, ImageTensors, load_cifar100, split_t
 from ..datasets.mnist import default_root
 from ..datasets.cluttered import cluttered_mnist
 from ..models.cbam import SPATIAL, cbam_resnet
-from ..train import TrainConfig, budget_summary, init_distributed, is_main
-from .common import (add_run_flags, ArgumentParser, Refused, RunClock, as_json, claim_results, known_device,
-                     non_negative_int, positive_int, refusals_exit, require_files, save_run,
-                     train_and_test)
-from .mbg import BUDGET_MINUTES, add_budget_minutes, fit_memory, with_budget
 from ..models.metrics import mass_in_box
+from ..train import TrainConfig, budget_summary, is_main
+from .common import (BUDGET_MINUTES, ExperimentParser, Refused, RunClock, as_json, claim_results,
+                     fit_memory, positive_int, require_files, save_run, train_and_test, with_budget)
 
 __all__ = ["PROTOCOLS", "DATASETS", "optimizer_config", "build_data", "evaluate", "run", "main"]
 
@@ -196,41 +192,23 @@ def run(spatial="arnn", protocol="book", dataset=None, seed=0, device=None, out_
 
 
 def main(argv=None):
-    p = ArgumentParser(prog="python -m arnn_lite.experiments.cbam",
-                       description="Train one CBAM / CBAM+ARNN ResNet and write its results file.")
-    p.add_argument("--spatial", choices=SPATIAL, default="arnn")
-    p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="book")
+    p = ExperimentParser("cbam", "Train one CBAM / CBAM+ARNN ResNet and write its results file.",
+                         SPATIAL, PROTOCOLS, old_flag="--spatial")
     p.add_argument("--dataset", choices=DATASETS, help="default: the protocol's (book: mnist, paper: cifar100)")
     p.add_argument("--context-size", type=positive_int, default=3,
                    help="spatial gate's k×k context, odd (CBAM's code: 7)")
-    p.add_argument("--seed", type=non_negative_int, default=0)
-    p.add_argument("--device", type=known_device)
-    p.add_argument("--out-dir")
     p.add_argument("--data-root", help="parent folder of cifar-100-python")
     p.add_argument("--download", action="store_true", help="download CIFAR-100 if missing")
     p.add_argument("--no-verify", action="store_true", help="skip torchvision's MD5 check (test files)")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a results file of another configuration at the same path")
-    add_run_flags(p)
-    for name in SIZES:
-        p.add_argument(f"--{name.replace('_', '-')}", type=positive_int, dest=name,
-                       help="6n + 2 (8, 14, 20, ...)" if name == "depth" else None)
-    add_budget_minutes(p)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    a = p.parse_args(argv)
-    command = " ".join(["python -m arnn_lite.experiments.cbam", *map(shlex.quote, argv)])
-    device = a.device or init_distributed()
-    with refusals_exit(p):
-        test, _ = run(a.spatial, a.protocol, a.dataset, a.seed, device, a.out_dir, a.resume,
-                      {k: getattr(a, k) for k in SIZES}, command=command, data_root=a.data_root,
-                      download=True if a.download else None, verify=not a.no_verify,
-                      context_size=a.context_size, overwrite=a.overwrite,
+    p.add_sizes(SIZES, hints={"depth": "6n + 2 (8, 14, 20, ...)"})
+    a = p.parse(argv)
+    with p.running(a, distributed=True) as device:
+        test, _ = run(a.attention, a.protocol, a.dataset, a.seed, device, a.out_dir, a.resume, a.overrides,
+                      command=a.command, data_root=a.data_root, download=True if a.download else None,
+                      verify=not a.no_verify, context_size=a.context_size, overwrite=a.overwrite,
                       allow_dirty=a.allow_dirty, budget_minutes=a.budget_minutes)
-    if is_main():
-        print(f"{a.spatial}: test accuracy {test['accuracy']:.4f}, top-5 {test['top5']:.4f}")
-    if dist.is_initialized():
-        dist.destroy_process_group()
+        if is_main():
+            print(f"{a.attention}: test accuracy {test['accuracy']:.4f}, top-5 {test['top5']:.4f}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""What every experiment module shares: train with :func:`~arnn_lite.train.fit`, test the
-best epoch, then save its weights and a results file with provenance (DESIGN §6)."""
+"""What every experiment module shares: one command line (:class:`ExperimentParser`),
+training with :func:`~arnn_lite.train.fit`, testing the best epoch, then saving its weights
+and a results file with provenance (DESIGN §6)."""
 
 from __future__ import annotations
 
@@ -8,71 +9,29 @@ import contextlib
 import dataclasses
 import json
 import math
+import shlex
+import sys
 import time
-import warnings
 from pathlib import Path
 
 import torch
-
-from torch.utils.data import Dataset
+import torch.distributed as dist
 
 from . import results
 from .._repo import data_dir
 from .. import stats
 from ..datasets.mbg import VARIANTS
-from ..train import TrainConfig, fit, load_checkpoint, make_loader, save_checkpoint, sha256
+from ..train import (TrainConfig, fit, fit_batch_to_memory, init_distributed, make_loader,
+                     save_checkpoint, sha256)
 
-__all__ = ["CachedSplit", "RunClock", "resolve_protocol", "train_and_test", "save_run", "Refused",
-           "ArgumentParser", "refusals_exit", "positive_int", "non_negative_int", "positive_float",
-           "known_device", "smallest_canvas", "check_at_least", "require_files", "results_stem",
-           "as_json", "config_diff", "results_conflict", "claim_results", "LEGACY",
-           "add_generator_version", "check_clean_tree", "add_run_flags"]
+__all__ = ["RunClock", "resolve_protocol", "train_and_test", "save_run", "Refused",
+           "ArgumentParser", "ExperimentParser", "parse_command", "refusals_exit", "positive_int",
+           "non_negative_int", "positive_float", "known_device", "smallest_canvas", "check_at_least",
+           "require_files", "results_stem", "as_json", "config_diff", "results_conflict",
+           "claim_results", "LEGACY", "add_generator_version", "check_clean_tree",
+           "BUDGET_MINUTES", "with_budget", "fit_memory"]
 
-
-class CachedSplit(Dataset):
-    """A generated split, its items stacked into tensors once (images as uint8) and cached
-    at ``path`` (``None``: no cache). Items come back with images as floats in [0, 1].
-
-    The cache is written atomically; one that cannot be read or does not hold such a split
-    (a disk error, a write from older code) is rebuilt, with a warning naming the file."""
-
-    def __init__(self, source, keys, path=None):
-        if path is not None and Path(path).exists():
-            try:
-                self.data = _load_cache(path, keys)
-                return
-            except ValueError as err:
-                warnings.warn(f"{err}; rebuilding the cache", stacklevel=2)
-        items = [source[i] for i in range(len(source))]
-        self.data = {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in keys}
-        self.data["image"] = (self.data["image"] * 255).round().to(torch.uint8)  # (N, 3, H, W)
-        if path is not None:
-            save_checkpoint(self.data, path)
-
-    def __len__(self):
-        return len(self.data["image"])
-
-    def __getitem__(self, i):
-        item = {k: v[i] for k, v in self.data.items()}
-        item["image"] = item["image"].float() / 255.0
-        return item
-
-
-def _load_cache(path, keys) -> dict:
-    """The cached split at ``path``: a dict of tensors, one per key, all of the same length,
-    the images uint8. ``ValueError`` naming the file otherwise."""
-    data = load_checkpoint(path)  # CheckpointError (a ValueError) when unreadable
-    if not isinstance(data, dict) or set(data) != set(keys) or \
-            not all(isinstance(v, torch.Tensor) for v in data.values()):
-        got = ({k: type(v).__name__ for k, v in data.items()} if isinstance(data, dict)
-               else type(data).__name__)
-        raise ValueError(f"{path}: expected a dict of tensors with keys {sorted(keys)}, got {got}")
-    lengths = {k: len(v) for k, v in data.items()}
-    if len(set(lengths.values())) != 1:
-        raise ValueError(f"{path}: expected tensors of one length, got lengths {lengths}")
-    if data["image"].dtype != torch.uint8:
-        raise ValueError(f"{path}: expected 'image' as uint8, got {data['image'].dtype}")
-    return data
+BUDGET_MINUTES = 10.0  # the budget protocol's default (--budget-minutes)
 
 
 @dataclasses.dataclass
@@ -103,6 +62,32 @@ def resolve_protocol(protocols: dict, protocol: str, overrides=None, seed=0):
                                  **{k: overrides.pop(k) for k in list(overrides) if k in fields})
     spec.update(overrides)
     return spec, config, label
+
+
+def with_budget(config, protocol: str, budget_minutes=None):
+    """``config`` (a :class:`~arnn_lite.train.TrainConfig`, or any dataclass with ``budget_s``)
+    with the ``budget`` protocol's training time set to ``budget_minutes`` (``None``: the
+    protocol's own). Other protocols take no budget (:class:`Refused`)."""
+    if budget_minutes is None:
+        return config
+    if protocol != "budget":
+        raise Refused(f"budget_minutes (--budget-minutes): expected only with the budget protocol, "
+                      f"got {budget_minutes} with protocol {protocol!r}")
+    if not (isinstance(budget_minutes, (int, float)) and math.isfinite(budget_minutes) and budget_minutes > 0):
+        raise Refused(f"budget_minutes (--budget-minutes): expected a finite number > 0, got {budget_minutes!r}")
+    return dataclasses.replace(config, budget_s=round(float(budget_minutes) * 60, 3))
+
+
+def fit_memory(net, train_set, loss, config, device, spec, record, claim):
+    """Full mode's batch: ``config`` with the batch halved until one training step fits
+    ``spec["memory_limit_gib"]`` (:func:`~arnn_lite.train.fit_batch_to_memory`; measured on
+    CUDA, estimated elsewhere). A changed batch changes the run's record, which is claimed
+    again (``claim(record) -> stem``). Returns ``(config, record, stem, what was found)``."""
+    sample = [train_set[i] for i in range(min(4, len(train_set)))]
+    fitted, found = fit_batch_to_memory(net, sample, loss, config, device, spec["memory_limit_gib"] * 2**30)
+    if fitted is not config:
+        record = {**record, "batch_size": fitted.batch_size, "lr": fitted.lr}
+    return fitted, record, claim(record), found
 
 
 def train_and_test(net, sets, loss_fn, evaluate, config, checkpoint, device, resume=False,
@@ -149,9 +134,9 @@ def check_clean_tree(out_dir, allow_dirty: bool = False, commit: str | None = No
                       "to write them anyway, labelled +dirty")
 
 
-# --------------------------------------------------------------------------- the CLIs' checks
-# Shared by the five experiment CLIs (and bench): a bad value is one line naming the option,
-# exit status 2, found before any data is built (issue 15).
+# --------------------------------------------------------------------------- the CLI base
+# Shared by the five experiment CLIs (and bench, gpucheck, predictions): a bad value is one
+# line naming the option, exit status 2, found before any data is built (issue 15).
 
 class Refused(ValueError):
     """A run refused before it builds any data: a setting the network or data cannot take,
@@ -332,8 +317,76 @@ def add_generator_version(parser) -> None:
                         help="MBG generator (1: the version with the largest-digit shortcut)")
 
 
-def add_run_flags(parser) -> None:
-    """``--overwrite`` and ``--allow-dirty``, shared by every experiment CLI."""
-    parser.add_argument("--allow-dirty", action="store_true",
-                        help="write into data/results from a worktree with uncommitted changes "
-                             "(the results file's commit then ends in +dirty)")
+def parse_command(parser, argv=None):
+    """``(args, command)``: ``argv`` (default ``sys.argv[1:]``) parsed, and the command line
+    as results files record it: ``parser.prog`` and the arguments, shell-quoted."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return parser.parse_args(argv), " ".join([parser.prog, *map(shlex.quote, argv)])
+
+
+class ExperimentParser(ArgumentParser):
+    """The command line of one experiment (``python -m arnn_lite.experiments.NAME``), with
+    the options every experiment shares: ``--attention`` (one of the model's names in
+    :mod:`arnn_lite.models.zoo`), ``--protocol``, ``--seed``, ``--device``, ``--out-dir``,
+    ``--resume``, ``--overwrite``, ``--allow-dirty`` and ``--budget-minutes``. An experiment
+    adds its own options (:meth:`add_sizes` for the protocol's sizes), then calls :meth:`parse`
+    and runs inside :meth:`running`.
+
+    Args:
+        experiment: the module's name under ``arnn_lite.experiments``.
+        description: one line for ``--help``.
+        attentions: the names ``--attention`` takes (the model's ``ATTENTIONS``).
+        protocols: the protocols ``--protocol`` takes (default ``book``).
+        old_flag: the attention option's earlier spelling (``--model``, ``--front``,
+            ``--spatial``): still accepted, not shown in ``--help``, so that the commands
+            older results files record still run.
+    """
+
+    def __init__(self, experiment: str, description: str, attentions, protocols, old_flag=None):
+        super().__init__(prog=f"python -m arnn_lite.experiments.{experiment}", description=description)
+        self.add_argument("--attention", choices=tuple(attentions), default="arnn",
+                          help="the attention, by its name in arnn_lite.models.zoo")
+        if old_flag:
+            self.add_argument(old_flag, choices=tuple(attentions), dest="attention",
+                              default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        self.add_argument("--protocol", choices=tuple(protocols), default="book")
+        self.add_argument("--seed", type=non_negative_int, default=0)
+        self.add_argument("--device", type=known_device)
+        self.add_argument("--out-dir")
+        self.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+        self.add_argument("--overwrite", action="store_true",
+                          help="replace a results file of another configuration at the same path")
+        self.add_argument("--allow-dirty", action="store_true",
+                          help="write into data/results from a worktree with uncommitted changes "
+                               "(the results file's commit then ends in +dirty)")
+        self.add_argument("--budget-minutes", type=positive_float,
+                          help=f"minutes of training for --protocol budget (default {BUDGET_MINUTES:g})")
+        self.sizes: list[str] = []
+
+    def add_sizes(self, names, kind=positive_int, hints=None) -> None:
+        """``--NAME`` for each of ``names`` (``kind``: the argparse type), overriding the
+        protocol's value; ``hints``: ``{name: help text}``. :meth:`parse` gathers them."""
+        for name in names:
+            self.add_argument(f"--{name.replace('_', '-')}", type=kind, dest=name,
+                              help=(hints or {}).get(name))
+        self.sizes += list(names)
+
+    def parse(self, argv=None) -> argparse.Namespace:
+        """The parsed arguments, with ``command`` (the command line, as results files record
+        it) and ``overrides`` (``{size: value or None}`` of :meth:`add_sizes`)."""
+        args, command = parse_command(self, argv)
+        args.command, args.overrides = command, {name: getattr(args, name) for name in self.sizes}
+        return args
+
+    @contextlib.contextmanager
+    def running(self, args, distributed: bool = False):
+        """The body of ``main``: yields the device (``--device``; else, with ``distributed``,
+        this process's under ``torchrun``, :func:`~arnn_lite.train.init_distributed`), turns a
+        :class:`Refused` into one line and exit status 2, and leaves the process group."""
+        device = args.device or (init_distributed() if distributed else None)
+        try:
+            with refusals_exit(self):
+                yield device
+        finally:
+            if dist.is_initialized():
+                dist.destroy_process_group()

@@ -13,12 +13,10 @@ with provenance) holding the checks under ``metrics.checks``; chapter 15 shows
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
 import platform
-import shlex
 import sys
 import time
 import traceback
@@ -30,9 +28,11 @@ import torch.nn.functional as F
 from . import bench, results
 from .. import reference, scan_triton
 from ..arnn import AttentionRNN
+from ..models.mbg import MBGNet
 from ..rnn import DiagonalLSTM
 from ..scan import use_backend
 from ..train import TrainConfig, make_loader, make_optimizer
+from .common import ArgumentParser, parse_command
 
 __all__ = ["Settings", "Skip", "CHECKS", "TOLERANCES", "run_checks", "run", "summary_rows",
            "markdown_table", "chapter_view", "main"]
@@ -43,7 +43,7 @@ __all__ = ["Settings", "Skip", "CHECKS", "TOLERANCES", "run_checks", "run", "sum
 # format's rounding grown through a few layers: bfloat16 has 8 significant bits, float16 11.
 TOLERANCES = {"float32": 1e-4, "bfloat16": 5e-2, "float16": 1e-2}
 DIFFERENCE = "max |x - ref| / max(1, max |ref|) over the output and every gradient"
-MEMORY_MODELS = ("none", "ctx", "arnn", "brnn")
+MEMORY_MODELS = ("none", "ctx", "arnn", "brnn")  # MBGNet's attentions (arnn_lite.models.zoo names)
 AMP_MODELS = ("ctx", "arnn", "arnn_sample")
 NO_CUDA = ("No CUDA GPU is available here (torch.cuda.is_available() is False) and this "
            "self-check measures one, so run it on a GPU machine such as a Colab GPU runtime "
@@ -209,7 +209,7 @@ def check_amp_train(settings: Settings) -> dict:
     models = {}
     for name in AMP_MODELS:
         torch.manual_seed(settings.seed)
-        net = bench._network(name).to(settings.device).train()
+        net = MBGNet(name).to(settings.device).train()
         opt = make_optimizer(net, TrainConfig())
         scaler = torch.amp.GradScaler("cuda", enabled=settings.cuda)
         before = [p.detach().clone() for p in net.parameters()]
@@ -288,7 +288,7 @@ def check_memory(settings: Settings) -> dict:
         for batch in batches:
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats(settings.device)
-            net = bench._network(name).to(settings.device).train()
+            net = MBGNet(name).to(settings.device).train()
             opt = make_optimizer(net, TrainConfig())
             scaler = torch.amp.GradScaler("cuda")
             _amp_step(net, opt, scaler, *_mbg_batch(batch, canvas, settings.device, settings.seed), "cuda")
@@ -303,12 +303,12 @@ def _mbg_sets(settings: Settings):
     """Train and validation splits of MBG (generated once, cached like the experiments')."""
     from ..datasets.mbg import MBG
     from ..datasets.mnist import default_root
-    from .mbg import Materialized
+    from .mbg import mbg_split
 
     train, val = (64, 32) if settings.quick else (2000, 500)
     cache = default_root() / "mbg"
-    return (Materialized(MBG("train", train, settings.seed), cache),
-            Materialized(MBG("val", val, settings.seed), cache))
+    return (mbg_split(MBG("train", train, settings.seed), cache),
+            mbg_split(MBG("val", val, settings.seed), cache))
 
 
 def check_mbg_budget(settings: Settings) -> dict:
@@ -319,7 +319,7 @@ def check_mbg_budget(settings: Settings) -> dict:
     train, val = _mbg_sets(settings)
     torch.manual_seed(settings.seed)
     config = TrainConfig(batch_size=8 if settings.quick else 50, seed=settings.seed)
-    net = bench._network("arnn").to(settings.device).train()
+    net = MBGNet("arnn").to(settings.device).train()
     opt = make_optimizer(net, config)
     scaler = torch.amp.GradScaler("cuda", enabled=settings.cuda)
     device_type = torch.device(settings.device).type
@@ -520,7 +520,7 @@ def refusal(device: str, allow_cpu: bool) -> str | None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog="python -m arnn_lite.experiments.gpucheck", description=__doc__.splitlines()[0])
     p.add_argument("--out", help="write the results file here (e.g. data/bench/gpu.json)")
     p.add_argument("--device", default="cuda")
     p.add_argument("--allow-cpu", action="store_true",
@@ -528,8 +528,7 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="tiny sizes (tests, a first look)")
     p.add_argument("--budget-s", type=float, default=90.0, help="seconds of the MBG training run")
     p.add_argument("--checks", help=f"comma-separated subset of {','.join(CHECKS)}")
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = p.parse_args(argv)
+    args, command = parse_command(p, argv)
     stop = refusal(args.device, args.allow_cpu)
     if stop:
         print(stop, file=sys.stderr)
@@ -540,7 +539,6 @@ def main(argv=None) -> int:
         p.error(f"--checks: expected names from {list(CHECKS)}, got {unknown}")
     quick = args.quick or torch.device(args.device).type != "cuda"  # CPU: always tiny sizes
     settings = Settings(args.device, quick, args.budget_s)
-    command = " ".join(["python -m arnn_lite.experiments.gpucheck", *map(shlex.quote, argv)])
     result = run(settings, args.out, command, {n: CHECKS[n] for n in names})
     counts = result["metrics"]["counts"]
     print(f"{counts['ok']} ok, {counts['failed']} failed, {counts['error']} errors, "

@@ -1,7 +1,7 @@
 """MBG / MBG^inv attribute prediction: train one model, evaluate, write a results file.
 
-    python -m arnn_lite.experiments.mbg --model arnn --protocol book [--inverse] [--resume]
-    python -m arnn_lite.experiments.mbg --model arnn --protocol budget --budget-minutes 10
+    python -m arnn_lite.experiments.mbg --attention arnn --protocol book [--inverse] [--resume]
+    python -m arnn_lite.experiments.mbg --attention arnn --protocol budget --budget-minutes 10
 
 Protocols: ``paper`` is PAN's recipe (30k / 10k / 10k, up to 300 epochs, batch 200,
 RMSprop 0.003, clip 5, patience 50, lr / 1.5 every 10 epochs after 30): a GPU job.
@@ -14,19 +14,16 @@ mode's (chapters 09-11 on a GPU): PAN's recipe (batch 200, lr 0.003, up to 300 e
 12 GiB (:func:`~arnn_lite.train.fit_batch_to_memory`); its results file records the budget,
 what the run did with it and, in its provenance, the GPU. A run never replaces
 the results of another configuration (see :func:`~arnn_lite.experiments.common.claim_results`;
-``--overwrite`` does); seeds other than 0 write ``<model>_seed<N>.json``.
+``--overwrite`` does); seeds other than 0 write ``<model>_seed<N>.json``. ``--attention``
+was spelled ``--model`` before (still accepted; results files record it as ``config.model``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import shlex
-import sys
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 
 from .._repo import data_dir
@@ -34,14 +31,15 @@ from .. import stats
 from .._checks import check_choice
 from ..datasets.mbg import GENERATOR_VERSION, MBG, SCALE_BINS, VARIANTS, scale_bin
 from ..datasets.mnist import default_root
+from ..datasets.tensors import CachedSplit
 from ..models.mbg import ATTENTIONS, MBGNet
 from ..models.metrics import mass_in_box
-from ..train import TrainConfig, budget_summary, fit_batch_to_memory, init_distributed, is_main
-from .common import (add_run_flags, ArgumentParser, add_generator_version, CachedSplit, Refused, RunClock, as_json, check_at_least, claim_results,
-                     known_device, non_negative_int, positive_float, positive_int, refusals_exit, resolve_protocol,
-                     save_run, smallest_canvas, train_and_test)
+from ..train import TrainConfig, budget_summary, is_main
+from .common import (BUDGET_MINUTES, ExperimentParser, RunClock, add_generator_version, as_json,
+                     check_at_least, claim_results, fit_memory, positive_float, resolve_protocol,
+                     save_run, smallest_canvas, train_and_test, with_budget)
 
-__all__ = ["PROTOCOLS", "VARIANTS", "BUDGET_MINUTES", "Materialized", "evaluate", "run", "main"]
+__all__ = ["PROTOCOLS", "VARIANTS", "KEYS", "mbg_split", "evaluate", "run", "main"]
 
 # How the book protocol departs from PAN's recipe (TrainConfig's defaults), and why; every
 # results file of the protocol records this list.
@@ -60,7 +58,6 @@ BUDGET_CHANGES = (
     "training stops at the time budget (budget_s) rather than after up to 300 epochs",
     "the batch is halved (and the learning rate with it) when one step would not fit 12 GiB",
 )
-BUDGET_MINUTES = 10.0  # the budget protocol's default (--budget-minutes)
 PROTOCOLS = {
     "paper": dict(train=30000, val=10000, test=10000, canvas=100,
                   config=TrainConfig()),
@@ -74,17 +71,17 @@ OVERRIDES = ("train", "val", "test", "canvas", "epochs", "batch_size", "patience
 MIN_CANVAS = max(int(28 * 3.0), smallest_canvas(4))
 
 
-class Materialized(CachedSplit):
-    """An MBG split generated once into memory (images as uint8), cached on disk."""
+KEYS = ("image", "query", "label", "scale", "box")  # what a cached split keeps of each item
 
-    def __init__(self, source: MBG, cache_dir=None):
-        # every generator parameter, the generator's version included: a changed generator must
-        # never reuse a stale cached split
-        key = (f"{source.split}-{source.size}-{source.seed}-{int(source.inverse)}-{source.canvas}"
-               f"-v{source.version}-n{source.num_digits[0]}_{source.num_digits[1]}"
-               f"-s{source.scales[0]}_{source.scales[1]}-x{source.distractors}-b{source.blobs}.pt")
-        super().__init__(source, ("image", "query", "label", "scale", "box"),
-                         Path(cache_dir) / key if cache_dir else None)
+
+def mbg_split(source: MBG, cache_dir=None) -> CachedSplit:
+    """An MBG split generated once into memory (images as uint8), cached in ``cache_dir``
+    (``None``: not cached) under a name that holds every generator parameter, the
+    generator's version included: a changed generator never reuses a stale cached split."""
+    key = (f"{source.split}-{source.size}-{source.seed}-{int(source.inverse)}-{source.canvas}"
+           f"-v{source.version}-n{source.num_digits[0]}_{source.num_digits[1]}"
+           f"-s{source.scales[0]}_{source.scales[1]}-x{source.distractors}-b{source.blobs}.pt")
+    return CachedSplit(source, KEYS, Path(cache_dir) / key if cache_dir else None)
 
 
 def loss_fn(net, batch, device):
@@ -148,8 +145,8 @@ def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_d
     stem = claim_results(out_dir, model, name, record, seed, overwrite, allow_dirty)
     cache = default_root() / "mbg"  # generated splits, reused across runs
     torch.manual_seed(seed)
-    sets = {split: Materialized(MBG(split, spec[split], seed, inverse, spec["canvas"],
-                                    version=generator_version, **VARIANTS[variant]), cache)
+    sets = {split: mbg_split(MBG(split, spec[split], seed, inverse, spec["canvas"],
+                                 version=generator_version, **VARIANTS[variant]), cache)
             for split in ("train", "val", "test")}
     net = MBGNet(model, num_classes=10 if inverse else 5, query_dim=5 if inverse else 10)
     extra = {}
@@ -168,72 +165,23 @@ def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_d
     return test, history
 
 
-def with_budget(config: TrainConfig, protocol: str, budget_minutes=None) -> TrainConfig:
-    """``config`` with the ``budget`` protocol's training time set to ``budget_minutes``
-    (``None``: the protocol's own). Other protocols take no budget (:class:`~.common.Refused`)."""
-    if budget_minutes is None:
-        return config
-    if protocol != "budget":
-        raise Refused(f"budget_minutes (--budget-minutes): expected only with the budget protocol, "
-                      f"got {budget_minutes} with protocol {protocol!r}")
-    if not (isinstance(budget_minutes, (int, float)) and math.isfinite(budget_minutes) and budget_minutes > 0):
-        raise Refused(f"budget_minutes (--budget-minutes): expected a finite number > 0, got {budget_minutes!r}")
-    return dataclasses.replace(config, budget_s=round(float(budget_minutes) * 60, 3))
-
-
-def fit_memory(net, train_set, loss, config, device, spec, record, claim):
-    """Full mode's batch: ``config`` with the batch halved until one training step fits
-    ``spec["memory_limit_gib"]`` (:func:`~arnn_lite.train.fit_batch_to_memory`; measured on
-    CUDA, estimated elsewhere). A changed batch changes the run's record, which is claimed
-    again (``claim(record) -> stem``). Returns ``(config, record, stem, what was found)``."""
-    sample = [train_set[i] for i in range(min(4, len(train_set)))]
-    fitted, found = fit_batch_to_memory(net, sample, loss, config, device, spec["memory_limit_gib"] * 2**30)
-    if fitted is not config:
-        record = {**record, "batch_size": fitted.batch_size, "lr": fitted.lr}
-    return fitted, record, claim(record), found
-
-
 def main(argv=None):
-    p = ArgumentParser(prog="python -m arnn_lite.experiments.mbg",
-                       description="Train one MBG model and write its results file.")
-    p.add_argument("--model", choices=ATTENTIONS, default="arnn")
-    p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="book")
+    p = ExperimentParser("mbg", "Train one MBG model and write its results file.", ATTENTIONS, PROTOCOLS,
+                         old_flag="--model")
     p.add_argument("--inverse", action="store_true", help="MBG^inv: query a colour, predict the digit")
-    p.add_argument("--seed", type=non_negative_int, default=0)
-    p.add_argument("--device", type=known_device)
-    p.add_argument("--out-dir")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a results file of another configuration at the same path")
-    add_run_flags(p)
-    for name in OVERRIDES:
-        p.add_argument(f"--{name.replace('_', '-')}", type=positive_int, dest=name,
-                       help=f"at least {MIN_CANVAS}" if name == "canvas" else None)
-    p.add_argument("--lr", type=positive_float, help="learning rate (default: the protocol's)")
+    p.add_sizes(OVERRIDES, hints={"canvas": f"at least {MIN_CANVAS}"})
+    p.add_sizes(["lr"], positive_float, {"lr": "learning rate (default: the protocol's)"})
     p.add_argument("--variant", choices=tuple(VARIANTS), default="paper",
                    help="generator settings (small: ours, a CPU-scale MBG; see VARIANTS)")
     add_generator_version(p)
-    add_budget_minutes(p)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    a = p.parse_args(argv)
-    overrides = {k: getattr(a, k) for k in (*OVERRIDES, "lr")}
-    command = " ".join(["python -m arnn_lite.experiments.mbg", *map(shlex.quote, argv)])
-    device = a.device or init_distributed()
-    with refusals_exit(p):
-        test, _ = run(a.model, a.protocol, a.inverse, a.seed, device, a.out_dir, a.resume, overrides,
-                      command=command, overwrite=a.overwrite, allow_dirty=a.allow_dirty,
+    a = p.parse(argv)
+    with p.running(a, distributed=True) as device:
+        test, _ = run(a.attention, a.protocol, a.inverse, a.seed, device, a.out_dir, a.resume, a.overrides,
+                      command=a.command, overwrite=a.overwrite, allow_dirty=a.allow_dirty,
                       generator_version=a.generator_version, budget_minutes=a.budget_minutes,
                       variant=a.variant)
-    if is_main():
-        print(f"{a.model}: test accuracy {test['accuracy']:.4f}")
-    if dist.is_initialized():
-        dist.destroy_process_group()
-
-
-def add_budget_minutes(parser) -> None:
-    """``--budget-minutes``: the ``budget`` protocol's training time (default 10)."""
-    parser.add_argument("--budget-minutes", type=positive_float,
-                        help=f"minutes of training for --protocol budget (default {BUDGET_MINUTES:g})")
+        if is_main():
+            print(f"{a.attention}: test accuracy {test['accuracy']:.4f}")
 
 
 if __name__ == "__main__":

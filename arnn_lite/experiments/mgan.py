@@ -27,8 +27,6 @@ does. Seeds other than 0 write ``<attention>_seed<N>.json`` and train their own 
 from __future__ import annotations
 
 import dataclasses
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -38,14 +36,13 @@ import torch.nn.functional as F
 from . import results
 from .._repo import data_dir
 from ..datasets.faces import CELEBA_FILES, SyntheticFaces, celeba_hair, materialize
+from ..datasets.tensors import TensorDict
 from ..models.mgan import ATTENTIONS, Discriminator, ModularGenerator, gradient_penalty
 from ..train import (TrainConfig, _estimator, _left, budget_ends, budget_summary, halve_to_fit, load_checkpoint,
                      make_loader, measure_peak_bytes, recorded_sha256, save_checkpoint, sha256)
-from .mbg import BUDGET_MINUTES, add_budget_minutes, with_budget
-from .common import (add_run_flags, ArgumentParser, Refused, as_json, claim_results, config_diff, known_device,
-                     non_negative_int, positive_int, refusals_exit, require_files, results_conflict,
-                     results_stem)
-from .mgan_eval import (Stacked, classifier_config, evaluate_translations, load_classifier, train_classifier,
+from .common import (BUDGET_MINUTES, ExperimentParser, Refused, as_json, claim_results, config_diff,
+                     require_files, results_conflict, results_stem, with_budget)
+from .mgan_eval import (classifier_config, evaluate_translations, load_classifier, train_classifier,
                         translation_pairs)
 
 __all__ = ["GANConfig", "PROTOCOLS", "critic_loss", "generator_loss",
@@ -231,7 +228,7 @@ def load_splits(spec: dict, seed: int, data_root=None) -> dict:
     size = spec["image_size"]
     if spec["dataset"] == "synthetic":
         sets = {split: SyntheticFaces(split, spec[split], seed, size) for split in ("train", "val", "test")}
-        out = {"train": Stacked(materialize(sets["train"]))}
+        out = {"train": TensorDict(materialize(sets["train"]))}
     else:
         if data_root is None:
             raise ValueError("data_root: expected the folder that holds celeba/ (--data-root), got None")
@@ -361,32 +358,17 @@ def _fit_gan_batch(G, D, train_set, gan: GANConfig, device, limit):
 
 
 def main(argv=None):
-    p = ArgumentParser(prog="python -m arnn_lite.experiments.mgan",
-                       description="Train ModularGAN (mgan) or ModularGAN+ARNN (arnn) "
-                                   "for hair-colour transfer and write its results file.")
-    p.add_argument("--attention", choices=ATTENTIONS, default="arnn")
-    p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="book")
+    p = ExperimentParser("mgan", "Train ModularGAN (mgan) or ModularGAN+ARNN (arnn) for hair-colour "
+                                 "transfer and write its results file.", ATTENTIONS, PROTOCOLS)
     p.add_argument("--dataset", choices=("synthetic", "celeba"),
                    help="default: synthetic faces for book, CelebA for paper")
     p.add_argument("--data-root", help="folder holding celeba/ (img_align_celeba/, list_attr_celeba.txt, ...)")
     p.add_argument("--classifier", action="store_true", help="(re)train only the hair-colour judge")
-    p.add_argument("--seed", type=non_negative_int, default=0)
-    p.add_argument("--device", type=known_device)
-    p.add_argument("--out-dir")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace results (or a judge) of another configuration at the same path")
-    add_run_flags(p)
-    for name in ("train", "val", "test", "epochs", "batch_size"):
-        p.add_argument(f"--{name.replace('_', '-')}", type=positive_int, dest=name)
-    add_budget_minutes(p)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    a = p.parse_args(argv)
-    overrides = {k: getattr(a, k) for k in ("train", "val", "test", "epochs", "batch_size")}
-    command = " ".join(["python -m arnn_lite.experiments.mgan", *map(shlex.quote, argv)])
-    with refusals_exit(p):
-        test, _ = run(a.attention, a.protocol, a.dataset, a.seed, a.device, a.out_dir, a.resume, overrides,
-                      a.data_root, command=command, classifier_only=a.classifier, overwrite=a.overwrite,
+    p.add_sizes(("train", "val", "test", "epochs", "batch_size"))
+    a = p.parse(argv)
+    with p.running(a) as device:
+        test, _ = run(a.attention, a.protocol, a.dataset, a.seed, device, a.out_dir, a.resume, a.overrides,
+                      a.data_root, command=a.command, classifier_only=a.classifier, overwrite=a.overwrite,
                       allow_dirty=a.allow_dirty, budget_minutes=a.budget_minutes)
     if test is not None:
         print(f"{a.attention}: " + ", ".join(f"{k} {v:.3f}" for k, v in test.items()))

@@ -28,15 +28,15 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset
 
 from . import results
+from ..datasets.tensors import TensorDict
 from ..models.metrics import mask_iou
 from ..models.mgan import HairClassifier
 from ..train import fit, load_checkpoint, save_checkpoint, sha256
 
 __all__ = ["mask_tv", "masked_change", "translation_pairs", "evaluate_translations",
-           "Stacked", "classifier_config", "train_classifier", "load_classifier"]
+           "classifier_config", "train_classifier", "load_classifier"]
 
 
 def mask_tv(mask, region) -> torch.Tensor:
@@ -118,19 +118,6 @@ def _mask_metrics(x, y, g, hair, truth) -> dict:
             "l1_to_truth": (y - truth).abs().flatten(1).mean(1)}
 
 
-class Stacked(Dataset):
-    """Items of a dataset held in memory as stacked tensors (``materialize``)."""
-
-    def __init__(self, data: dict):
-        self.data = data
-
-    def __len__(self):
-        return len(self.data["label"])
-
-    def __getitem__(self, i):
-        return {k: v[i] for k, v in self.data.items()}
-
-
 # --------------------------------------------------------------------------- classifier
 def _classifier_loss(net, batch, device):
     return F.cross_entropy(net(batch["image"].to(device)), batch["label"].to(device))
@@ -171,7 +158,7 @@ def train_classifier(spec, splits, out_dir, seed=0, device="cpu", command=None, 
     torch.manual_seed(seed)
     net = HairClassifier()
     train = splits["train"]
-    val = Stacked({"image": splits["val"]["image"], "label": splits["val"]["label"]})
+    val = TensorDict({"image": splits["val"]["image"], "label": splits["val"]["label"]})
     history, best = fit(net, train, val, _classifier_loss, _classifier_accuracy, config,
                         device=device, progress=progress)
     net.load_state_dict(best)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ from .._files import atomic_write
 from ..datasets.mbg import MBG, config_version
 from ..datasets.mnist import default_root
 from ..train import TrainConfig, load_checkpoint, make_loader, sha256
-from .common import ArgumentParser, Refused, refusals_exit
+from .common import ArgumentParser, Refused, parse_command, refusals_exit
 
 __all__ = ["EXPERIMENTS", "TOLERANCE", "Outcome", "rebuild", "reproduce", "run", "main",
            "health_label", "paired_row", "reading", "PAIRED_COLUMNS", "PAIRED_FORMATS"]
@@ -60,7 +59,7 @@ class Outcome:
 def _mbg(result, device):
     """MBGNet and test split of an mbg, mbg_inv or mbg_scale results file, and its evaluate."""
     from ..models.mbg import MBGNet
-    from .mbg import Materialized, evaluate
+    from .mbg import evaluate, mbg_split
 
     c, seed = result["config"], result["provenance"]["seed"]
     inverse = result["experiment"] == "mbg_inv"
@@ -68,8 +67,8 @@ def _mbg(result, device):
         net = MBGNet(c["model"], front=c["front"], block_size=c["block_size"])
     else:
         net = MBGNet(c["model"], num_classes=10 if inverse else 5, query_dim=5 if inverse else 10)
-    test = Materialized(MBG("test", c["test"], seed, inverse, c["canvas"], version=config_version(c)),
-                        default_root() / "mbg")
+    test = mbg_split(MBG("test", c["test"], seed, inverse, c["canvas"], version=config_version(c)),
+                     default_root() / "mbg")
     return net, test, evaluate
 
 
@@ -91,12 +90,12 @@ def _cbam(result, device):
 
 def _vqa(result, device):
     from ..datasets.vqa import VQAScenes
-    from .vqa import Materialized, build_model, evaluate
+    from .vqa import build_model, evaluate, scene_split
 
     c, seed = result["config"], result["provenance"]["seed"]
     if c.get("data") != "synthetic scenes":
         raise Refused(f"data: only the synthetic question set can be rebuilt, got {c.get('data')!r}")
-    test = Materialized(VQAScenes("test", c["test"], seed, c["canvas"], **c["scene"]), default_root() / "vqa")
+    test = scene_split(VQAScenes("test", c["test"], seed, c["canvas"], **c["scene"]), default_root() / "vqa")
     net = build_model(c["attention"], test, seed, **c["model"])
     return net, test, functools.partial(evaluate, qtype_names=test.qtype_names)
 
@@ -285,9 +284,7 @@ def main(argv=None):
     p.add_argument("--out-dir", help="where predictions files go (default data/predictions)")
     p.add_argument("--allow-dirty", action="store_true",
                    help="write into data/predictions from a worktree with uncommitted changes")
-    argv = list(sys.argv[1:] if argv is None else argv)
-    a = p.parse_args(argv)
-    command = " ".join(["python -m arnn_lite.experiments.predictions", *map(shlex.quote, argv)])
+    a, command = parse_command(p, argv)
     torch.set_num_threads(1)  # the shipped runs' evaluation is reproduced on one thread
     with refusals_exit(p):
         outcomes = run(a.results_root, a.out_dir, a.only, command=command, allow_dirty=a.allow_dirty)

@@ -1,7 +1,7 @@
 """Scalability study (supplement Table 3): NONE vs ARNN vs BRNN^δ after a fifth stack.
 
-    python -m arnn_lite.experiments.scalability --front arnn --protocol book [--block-size 2] [--resume]
-    python -m arnn_lite.experiments.scalability --front arnn --protocol budget --budget-minutes 10
+    python -m arnn_lite.experiments.scalability --attention arnn --protocol book [--block-size 2] [--resume]
+    python -m arnn_lite.experiments.scalability --attention arnn --protocol budget --budget-minutes 10
 
 The network is :class:`~arnn_lite.models.mbg.MBGNet` with ``front=...``: a fifth
 3×3 conv + 2×2 pool stack in front of the ARNN network of Table 2, followed by no
@@ -17,7 +17,9 @@ optimiser step on one batch, median of several timed steps) and the sequential s
 counts of the front attention. Protocols: ``paper`` (PAN's recipe at the paper's sizes),
 ``book`` (MBG's book protocol) and ``budget`` (full mode on a GPU: MBG's budget protocol,
 :mod:`arnn_lite.experiments.mbg`, on the 128×128 canvas, for ``--budget-minutes``). Seeds other than 0 write ``front_<front>_seed<N>.json``; a
-run never replaces another configuration's results (``--overwrite`` does).
+run never replaces another configuration's results (``--overwrite`` does). ``--attention``
+names the front attention; it was spelled ``--front`` before (still accepted; results files
+record it as ``config.front``).
 """
 
 from __future__ import annotations
@@ -25,10 +27,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import shlex
 import statistics
-import sys
-import time
 from pathlib import Path
 
 import torch
@@ -40,14 +39,13 @@ from ..arnn import sequential_steps
 from ..models.mbg import FRONTS as NET_FRONTS, MBGNet, map_sizes
 from .._checks import check_positive
 from ..train import TrainConfig, budget_summary, make_loader
-from .common import (add_run_flags, ArgumentParser, add_generator_version, RunClock, as_json, check_at_least, claim_results, known_device,
-                     non_negative_int, positive_int, refusals_exit, resolve_protocol, save_run,
-                     smallest_canvas, train_and_test)
-from .mbg import (BOOK_CHANGES, PROTOCOLS as MBG_PROTOCOLS, Materialized, add_budget_minutes, evaluate,
-                  fit_memory, loss_fn, with_budget)
+from . import bench
+from .common import (ExperimentParser, RunClock, add_generator_version, as_json, check_at_least,
+                     claim_results, fit_memory, positive_int, resolve_protocol, save_run,
+                     smallest_canvas, train_and_test, with_budget)
+from .mbg import BOOK_CHANGES, PROTOCOLS as MBG_PROTOCOLS, evaluate, loss_fn, mbg_split
 
-__all__ = ["PROTOCOLS", "time_steps",
-           "run", "main"]
+__all__ = ["PROTOCOLS", "FRONTS", "time_steps", "run", "main"]
 
 FRONTS = NET_FRONTS[1:]  # what the study puts after the fifth stack (None: no fifth stack)
 
@@ -62,27 +60,21 @@ PROTOCOLS = {
 
 def time_steps(net, dataset, config: TrainConfig, device, steps: int = 5, warmup: int = 1) -> list[float]:
     """Wall-clock seconds of ``steps`` training steps (forward, backward, RMSprop step)
-    on one batch of ``dataset``, after ``warmup`` untimed ones. A copy of ``net`` is
-    trained, so ``net`` itself is left as it was."""
+    on one batch of ``dataset``, after ``warmup`` untimed ones (the benchmark's timer,
+    :func:`~arnn_lite.experiments.bench.timed_rounds`). A copy of ``net`` is trained, so
+    ``net`` itself is left as it was."""
     with torch.random.fork_rng(devices=[]):  # timing leaves the training's random stream alone
-        return _timed(copy.deepcopy(net).to(device).train(), dataset, config, device, steps, warmup)
+        net = copy.deepcopy(net).to(device).train()
+        opt = torch.optim.RMSprop(net.parameters(), lr=config.lr)
+        batch = next(iter(make_loader(dataset, config, 0, shuffle=False)))
 
+        def step():
+            loss = loss_fn(net, batch, device)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
 
-def _timed(net, dataset, config, device, steps, warmup):
-    opt = torch.optim.RMSprop(net.parameters(), lr=config.lr)
-    batch = next(iter(make_loader(dataset, config, 0, shuffle=False)))
-    times = []
-    for k in range(warmup + steps):
-        started = time.perf_counter()
-        loss = loss_fn(net, batch, device)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if torch.cuda.is_available() and torch.device(device).type == "cuda":
-            torch.cuda.synchronize()
-        if k >= warmup:
-            times.append(time.perf_counter() - started)
-    return times
+        return bench.timed_rounds({"step": step}, device, steps, warmup)["step"]
 
 
 def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_dir=None,
@@ -109,8 +101,8 @@ def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_di
                       **dataclasses.asdict(config)})  # the results file's config
     stem = claim_results(out_dir, f"front_{front}", "mbg_scale", record, seed, overwrite, allow_dirty)
     torch.manual_seed(seed)
-    sets = {split: Materialized(MBG(split, spec[split], seed, False, spec["canvas"],
-                                    version=generator_version), default_root() / "mbg")
+    sets = {split: mbg_split(MBG(split, spec[split], seed, False, spec["canvas"],
+                                 version=generator_version), default_root() / "mbg")
             for split in ("train", "val", "test")}
     net = MBGNet("arnn", front=front, block_size=block_size)
     extra = {}
@@ -137,34 +129,20 @@ def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_di
 
 
 def main(argv=None):
-    p = ArgumentParser(prog="python -m arnn_lite.experiments.scalability",
-                       description="Train one scalability-study variant and write its results file.")
-    p.add_argument("--front", choices=FRONTS, default="arnn")
+    p = ExperimentParser("scalability", "Train one scalability-study variant and write its results file.",
+                         FRONTS, PROTOCOLS, old_flag="--front")
     p.add_argument("--block-size", type=positive_int, default=2, help="δ of BRNN^δ")
-    p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="book")
-    p.add_argument("--seed", type=non_negative_int, default=0)
-    p.add_argument("--device", type=known_device)
-    p.add_argument("--out-dir")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a results file of another configuration at the same path")
-    add_run_flags(p)
     p.add_argument("--timing-steps", type=positive_int, default=3, help="timed training steps (after one untimed)")
-    for name in ("train", "val", "test", "canvas", "epochs", "batch_size"):
-        p.add_argument(f"--{name.replace('_', '-')}", type=positive_int, dest=name,
-                       help=f"at least {smallest_canvas(5)}" if name == "canvas" else None)
+    p.add_sizes(("train", "val", "test", "canvas", "epochs", "batch_size"),
+                hints={"canvas": f"at least {smallest_canvas(5)}"})
     add_generator_version(p)
-    add_budget_minutes(p)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    a = p.parse_args(argv)
-    overrides = {k: getattr(a, k) for k in ("train", "val", "test", "canvas", "epochs", "batch_size")}
-    command = " ".join(["python -m arnn_lite.experiments.scalability", *map(shlex.quote, argv)])
-    with refusals_exit(p):
-        test, timing = run(a.front, a.protocol, a.block_size, a.seed, a.device, a.out_dir, a.resume,
-                           overrides, command=command, timing_steps=a.timing_steps, overwrite=a.overwrite,
+    a = p.parse(argv)
+    with p.running(a) as device:
+        test, timing = run(a.attention, a.protocol, a.block_size, a.seed, device, a.out_dir, a.resume,
+                           a.overrides, command=a.command, timing_steps=a.timing_steps, overwrite=a.overwrite,
                            allow_dirty=a.allow_dirty,
                            generator_version=a.generator_version, budget_minutes=a.budget_minutes)
-    print(f"front {a.front}: test accuracy {test['accuracy']:.4f}, "
+    print(f"front {a.attention}: test accuracy {test['accuracy']:.4f}, "
           f"{timing['seconds_per_step']:.3f} s per training step")
 
 

@@ -22,28 +22,24 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import shlex
-import sys
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import Subset
 
 from .._repo import data_dir
 from .. import stats
 from ..datasets.mnist import default_root
+from ..datasets.tensors import CachedSplit
 from ..datasets.vqa import VQAScenes, VQAv2Features, vqa2_files
-from ..models.vqa import ATTENTIONS, MCBNet
-from ..train import TrainConfig, budget_summary, init_distributed, is_main
-from .common import (add_run_flags, ArgumentParser, CachedSplit, RunClock, as_json, check_at_least, claim_results,
-                     known_device, non_negative_int, positive_float, positive_int, refusals_exit,
-                     require_files, save_run, train_and_test)
-from .mbg import BUDGET_MINUTES, add_budget_minutes, fit_memory, with_budget
 from ..models.metrics import mass_in_box
+from ..models.vqa import ATTENTIONS, MCBNet
+from ..train import TrainConfig, budget_summary, is_main
+from .common import (BUDGET_MINUTES, ExperimentParser, RunClock, as_json, check_at_least, claim_results,
+                     fit_memory, positive_float, require_files, save_run, train_and_test, with_budget)
 
-__all__ = ["PROTOCOLS", "Materialized", "build_model", "evaluate", "load_data", "run", "main"]
+__all__ = ["PROTOCOLS", "KEYS", "scene_split", "build_model", "evaluate", "load_data", "run", "main"]
 
 SCENE = dict(num_digits=(2, 3), scales=(0.7, 0.9), distractors=2, blobs=0)  # lighter clutter than MBG
 PROTOCOLS = {
@@ -69,23 +65,24 @@ KEYS = ("image", "question", "length", "answer", "qtype", "box")
 MIN_CANVAS = 2 * int(28 * SCENE["scales"][0])
 
 
-class Materialized(CachedSplit):
-    """A synthetic split generated once into memory (images as uint8), cached on disk."""
-
-    def __init__(self, source: VQAScenes, cache_dir=None):
-        scene = source.scene
-        key = (f"vqa-{source.split}-{source.size}-{source.seed}-{source.canvas}-{scene.num_digits}-"
-               f"{scene.scales}-{scene.distractors}-{scene.blobs}-{'.'.join(source.qtypes)}.pt").replace(" ", "")
-        self.vocab, self.answers, self.qtype_names = source.vocab, source.answers, source.qtype_names
-        super().__init__(source, KEYS, Path(cache_dir) / key if cache_dir else None)
+def scene_split(source: VQAScenes, cache_dir=None) -> CachedSplit:
+    """A synthetic split generated once into memory (images as uint8), cached in
+    ``cache_dir`` (``None``: not cached) under a name that holds every scene setting; it
+    carries the source's ``vocab``, ``answers`` and ``qtype_names``."""
+    scene = source.scene
+    key = (f"vqa-{source.split}-{source.size}-{source.seed}-{source.canvas}-{scene.num_digits}-"
+           f"{scene.scales}-{scene.distractors}-{scene.blobs}-{'.'.join(source.qtypes)}.pt").replace(" ", "")
+    split = CachedSplit(source, KEYS, Path(cache_dir) / key if cache_dir else None)
+    split.vocab, split.answers, split.qtype_names = source.vocab, source.answers, source.qtype_names
+    return split
 
 
 def load_data(spec, seed=0, vqa2_root=None, cache=True):
     """``{"train", "val", "test"}`` datasets, each with ``vocab``, ``answers``, ``qtype_names``."""
     if vqa2_root is None:
         cache_dir = default_root() / "vqa" if cache else None
-        return {split: Materialized(VQAScenes(split, spec[split], seed, spec["canvas"], **spec["scene"]),
-                                    cache_dir)
+        return {split: scene_split(VQAScenes(split, spec[split], seed, spec["canvas"], **spec["scene"]),
+                                   cache_dir)
                 for split in ("train", "val", "test")}
     train = VQAv2Features(vqa2_root, "train")
     held = VQAv2Features(vqa2_root, "val", vocab=train.vocab, answers=train.answers)
@@ -201,37 +198,20 @@ def run(attention="arnn", protocol="book", seed=0, device=None, out_dir=None, re
 
 
 def main(argv=None):
-    p = ArgumentParser(prog="python -m arnn_lite.experiments.vqa",
-                       description="Train one VQA model (MCB, MCB+ATT, MCB+ARNN) and write its results file.")
-    p.add_argument("--attention", choices=ATTENTIONS, default="arnn")
-    p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="book")
+    p = ExperimentParser("vqa", "Train one VQA model (MCB, MCB+ATT, MCB+ARNN) and write its results file.",
+                         ATTENTIONS, PROTOCOLS)
     p.add_argument("--vqa2-root", help="folder with VQA v2 JSON files and features/ (else: synthetic scenes)")
-    p.add_argument("--seed", type=non_negative_int, default=0)
-    p.add_argument("--device", type=known_device)
-    p.add_argument("--out-dir")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a results file of another configuration at the same path")
-    add_run_flags(p)
-    ints = ("train", "val", "test", "canvas", "epochs", "batch_size", "d", "d_att", "channels", "hidden")
-    for key in ints:
-        p.add_argument(f"--{key.replace('_', '-')}", type=positive_int, dest=key)
-    p.add_argument("--lr", type=positive_float)
-    add_budget_minutes(p)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    a = p.parse_args(argv)
-    overrides = {k: getattr(a, k) for k in ints + ("lr",)}
-    command = " ".join(["python -m arnn_lite.experiments.vqa", *map(shlex.quote, argv)])
-    device = a.device or init_distributed()
-    with refusals_exit(p):
-        test, _ = run(a.attention, a.protocol, a.seed, device, a.out_dir, a.resume, overrides,
-                      command=command, vqa2_root=a.vqa2_root, overwrite=a.overwrite,
+    p.add_sizes(("train", "val", "test", "canvas", "epochs", "batch_size", "d", "d_att", "channels",
+                 "hidden"))
+    p.add_sizes(["lr"], positive_float)
+    a = p.parse(argv)
+    with p.running(a, distributed=True) as device:
+        test, _ = run(a.attention, a.protocol, a.seed, device, a.out_dir, a.resume, a.overrides,
+                      command=a.command, vqa2_root=a.vqa2_root, overwrite=a.overwrite,
                       allow_dirty=a.allow_dirty, budget_minutes=a.budget_minutes)
-    if is_main():
-        by_type = ", ".join(f"{k} {v:.3f}" for k, v in test["accuracy_by_type"].items() if v is not None)
-        print(f"{a.attention}: test accuracy {test['accuracy']:.4f} ({by_type})")
-    if dist.is_initialized():
-        dist.destroy_process_group()
+        if is_main():
+            by_type = ", ".join(f"{k} {v:.3f}" for k, v in test["accuracy_by_type"].items() if v is not None)
+            print(f"{a.attention}: test accuracy {test['accuracy']:.4f} ({by_type})")
 
 
 if __name__ == "__main__":

@@ -1,1 +1,2 @@
-"""The experiment networks (DESIGN.md §3): MBG, CBAM, VQA, ModularGAN."""
+"""The experiment networks (DESIGN.md §3): MBG, CBAM, VQA, ModularGAN, and their one
+attention registry, :mod:`arnn_lite.models.zoo` (name -> module)."""

@@ -22,13 +22,13 @@ import torch
 import torch.nn as nn
 
 from .._checks import check_choice, check_features, check_odd, check_positive
-from ..arnn import AttentionRNN
-from ..attention import CBAMSpatialGate, channel_pool
+from ..attention import channel_pool
+from .zoo import make_attention
 
 __all__ = ["SPATIAL", "ChannelGate", "ARNNSpatialGate", "CBAM", "BasicBlock", "CBAMResNet",
            "cbam_resnet", "channel_pool"]
 
-SPATIAL = ("none", "cbam", "arnn")
+SPATIAL = ("none", "cbam", "arnn")  # the spatial gates (names of arnn_lite.models.zoo)
 
 
 class ChannelGate(nn.Module):
@@ -62,8 +62,8 @@ class ARNNSpatialGate(nn.Module):
 
     def __init__(self, context_size: int = 3, hidden_channels: int = 8, context_channels: int = 8):
         super().__init__()
-        self.arnn = AttentionRNN(2, hidden_channels, context_size=context_size,
-                                 context_channels=context_channels)
+        self.arnn = make_attention("arnn", 2, hidden=hidden_channels, context_size=context_size,
+                                   context_channels=context_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_features(x, None, "x")  # any C: the gate reads the [max, mean] map
@@ -87,12 +87,10 @@ class CBAM(nn.Module):
             check_positive(value, name)
         self.channels = channels
         self.channel = ChannelGate(channels, reduction) if channel else None
-        if spatial == "cbam":
-            self.spatial = CBAMSpatialGate(channels, kernel_size=context_size)
-        elif spatial == "arnn":
+        if spatial == "arnn":  # the zoo's ARNN, on the [max, mean] map
             self.spatial = ARNNSpatialGate(context_size, arnn_hidden, arnn_context)
         else:
-            self.spatial = None
+            self.spatial = make_attention(spatial, channels, context_size=context_size)
 
     def forward(self, x):
         check_features(x, self.channels, "x")

@@ -3,13 +3,14 @@
 Base net (PAN's published code): 4 × [3×3 conv, 32 channels, valid padding, ReLU →
 2×2 max-pool → attention → BatchNorm]; on a 100×100 input the maps are 49, 23, 10 and
 4 pixels wide. Then pooling over space → BatchNorm → dropout 0.5 → linear classifier.
-¬CTX, CTX, UNet and ARNN variants attend after every pool (sigmoid masks after pools
-1–3, softmax after pool 4); SAN attends once, after the last pool; NONE never.
+¬CTX, CTX, UNet, ARNN and BRNN^δ variants attend after every pool (sigmoid masks after
+pools 1–3, softmax after pool 4); SAN attends once, after the last pool; NONE never.
 **Our choice:** after a softmax mask the features are *summed* over space (a weighted
 average); otherwise they are averaged.
 
 The scalability variant (supplement Table 3) puts a fifth conv+pool stack in front,
-followed by NONE, ARNN or BRNN^δ (``front=...``), then the ARNN network above.
+followed by NONE, ARNN or BRNN^δ (``front=...``), then the ARNN network above. The
+attention modules come from :mod:`arnn_lite.models.zoo`, by name.
 """
 
 from __future__ import annotations
@@ -17,40 +18,18 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .._checks import (NORMALIZATIONS, check_choice, check_features, check_positive,
-                       check_positive_number, check_query)
-from ..arnn import AttentionRNN, BlockAttentionRNN, sequential_steps
-from ..attention import ContextAttention, NoContextAttention, SANAttention, UNet, UNetAttention
+from .._checks import (check_choice, check_features, check_positive, check_positive_number,
+                       check_query)
+from ..arnn import sequential_steps
+from .zoo import make_attention
 
-__all__ = ["MBGNet", "ATTENTIONS", "make_attention"]
+__all__ = ["MBGNet", "ATTENTIONS", "FRONTS"]
 
-ATTENTIONS = ("none", "noctx", "ctx", "san", "arnn", "arnn_sample",
+# The names of arnn_lite.models.zoo this network takes: in every stage (SAN: the last only),
+# or, for the scalability study, after its fifth stack (``front``; None: no fifth stack).
+ATTENTIONS = ("none", "noctx", "ctx", "san", "arnn", "arnn_sample", "brnn",
               "unet2", "unet3", "unet2_arnn", "unet3_arnn")
 FRONTS = (None, "none", "arnn", "brnn")
-KINDS = (None, "brnn") + ATTENTIONS  # what make_attention builds (None, "none": no module)
-
-
-def make_attention(kind, channels, query_dim, normalization, hidden=16, block_size=2):
-    """One attention module of the MBG network by name (``None`` for ``"none"``)."""
-    check_choice(kind, KINDS, "kind")
-    check_choice(normalization, NORMALIZATIONS, "normalization")
-    args = dict(query_dim=query_dim, normalization=normalization)
-    if kind == "noctx":
-        return NoContextAttention(channels, **args)
-    if kind == "ctx":
-        return ContextAttention(channels, 3, **args)
-    if kind == "san":
-        return SANAttention(channels, query_dim=query_dim)
-    if kind in ("arnn", "arnn_sample"):
-        return AttentionRNN(channels, hidden, context_size=3, **args)
-    if kind == "brnn":
-        return BlockAttentionRNN(channels, hidden, block_size=block_size, **args)
-    if kind in ("unet2", "unet3"):
-        return UNetAttention(channels, depth=int(kind[-1]), base_channels=channels, **args)
-    if kind in ("unet2_arnn", "unet3_arnn"):
-        unet = UNet(channels, depth=int(kind[4]), query_dim=query_dim, base_channels=channels)
-        return AttentionRNN(channels, hidden, context_net=unet, **args)  # supplement Eq. 1
-    return None
 
 
 class Stage(nn.Module):
@@ -75,7 +54,8 @@ class MBGNet(nn.Module):
     """Attribute prediction on MBG: ``image (B, 3, H, W), query (B, D) -> logits, masks``.
 
     Args:
-        attention: one of :data:`ATTENTIONS`.
+        attention: one of :data:`ATTENTIONS` (names of :mod:`arnn_lite.models.zoo`);
+            ``"brnn"`` puts BRNN^δ in every stage (the benchmark's network).
         num_classes: 5 (colours, MBG) or 10 (digits, MBG^inv).
         query_dim: 10 (digit query) or 5 (colour query, MBG^inv).
         channels: conv width (32 in the paper); hidden: ARNN state size.
@@ -99,13 +79,13 @@ class MBGNet(nn.Module):
         self.attention, self.front, self.temperature = attention, front, temperature
         if front is not None:
             attention = "arnn"
-        kinds = ([None] * 3 + ["san"]) if attention == "san" else [attention] * 4
+        names = (["none"] * 3 + ["san"]) if attention == "san" else [attention] * 4
+        sizes = dict(hidden=hidden, block_size=block_size)
         stages = [Stage(3 if k == 0 else channels, channels, make_attention(
-            kind, channels, query_dim, "softmax" if k == 3 else "sigmoid", hidden, block_size))
-            for k, kind in enumerate(kinds)]
+            name, channels, query_dim, normalization="softmax" if k == 3 else "sigmoid", **sizes))
+            for k, name in enumerate(names)]
         if front is not None:
-            stages.insert(0, Stage(3, channels, make_attention(
-                front, channels, query_dim, "sigmoid", hidden, block_size)))
+            stages.insert(0, Stage(3, channels, make_attention(front, channels, query_dim, **sizes)))
             stages[1].conv = nn.Conv2d(channels, channels, 3)
         self.stages = nn.ModuleList(stages)
         self.min_size = 1

@@ -25,12 +25,12 @@ import torch
 import torch.nn as nn
 
 from .._checks import check_choice, check_features, check_nonnegative, check_positive, check_rank
-from ..arnn import AttentionRNN
+from .zoo import make_attention
 
 __all__ = ["ATTENTIONS", "ResidualBlock", "Encoder", "Transformer", "Reconstructor",
            "Discriminator", "ModularGenerator", "HairClassifier"]
 
-ATTENTIONS = ("mgan", "arnn")
+ATTENTIONS = ("mgan", "arnn")  # names of arnn_lite.models.zoo
 NORMS = ("instance", "none")
 
 
@@ -110,16 +110,12 @@ class Transformer(nn.Module):
         self.channels, self.num_attributes, self.attention = channels, num_attributes, attention
         self.main = nn.Sequential(*_conv_in_relu(channels + num_attributes, channels, 3, norm=norm),
                                   *[ResidualBlock(channels, norm) for _ in range(repeat)])
-        if attention == "mgan":
-            self.mask = nn.Conv2d(channels, 1, 3, padding=1)  # ℓ from a 3×3 local context
-        else:
-            self.mask = AttentionRNN(channels, hidden, context_size=3)
+        self.mask = make_attention(attention, channels, hidden=hidden, context_size=3)
 
     def gate(self, f):
-        """The mask ``g`` in [0, 1], ``(B, 1, h, w)``, from the candidate features ``f``."""
-        if self.attention == "mgan":
-            return (1 + torch.tanh(self.mask(f))) / 2
-        return self.mask(f)  # σ(ℓ) = (1 + tanh(ℓ/2)) / 2
+        """The mask ``g`` in [0, 1], ``(B, 1, h, w)``, from the candidate features ``f``:
+        ``(1 + tanh ℓ) / 2`` (mgan) or ``σ(ℓ) = (1 + tanh(ℓ/2)) / 2`` (arnn)."""
+        return self.mask(f)
 
     def forward(self, x, c):
         check_features(x, self.channels, "x")

@@ -31,14 +31,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .._checks import check_choice, check_features, check_positive, check_rank
-from ..arnn import AttentionRNN
-from ..attention import NoContextAttention
+from .zoo import make_attention
 
 __all__ = ["ATTENTIONS", "count_sketch", "sketch_hashes", "compact_bilinear",
            "explicit_sketched_outer", "signed_sqrt", "CompactBilinearPooling",
            "QuestionEncoder", "ImageEncoder", "MCBNet"]
 
-ATTENTIONS = ("none", "att", "arnn")
+ATTENTIONS = ("none", "att", "arnn")  # names of arnn_lite.models.zoo
 DENSE_LIMIT = 1 << 22  # n·d up to which the count sketch is a dense matmul (faster on CPU)
 
 
@@ -251,12 +250,10 @@ class MCBNet(nn.Module):
         if attention != "none":
             d_att = d_att or d
             self.fuse_att = CompactBilinearPooling(hidden, channels, d_att, seed=seed + 1)
-            for _ in range(glimpses):
-                self.attend.append(
-                    NoContextAttention(d_att, context_channels=att_channels, normalization="softmax")
-                    if attention == "att" else  # two 1×1 convs: relu(conv) then conv to a logit
-                    AttentionRNN(d_att, arnn_hidden, context_size=1, normalization="softmax",
-                                 context_channels=att_channels))  # same 1×1 context, then the scans
+            for _ in range(glimpses):  # att: relu(1×1 conv), 1×1 conv to a logit; arnn: the same
+                self.attend.append(make_attention(  # 1×1 context, then the scans
+                    attention, d_att, normalization="softmax", hidden=arnn_hidden, context_size=1,
+                    context_channels=att_channels))
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(d, num_answers))
 
     def masks(self, v, q):

@@ -18,12 +18,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..attention import ContextAttention, NoContextAttention, SANAttention
-from ..arnn import AttentionRNN, BlockAttentionRNN
+from .._checks import check_choice
+from ..models.zoo import make_attention
 
-__all__ = ["COLOURS", "SHAPES", "make_toy", "ToyDataset", "ToyNet", "build_attention",
-           "train_toy", "evaluate", "predict", "target_at", "count_components",
-           "mask_metrics"]
+__all__ = ["COLOURS", "SHAPES", "ATTENTIONS", "make_toy", "ToyNet", "train_toy", "evaluate",
+           "predict", "target_at", "count_components", "mask_metrics"]
 
 # Palette (RGB in [0, 1]); the query is a one-hot index into it.
 COLOURS = {"red": (0.9, 0.15, 0.15), "green": (0.15, 0.8, 0.3),
@@ -108,18 +107,8 @@ def make_toy(n: int, size: int = 24, seed: int = 0, n_objects=(3, 4), n_clutter:
             "mask": torch.tensor(np.stack(masks))[:, None]}  # (n, 1, H, W)
 
 
-class ToyDataset(torch.utils.data.Dataset):
-    """``make_toy`` as a Dataset of ``(image, query, label, mask)`` tuples."""
-
-    def __init__(self, n: int, **kwargs):
-        self.data = make_toy(n, **kwargs)
-
-    def __len__(self):
-        return len(self.data["label"])
-
-    def __getitem__(self, i):
-        d = self.data
-        return d["image"][i], d["query"][i], d["label"][i], d["mask"][i]
+# The names of arnn_lite.models.zoo that ToyNet takes (chapters 01, 05 and 07 compare them).
+ATTENTIONS = ("none", "noctx", "ctx", "san", "arnn", "brnn")
 
 
 class _NoAttention(nn.Module):
@@ -128,31 +117,6 @@ class _NoAttention(nn.Module):
 
     def forward(self, x, query=None):
         return x.new_ones(x.shape[0], 1, *x.shape[2:])  # (B, 1, H, W)
-
-
-def build_attention(kind, channels: int, query_dim: int, hidden_channels: int = 16,
-                    context_size: int = 3, block_size: int = 2) -> nn.Module:
-    """An attention module for ToyNet by name.
-
-    Args:
-        kind: ``"none"``, ``"noctx"`` (¬CTX, 1×1), ``"ctx"`` (CTX, k×k), ``"san"`` (global
-            softmax), ``"arnn"``, ``"brnn"`` (BRNN^δ, δ = ``block_size``); or a callable
-            ``(channels, query_dim) -> module``.
-    """
-    if callable(kind):
-        return kind(channels, query_dim)
-    makers = {
-        "none": lambda: _NoAttention(),
-        "noctx": lambda: NoContextAttention(channels, query_dim),
-        "ctx": lambda: ContextAttention(channels, context_size, query_dim),
-        "san": lambda: SANAttention(channels, query_dim),
-        "arnn": lambda: AttentionRNN(channels, hidden_channels, query_dim, context_size),
-        "brnn": lambda: BlockAttentionRNN(channels, hidden_channels, block_size,
-                                          query_dim=query_dim, context_size=context_size),
-    }
-    if kind not in makers:
-        raise ValueError(f"kind: expected one of {list(makers)} or a callable, got {kind!r}")
-    return makers[kind]()
 
 
 def _conv_block(cin, cout):
@@ -169,17 +133,27 @@ class ToyNet(nn.Module):
     multiplied by ``H/2 * W/2`` so that it has mean one, like a mask of ones.
 
     Args:
-        attention: a name for :func:`build_attention`, or a callable factory.
+        attention: one of :data:`ATTENTIONS` (built by :func:`arnn_lite.models.zoo.make_attention`;
+            ``"none"`` is a mask of ones), or a callable ``(channels, query_dim) -> module``.
         channels: ``C``; n_colours: query size ``D``; n_classes: number of shapes.
-        **kwargs: forwarded to :func:`build_attention`.
+        hidden, context_size, block_size: the attention's sizes (ARNN state per direction,
+            odd ``k`` of the local context, ``δ`` of BRNN^δ).
     """
 
     def __init__(self, attention="ctx", channels: int = 16, n_colours: int = len(COLOURS),
-                 n_classes: int = len(SHAPES), **kwargs):
+                 n_classes: int = len(SHAPES), hidden: int = 16, context_size: int = 3,
+                 block_size: int = 2):
         super().__init__()
+        if not callable(attention):
+            check_choice(attention, ATTENTIONS, "attention")
         self.features = nn.Sequential(*_conv_block(3, channels), nn.MaxPool2d(2),
                                       *_conv_block(channels, channels), *_conv_block(channels, channels))
-        self.attention = build_attention(attention, channels, n_colours, **kwargs)
+        if callable(attention):
+            self.attention = attention(channels, n_colours)
+        else:  # "none": a mask of ones, since the head always multiplies by a mask
+            module = make_attention(attention, channels, n_colours, hidden=hidden,
+                                    context_size=context_size, block_size=block_size)
+            self.attention = _NoAttention() if module is None else module
         self.head = nn.Sequential(*_conv_block(channels, channels))
         self.classifier = nn.Linear(channels, n_classes)
 
