@@ -17,8 +17,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "arnn_lite"
 
 # Higher may import lower, never the other way. Top-level modules are the layer (what the
 # paper is) and its foundations; subpackages of one rank may not import each other.
-RANKS = {"": 0, "datasets": 1, "models": 2, "toys": 2, "experiments": 3, "book": 4,
-         "exercises": 5, "classroom": 6}
+RANKS = {"": 0, "datasets": 1, "models": 2, "toys": 3, "experiments": 4, "book": 5,
+         "exercises": 6, "classroom": 7}
 
 
 def module_name(path: Path) -> str:
