@@ -116,7 +116,7 @@ def test_a_claim_without_runs_is_not_run_and_says_what_would_settle_it(root):
     row = findings.evaluate(claim("mbg/cpu", "mbg/book"), root)
     assert row.label == "not run" and row.source is None and row.seeds == ()
     assert "mbg/cpu, mbg/book" in row.reason
-    assert "python -m arnn_lite.experiments.mbg --model arnn" in row.settle and "--model ctx" in row.settle
+    assert "python -m arnn_lite.experiments.mbg --attention arnn" in row.settle and "--model ctx" in row.settle
 
 
 def test_runs_without_per_item_predictions_are_not_tested(root):

@@ -342,7 +342,7 @@ class FullModePlan:
 def full_mode_plan(cfg: BookConfig, commands: dict, minutes: float, run_paper: bool = False,
                    folder="arnn_runs", note: str = "") -> FullModePlan:
     """What a chapter's full-mode cell runs: in full mode every run of ``commands``
-    (``{name: "python -m ... --model name"}``) with the ``budget`` protocol for ``minutes``
+    (``{name: "python -m ... --attention name"}``) with the ``budget`` protocol for ``minutes``
     each, and the paper protocol only when ``run_paper`` (the reader's opt-in); in book mode,
     or with a ``note`` saying what full mode lacks here, nothing. Results and checkpoints go
     under ``folder``."""

@@ -124,8 +124,8 @@ def _unet(depth: int) -> Claim:
         "without it.",
         f"supplement Table 1: UNet d={depth} + ARNN {top['values']['total']:.2f}% vs UNet "
         f"d={depth} {base['values']['total']:.2f}% ({gain:+.2f} points)",
-        Model(f"unet{depth}_arnn", f"UNet d={depth} + ARNN", f"--model unet{depth}_arnn"),
-        Model(f"unet{depth}", f"UNet d={depth}", f"--model unet{depth}"),
+        Model(f"unet{depth}_arnn", f"UNet d={depth} + ARNN", f"--attention unet{depth}_arnn"),
+        Model(f"unet{depth}", f"UNet d={depth}", f"--attention unet{depth}"),
         MBG_SOURCES, "mbg", claimed=gain / 100)
 
 
@@ -139,13 +139,13 @@ CLAIMS = (
           "helps.",
           "supplement §1 and Table 2: ARNN adds global structure to a local attention; "
           f"{_MAIN}",
-          Model("arnn", "ARNN", "--model arnn"), Model("ctx", "CTX", "--model ctx"),
+          Model("arnn", "ARNN", "--attention arnn"), Model("ctx", "CTX", "--attention ctx"),
           MBG_SOURCES, "mbg"),
     Claim("ctx_noctx", "CTX beats ¬CTX on MBG",
           "On MBG, CTX (k×k context) against ¬CTX (1×1, no context): does local context help "
           "at all?",
           f"supplement Table 2 lists both as baselines; {_MAIN}",
-          Model("ctx", "CTX", "--model ctx"), Model("noctx", "¬CTX", "--model noctx"),
+          Model("ctx", "CTX", "--attention ctx"), Model("noctx", "¬CTX", "--attention noctx"),
           MBG_SOURCES, "mbg"),
     Claim("inverse", "ARNN beats CTX on MBGⁱⁿᵛ",
           "On MBGⁱⁿᵛ (name the digit of the queried colour) the supplement shows ARNN's masks "
@@ -154,7 +154,7 @@ CLAIMS = (
           "accuracy, paired.",
           "supplement §3.2, Figures 8-10 (pictures only): ARNN covers the whole digit, the "
           "other mechanisms part of it or background of its colour, leading to wrong answers",
-          Model("arnn", "ARNN", "--model arnn"), Model("ctx", "CTX", "--model ctx"),
+          Model("arnn", "ARNN", "--attention arnn"), Model("ctx", "CTX", "--attention ctx"),
           INV_SOURCES, "mbg"),
     Claim("brnn_accuracy", "BRNNᵟ keeps ARNN's accuracy",
           "The scalability study puts ARNN or its block-wise version BRNNᵟ after an extra "
@@ -162,19 +162,19 @@ CLAIMS = (
           "*inconclusive* means no loss was found, and the reason gives the smallest loss that "
           "could have been seen.",
           f"supplement Table 3 describes the networks; {_MAIN}",
-          Model("front_brnn", "BRNNᵟ", "--front brnn"), Model("front_arnn", "ARNN", "--front arnn"),
+          Model("front_brnn", "BRNNᵟ", "--attention brnn"), Model("front_arnn", "ARNN", "--attention arnn"),
           SCALE_SOURCES, "scalability"),
     Claim("brnn_time", "BRNNᵟ takes less time per training step than ARNN",
           "The same two networks, timed: BRNNᵟ scans a grid δ times coarser, so it has fewer "
           "sequential steps.",
           f"supplement §1: ARNN's structure comes at a cost in time; {_MAIN}",
-          Model("front_brnn", "BRNNᵟ", "--front brnn"), Model("front_arnn", "ARNN", "--front arnn"),
+          Model("front_brnn", "BRNNᵟ", "--attention brnn"), Model("front_arnn", "ARNN", "--attention arnn"),
           SCALE_SOURCES, "scalability", kind="time"),
     Claim("cbam", "CBAM+ARNN beats CBAM",
           "Image classification with CBAM's spatial gate replaced by ARNN (3×3 context for "
           "both), same recipe.",
           f"supplement §2.2 describes CBAM+ARNN; {_MAIN} (CIFAR-100)",
-          Model("arnn", "CBAM+ARNN", "--spatial arnn"), Model("cbam", "CBAM", "--spatial cbam"),
+          Model("arnn", "CBAM+ARNN", "--attention arnn"), Model("cbam", "CBAM", "--attention cbam"),
           CBAM_SOURCES, "cbam"),
     Claim("vqa", "MCB+ARNN beats MCB+ATT",
           "Visual question answering with MCB's attention (two 1×1 convolutions) replaced by "
