@@ -39,7 +39,7 @@ def write_run(root, folder, stem, seed, predictions=None, truth=None, config=Non
         test.update(accuracy=float(np.mean(predictions == truth)), predictions=predictions.tolist(),
                     labels=truth.tolist(), mask_saturation=saturation or [0.0, 0.0, 0.0, 0.0])
     metrics = {"test": test, **({"timing": timing} if timing else {})}
-    command = f"python -m arnn_lite.experiments.mbg --model {stem} --protocol {protocol}"
+    command = f"python -m arnn_lite.experiments.mbg --attention {stem} --protocol {protocol}"
     prov = results.provenance(seed, "cpu", results.now(), 60.0, command=command, commit="0123abc")
     extra = {"health": stats.health(test)} if predictions is not None else {}
     config = {"model": stem, "train": 100, "test": N, "generator_version": 2, **(config or {})}
@@ -116,7 +116,7 @@ def test_a_claim_without_runs_is_not_run_and_says_what_would_settle_it(root):
     row = findings.evaluate(claim("mbg/cpu", "mbg/book"), root)
     assert row.label == "not run" and row.source is None and row.seeds == ()
     assert "mbg/cpu, mbg/book" in row.reason
-    assert "python -m arnn_lite.experiments.mbg --attention arnn" in row.settle and "--model ctx" in row.settle
+    assert "python -m arnn_lite.experiments.mbg --attention arnn" in row.settle and "--attention ctx" in row.settle
 
 
 def test_runs_without_per_item_predictions_are_not_tested(root):
