@@ -243,3 +243,23 @@ def test_shipped_mbg_results_read_as_the_paper_variant(tmp_path):
     assert common.results_conflict(shipped, "mbg", record, old["provenance"]["seed"]) == []
     assert common.results_conflict(shipped, "mbg", {**record, "variant": "small"},
                                    old["provenance"]["seed"]) == ["variant"]
+
+
+def test_a_custom_run_does_not_carry_its_protocols_description():
+    """With sizes set on the command line the book protocol's 'instead of' lines no longer
+    hold (they named its own 2,000 training images): the config says what was overridden."""
+    spec, config, label = common.resolve_protocol(mbg.PROTOCOLS, "book", {"train": 4000, "lr": 3e-3})
+    assert label == "custom" and spec["train"] == 4000 and config.lr == 3e-3
+    text = " ".join(spec["changes_from_recipe"])
+    assert "2,000" not in text and "train=4000" in text and "lr=0.003" in text
+    spec, _, label = common.resolve_protocol(mbg.PROTOCOLS, "book")
+    assert label == "book" and spec["changes_from_recipe"] == mbg.PROTOCOLS["book"]["changes_from_recipe"]
+
+
+def test_a_corrected_description_is_still_the_same_run(tmp_path):
+    """results_conflict compares settings, not the words that describe them."""
+    config = {"train": 10, "changes_from_recipe": ["old words"]}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"experiment": "mbg", "config": config, "provenance": {"seed": 0}}))
+    assert common.results_conflict(path, "mbg", {**config, "changes_from_recipe": ["new"]}, 0) == []
+    assert common.results_conflict(path, "mbg", {**config, "train": 11}, 0) == ["train"]

@@ -56,6 +56,10 @@ def resolve_protocol(protocols: dict, protocol: str, overrides=None, seed=0):
     spec = dict(protocols[protocol])
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     label = "custom" if overrides else protocol
+    if overrides and "changes_from_recipe" in spec:  # the protocol's own list no longer holds
+        spec["changes_from_recipe"] = [
+            f"the {protocol} protocol with {', '.join(f'{k}={v}' for k, v in overrides.items())} "
+            f"set on the command line; every size and training setting is recorded in this config"]
     config = spec.pop("config")
     fields = {f.name for f in dataclasses.fields(config)}
     config = dataclasses.replace(config, seed=seed,
@@ -258,6 +262,11 @@ def config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
     return keys
 
 
+# Config keys that describe a run in words rather than set it: a rerun whose wording
+# differs (say, a corrected description) is still the same run.
+DESCRIPTIONS = ("changes_from_recipe",)
+
+
 def results_conflict(path, experiment: str, config: dict, seed: int):
     """How the results file at ``path`` differs from a run of ``experiment`` with ``config``
     and ``seed``: a list of keys (empty: the same run), or ``None`` when there is no file.
@@ -275,7 +284,7 @@ def results_conflict(path, experiment: str, config: dict, seed: int):
         old_config = {**{k: v for k, v in defaults.items() if k in new and new[k] == v}, **old["config"]}
     except (ValueError, KeyError, TypeError):  # not JSON, or not a results file
         return ["(unreadable results file)"]
-    keys = config_diff(old_config, new)
+    keys = [k for k in config_diff(old_config, new) if k not in DESCRIPTIONS]
     if old_seed != seed and "seed" not in keys:
         keys.append("seed")
     if old_experiment != experiment:
