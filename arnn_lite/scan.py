@@ -35,8 +35,8 @@ from typing import Callable, Optional
 
 import torch
 
-from ._checks import check_positive_number
 from . import scan_triton
+from ._checks import check_positive_number
 
 __all__ = ["Feedback", "FEEDBACK_KINDS", "diagonal_scan", "to_scan_order", "from_scan_order",
            "use_fused", "use_backend", "fused_enabled", "backend"]
