@@ -4,11 +4,12 @@ Derived in chapters 05 (layer), 06 (sampling mode) and 07 (block ARNN).
 
 **Reconstruction.** The paper's main text is not available to us; this follows its
 abstract and supplement (DESIGN.md §2): a context δ (k×k conv + query, or any network,
-supplement Eq. 1), a diagonal LSTM in inverse raster order, then a raster-order diagonal
-LSTM whose state carries the attention values already predicted for the pixels to the
-left and above. The logit of pixel ``(i, j)`` reads both directions' hidden states:
-``ℓ[i, j] = w·[hᶠ[i, j]; hᵇ[i, j]] + b``. Through the fed-back values every ``a[i, j]``
-depends on every input position, even with a 1×1 context.
+supplement Eq. 1), a diagonal LSTM in inverse raster order (the *reverse* direction,
+states ``hᵇ``), then a raster-order diagonal LSTM (states ``hᶠ``) whose state carries the
+attention values already predicted for the pixels to the left and above. The logit of
+pixel ``(i, j)`` reads both directions' hidden states:
+``ℓ[i, j] = w·[hᶠ[i, j]; hᵇ[i, j]] + b``. Through the fed-back values every ``a[i, j]`` depends on every input position, even with
+a 1×1 context.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import torch.nn.functional as F
 from ._checks import check_positive, check_positive_number
 from .attention import QueryContext, SpatialAttention, normalize
 from .ops import skew, unskew
-from .rnn import DiagonalLSTM
-from .scan import fused_enabled
+from .rnn import DiagonalLSTM, rename_reverse_keys
+from .scan import Feedback, fused_enabled
 
 __all__ = ["AttentionRNN", "BlockAttentionRNN", "logistic_noise"]
 
@@ -79,9 +80,13 @@ class AttentionRNN(SpatialAttention):
             raise ValueError("context_channels: expected a positive integer for a context_net "
                              "without an out_channels attribute, got None")
         self.context_net, self.hidden_channels = context_net, hidden_channels
-        self.backward_lstm = DiagonalLSTM(context_channels, hidden_channels, reverse=True)
+        self.reverse_lstm = DiagonalLSTM(context_channels, hidden_channels, reverse=True)
         self.forward_lstm = DiagonalLSTM(context_channels, hidden_channels, feedback_channels=1)
         self.readout = nn.Conv2d(2 * hidden_channels, 1, 1)  # ℓ = w·[hᶠ; hᵇ] + b
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        rename_reverse_keys(state_dict, prefix)  # checkpoints that call it backward_lstm
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def context(self, x, query=None):
         """Local spatial context δ(x, q): ``(B, C', H, W)``."""
@@ -123,39 +128,41 @@ class AttentionRNN(SpatialAttention):
 
         Returns:
             ``(logits, a)``, both ``(B, 1, H, W)``: ``a`` is what was fed forward
-            (``σ(ℓ)``, or the relaxed-Bernoulli samples when ``sample``).
+            (``σ(ℓ)``, the relaxed-Bernoulli samples when ``sample``, or ``teacher``).
         """
         B, _, H, W = xc.shape
         hidden = self.hidden_channels
-        hb = self.backward_lstm(xc)  # (B, hidden, H, W)
+        hb = self.reverse_lstm(xc)  # (B, hidden, H, W)
         w_f = self.readout.weight[:, :hidden, 0, 0]  # (1, hidden): readout weights of hᶠ
-        lb = F.conv2d(hb, self.readout.weight[:, hidden:], self.readout.bias)  # (B, 1, H, W)
+        # (B, 1, H, W): hᵇ's part of ℓ, bias included
+        lb = F.conv2d(hb, self.readout.weight[:, hidden:], self.readout.bias)
         if teacher is not None:
-            mode, given = "teacher", teacher.to(xc.dtype)
+            feedback = Feedback(w_f, lb, teacher.to(xc.dtype), "teacher")
         elif sample:
-            mode, given = "sample", logistic_noise((B, 1, H, W), xc, generator)
+            feedback = Feedback(w_f, lb, logistic_noise((B, 1, H, W), xc, generator), "sample",
+                                temperature)
         else:
-            mode, given = "deterministic", None
+            feedback = Feedback(w_f, lb)
         if fused_enabled():  # same recurrence, hand-written backward (chapter 15)
-            states, logits = self.forward_lstm.fused(xc, lb, given, w_f=w_f, mode=mode,
-                                                     temperature=temperature)
+            states, logits = self.forward_lstm.fused(xc, feedback)
             return logits, states[:, hidden:]  # (B, 1, H, W) each
         pre = skew(self.forward_lstm.input_to_state(xc))  # (B, 4*hidden, H, T)
-        given = skew(given) if given is not None else None  # (B, 1, H, T)
-        return self._scan_steps(pre, w_f, skew(lb), given, mode, temperature, W)
+        return self._scan_steps(pre, feedback.per_pixel(skew), W)  # per pixel: (B, 1, H, T)
 
-    def _scan_steps(self, pre, w_f, lb, given, mode, temperature, W):
-        """The readable autograd path of :meth:`scan`: a hook feeds each value back."""
-        lb_steps = lb.permute(3, 0, 1, 2).unbind(0)  # T x (B, 1, H)
+    def _scan_steps(self, pre, feedback, W):
+        """The readable autograd path of :meth:`scan`: a hook feeds each value back.
+        ``pre`` ``(B, 4*hidden, H, T)`` and the feedback's per-pixel tensors are skewed."""
+        lb_steps = feedback.offset.permute(3, 0, 1, 2).unbind(0)  # T x (B, 1, H)
+        given = feedback.given
         given_steps = given.permute(3, 0, 1, 2).unbind(0) if given is not None else None
         logits, fed = [], []
 
         def feed_back(t, h):  # h: (B, hidden, H), column t of hᶠ
-            l_t = torch.matmul(w_f, h) + lb_steps[t]  # (1, hidden) @ (B, hidden, H) -> (B, 1, H)
-            if mode == "teacher":
+            l_t = torch.matmul(feedback.weight, h) + lb_steps[t]  # (1, h) @ (B, h, H) -> (B, 1, H)
+            if feedback.kind == "teacher":
                 a_t = given_steps[t]
-            elif mode == "sample":
-                a_t = relaxed_bernoulli(l_t, given_steps[t], temperature)
+            elif feedback.kind == "sample":
+                a_t = relaxed_bernoulli(l_t, given_steps[t], feedback.temperature)
             else:
                 a_t = torch.sigmoid(l_t)
             logits.append(l_t)
@@ -180,14 +187,34 @@ class BlockAttentionRNN(AttentionRNN):
         super().__init__(in_channels, hidden_channels, **kwargs)
         check_positive(block_size, "block_size")
         self.block_size = block_size
-        self.local = nn.Conv2d(self.backward_lstm.in_channels, 1, 1)
+        self.local = nn.Conv2d(self.reverse_lstm.in_channels, 1, 1)
 
-    def scan(self, xc, sample=False, temperature=0.5, generator=None):
+    def scan(self, xc, sample=False, temperature=0.5, generator=None, teacher=None):
+        """:meth:`AttentionRNN.scan` on the block grid, then logits at full resolution.
+
+        The scan feeds one value per block forward, so a full-resolution ``teacher``
+        ``(B, 1, H, W)`` is average-pooled onto the block grid like the context (ceil mode:
+        an edge block averages the pixels it covers). A block is fed the fraction of its
+        pixels the teacher sets, a probability like the ``σ(ℓ)`` of the untaught scan, and
+        feeding the scan's own block values back reproduces its logits (tested).
+
+        Returns:
+            ``(logits, a)``, both ``(B, 1, H, W)``: ``a`` is ``teacher`` when given, else
+            ``σ(ℓ)``, or relaxed-Bernoulli samples of the full-resolution logits when
+            ``sample``.
+        """
         H, W = xc.shape[-2:]
         pooled = F.avg_pool2d(xc, self.block_size, ceil_mode=True)  # (B, C', ⌈H/δ⌉, ⌈W/δ⌉)
-        coarse, _ = super().scan(pooled, sample, temperature, generator)  # (B, 1, ⌈H/δ⌉, ⌈W/δ⌉)
+        if teacher is not None:
+            teacher = teacher.to(xc.dtype)
+            blocks = F.avg_pool2d(teacher, self.block_size, ceil_mode=True)  # (B, 1, H/δ, W/δ)
+            coarse, _ = super().scan(pooled, teacher=blocks)  # (B, 1, ⌈H/δ⌉, ⌈W/δ⌉)
+        else:
+            coarse, _ = super().scan(pooled, sample, temperature, generator)  # (B, 1, H/δ, W/δ)
         logits = F.interpolate(coarse, size=(H, W), mode="bilinear", align_corners=False)
         logits = logits + self.local(xc)  # (B, 1, H, W)
+        if teacher is not None:
+            return logits, teacher
         if not sample:
             return logits, torch.sigmoid(logits)
         noise = logistic_noise(logits.shape, logits, generator)

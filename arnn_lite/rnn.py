@@ -27,7 +27,8 @@ import torch.nn.functional as F
 
 from ._checks import check_features, check_nonnegative, check_positive
 from .ops import skew, unskew
-from .scan import diagonal_scan, from_scan_order, fused_enabled, scan_indices, to_scan_order
+from .scan import (Feedback, diagonal_scan, from_scan_order, fused_enabled, scan_indices,
+                   to_scan_order)
 
 __all__ = ["DiagonalLSTM", "DiagonalBiLSTM"]
 
@@ -43,8 +44,9 @@ class DiagonalLSTM(nn.Module):
         hidden_channels: size of ``h`` and ``c``.
         reverse: scan in inverse raster order (flip H and W, scan, flip back); the
             output at ``(i, j)`` then sees ``{i' >= i, j' >= j}``.
-        feedback_channels: ``E`` extra state channels that a step hook feeds back into
-            ``K_ss`` together with ``h`` (AttentionRNN feeds back its predicted values).
+        feedback_channels: ``E`` extra state channels fed back into ``K_ss`` together
+            with ``h``: by a step hook on the readable path (:meth:`scan`), by a
+            :class:`~arnn_lite.scan.Feedback` (``E = 1``) on the fused one (:meth:`fused`).
 
     Gates are ordered ``[o, f, i, g]``.
     """
@@ -76,24 +78,30 @@ class DiagonalLSTM(nn.Module):
         w = self.state_to_state.weight  # (4*hidden, S, 2); tap 1: left (row r), tap 0: up (row r-1)
         return torch.cat([w[..., 1], w[..., 0]], dim=1), self.state_to_state.bias
 
-    def fused(self, x: torch.Tensor, lb=None, given=None, **feedback):
+    def fused(self, x: torch.Tensor, feedback: Optional[Feedback] = None):
         """The whole layer through :func:`~arnn_lite.scan.diagonal_scan` (chapter 15).
 
         Args:
-            x: ``(B, C, H, W)``. ``lb``, ``given``: AttentionRNN's backward logit and noise
-            or teacher values, ``(B, 1, H, W)``; ``feedback``: its ``w_f, mode, temperature``.
+            x: ``(B, C, H, W)``.
+            feedback: an optional :class:`~arnn_lite.scan.Feedback`, its per-pixel
+                tensors ``(B, 1, H, W)``; needs ``feedback_channels = 1``.
 
         Returns:
-            ``(states (B, S, H, W), logits (B, 1, H, W) or None)``.
+            ``(states (B, S, H, W), logits (B, 1, H, W) or None)``: ``h`` (and the fed-back
+            value), and the feedback's readout ``ℓ``.
         """
+        if self.feedback_channels != (0 if feedback is None else 1):
+            raise ValueError(f"feedback: the fused scan feeds back one channel (a Feedback) or "
+                             f"none, and this DiagonalLSTM has feedback_channels="
+                             f"{self.feedback_channels}; got {type(feedback).__name__}")
         H, W = x.shape[-2:]
         to_scan, from_scan = scan_indices(H, W, self.reverse, x.device)
         w_cat, b_ss = self.state_weights()
         w_in, b_is = self.input_to_state.weight[:, :, 0, 0], self.input_to_state.bias  # (4h, C)
-        extra = {k: to_scan_order(v, to_scan) if v is not None else None
-                 for k, v in (("lb", lb), ("given", given))}  # (T, H, B, 1)
+        if feedback is not None:
+            feedback = feedback.per_pixel(lambda a: to_scan_order(a, to_scan))  # (T, H, B, 1)
         states, logits = diagonal_scan(to_scan_order(x, to_scan), w_in, w_cat, b_is + b_ss,
-                                       **extra, **feedback)  # (T, H, B, S), (T, H, B, 1)
+                                       feedback)  # (T, H, B, S), (T, H, B, 1)
         return (from_scan_order(states, from_scan, W),
                 from_scan_order(logits, from_scan, W) if logits is not None else None)
 
@@ -149,13 +157,30 @@ class DiagonalLSTM(nn.Module):
 class DiagonalBiLSTM(nn.Module):
     """Two diagonal LSTMs, raster and inverse raster order, concatenated:
     ``(B, C, H, W) -> (B, 2*hidden, H, W)``; channels ``[:hidden]`` are the forward
-    direction. Unlike PixelRNN (which flips only W and shifts rows to stay causal), the
-    second direction here flips H and W, so the two quadrants together cover the image."""
+    direction, ``[hidden:]`` the reverse one. Unlike PixelRNN (which flips only W and shifts
+    rows to stay causal), the reverse direction here flips H and W, so the two quadrants
+    together cover the image."""
 
     def __init__(self, in_channels: int, hidden_channels: int):
         super().__init__()
         self.forward_lstm = DiagonalLSTM(in_channels, hidden_channels)
-        self.backward_lstm = DiagonalLSTM(in_channels, hidden_channels, reverse=True)
+        self.reverse_lstm = DiagonalLSTM(in_channels, hidden_channels, reverse=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.forward_lstm(x), self.backward_lstm(x)], dim=1)  # (B, 2*hidden, H, W)
+        return torch.cat([self.forward_lstm(x), self.reverse_lstm(x)], 1)  # (B, 2*hidden, H, W)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        rename_reverse_keys(state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+def rename_reverse_keys(state_dict, prefix: str) -> None:
+    """Rename, in place, the keys ``<prefix>backward_lstm.*`` of a state dict to
+    ``<prefix>reverse_lstm.*``: checkpoints written before the inverse-raster direction was
+    called "reverse" (its old name, "backward", is autograd's) load unchanged."""
+    old, new = prefix + "backward_lstm", prefix + "reverse_lstm"
+    for key in [k for k in state_dict if k == old or k.startswith(old + ".")]:
+        state_dict[new + key[len(old):]] = state_dict.pop(key)
+    metadata = getattr(state_dict, "_metadata", None)  # per-module versions, keyed by name
+    for key in [k for k in metadata or () if k == old or k.startswith(old + ".")]:
+        metadata[new + key[len(old):]] = metadata.pop(key)

@@ -61,13 +61,13 @@ if triton is not None:
         return out + tl.dot(up, w_u, input_precision="ieee") + bias[None, :]
 
     @triton.jit
-    def _scan_forward_kernel(X, WIN, WCAT, BIAS, WF, LB, GIVEN, STATES, CELLS, ACT, LOGITS,
+    def _scan_forward_kernel(X, WIN, WCAT, BIAS, WF, OFFSET, GIVEN, STATES, CELLS, ACT, LOGITS,
                              T, H, W, B, C, temperature,
                              HID: tl.constexpr, S: tl.constexpr, FEEDBACK: tl.constexpr,
-                             MODE: tl.constexpr, BH: tl.constexpr, BC: tl.constexpr,
+                             KIND: tl.constexpr, BH: tl.constexpr, BC: tl.constexpr,
                              BS: tl.constexpr, BHID: tl.constexpr):
         # Layouts (contiguous): X (T, H, B, C); STATES (T+1, S, H+1, B); CELLS (T+1, HID, H, B);
-        # ACT (T, 4*HID, H, B); LB, GIVEN, LOGITS (T, 1, H, B).
+        # ACT (T, 4*HID, H, B); OFFSET, GIVEN, LOGITS (T, 1, H, B).
         b = tl.program_id(0)
         r, kc = tl.arange(0, BH), tl.arange(0, BC)
         ks, j = tl.arange(0, BS), tl.arange(0, BHID)
@@ -99,10 +99,11 @@ if triton is not None:
             if FEEDBACK:
                 w_f = tl.load(WF + j, mask=j < HID, other=0.0)
                 at = (t * H + r) * B + b
-                logit = tl.sum(h * w_f[None, :], axis=1) + tl.load(LB + at, mask=live, other=0.0)
-                if MODE == 0:
+                offset = tl.load(OFFSET + at, mask=live, other=0.0)
+                logit = tl.sum(h * w_f[None, :], axis=1) + offset
+                if KIND == 0:  # the kinds of arnn_lite.scan.Feedback, in _KINDS' order
                     a = _sigmoid(logit)
-                elif MODE == 1:
+                elif KIND == 1:
                     a = _sigmoid((logit + tl.load(GIVEN + at, mask=live, other=0.0)) / temperature)
                 else:
                     a = tl.load(GIVEN + at, mask=live, other=0.0)
@@ -111,30 +112,34 @@ if triton is not None:
             tl.debug_barrier()  # this step's states are read by neighbouring rows next step
 
 
-_MODES = {"deterministic": 0, "sample": 1, "teacher": 2}
+_KINDS = {"deterministic": 0, "sample": 1, "teacher": 2}  # Feedback.kind -> KIND
 
 
 def _block(n: int) -> int:
     return max(16, triton.next_power_of_2(n))  # tl.dot needs every dimension >= 16
 
 
-def scan_forward(X, w_in, w_cat, bias, w_f, lb, given, mode, temperature, W):
+def scan_forward(X, w_in, w_cat, bias, feedback, W):
     """Run the forward scan kernel; returns the buffers of the PyTorch forward:
     ``states (T+1, S, H+1, B), cells (T+1, hidden, H, B), act (T, 4*hidden, H, B),
-    logits (T, 1, H, B) or None``. ``lb``, ``given``: ``(T, 1, H, B)``."""
+    logits (T, 1, H, B) or None``. ``feedback``: an :class:`arnn_lite.scan.Feedback` whose
+    per-pixel tensors are ``(T, 1, H, B)``, or ``None``."""
     T, H, B, C = X.shape
-    hidden, feedback = w_in.shape[0] // 4, w_f is not None
-    S = hidden + int(feedback)
+    hidden, has_feedback = w_in.shape[0] // 4, feedback is not None
+    S = hidden + int(has_feedback)
     states = X.new_zeros(T + 1, S, H + 1, B)
     cells = X.new_zeros(T + 1, hidden, H, B)
     act = X.new_zeros(T, 4 * hidden, H, B)
-    logits = X.new_zeros(T, 1, H, B) if feedback else None
+    logits = X.new_zeros(T, 1, H, B) if has_feedback else None
     dummy = X.new_zeros(1)
+    given = feedback.given if has_feedback else None
     _scan_forward_kernel[(B,)](
         X.contiguous(), w_in.contiguous(), w_cat.contiguous(), bias.contiguous(),
-        w_f.contiguous() if feedback else dummy, lb.contiguous() if feedback else dummy,
+        feedback.weight.contiguous() if has_feedback else dummy,
+        feedback.offset.contiguous() if has_feedback else dummy,
         given.contiguous() if given is not None else dummy, states, cells, act,
-        logits if feedback else dummy, T, H, W, B, C, float(temperature),
-        HID=hidden, S=S, FEEDBACK=feedback, MODE=_MODES[mode], BH=_block(H), BC=_block(C),
-        BS=_block(S), BHID=_block(hidden))
+        logits if has_feedback else dummy, T, H, W, B, C,
+        float(feedback.temperature) if has_feedback else 1.0,
+        HID=hidden, S=S, FEEDBACK=has_feedback, KIND=_KINDS[feedback.kind] if has_feedback else 0,
+        BH=_block(H), BC=_block(C), BS=_block(S), BHID=_block(hidden))
     return states, cells, act, logits

@@ -58,6 +58,52 @@ def test_block_equals_reference(block_size):
     assert_same_grads(fast, slow, params_and_input(arnn, x))
 
 
+@pytest.mark.parametrize("make", [
+    lambda: AttentionRNN(3, 4, query_dim=2),
+    lambda: BlockAttentionRNN(3, 4, block_size=2, query_dim=2),
+    lambda: BlockAttentionRNN(3, 4, block_size=3, query_dim=2),
+], ids=["arnn", "block2", "block3"])
+def test_teacher_forcing_equals_reference(make):
+    arnn = make().double()
+    x = torch.randn(2, 3, 7, 5, dtype=torch.float64, requires_grad=True)
+    q = torch.randn(2, 2, dtype=torch.float64)
+    fed = torch.rand(2, 1, 7, 5, dtype=torch.float64)
+    fast = arnn.scan(arnn.context(x, q), teacher=fed)[0]
+    slow = reference.teacher_forced_logits(arnn, x, q, fed)
+    torch.testing.assert_close(fast, slow, atol=1e-6, rtol=0)
+    assert_same_grads(fast, slow, params_and_input(arnn, x))
+
+
+@pytest.mark.parametrize("H, W", [(6, 4), (7, 5)])
+def test_block_teacher_fed_its_own_block_values_reproduces_its_logits(H, W):
+    """BlockAttentionRNN pools a teacher onto its blocks: a mask that is constant on each
+    block, at the values the untaught scan fed, gives back the untaught logits."""
+    brnn = BlockAttentionRNN(3, 4, block_size=2, query_dim=2).double()
+    x, q = torch.randn(2, 3, H, W, dtype=torch.float64), torch.randn(2, 2, dtype=torch.float64)
+    xc = brnn.context(x, q)
+    pooled = torch.nn.functional.avg_pool2d(xc, 2, ceil_mode=True)  # (B, C', ⌈H/2⌉, ⌈W/2⌉)
+    _, block_values = AttentionRNN.scan(brnn, pooled)  # what the scan fed, per block
+    fed = block_values.repeat_interleave(2, -2).repeat_interleave(2, -1)[..., :H, :W]  # (B, 1, H, W)
+    logits, a = brnn.scan(xc, teacher=fed)
+    torch.testing.assert_close(logits, brnn.scan(xc)[0], atol=1e-12, rtol=0)
+    assert torch.equal(a, fed)
+
+
+def test_checkpoints_that_name_the_reverse_direction_backward_still_load():
+    """Files written before the rename hold ``backward_lstm.*`` keys (every ARNN checkpoint
+    under data/results); they load, also nested in a model, with the same outputs."""
+    torch.manual_seed(0)
+    for make in (lambda: AttentionRNN(3, 4, query_dim=2), lambda: BlockAttentionRNN(3, 4, query_dim=2)):
+        old = torch.nn.Sequential(make())
+        state = {k.replace("reverse_lstm", "backward_lstm"): v for k, v in old.state_dict().items()}
+        assert any(k.startswith("0.backward_lstm.") for k in state)
+        new = torch.nn.Sequential(make())
+        new.load_state_dict(state)  # strict: every key is used
+        assert not any("backward" in k for k in new.state_dict())  # "backward" is autograd's word
+        x, q = torch.randn(2, 3, 5, 6), torch.randn(2, 2)
+        torch.testing.assert_close(new[0](x, q), old[0](x, q), rtol=0, atol=0)
+
+
 def test_gradcheck_small():
     arnn = AttentionRNN(2, 3, query_dim=2, context_size=1).double()
     x = torch.randn(1, 2, 3, 3, dtype=torch.float64, requires_grad=True)
@@ -123,7 +169,7 @@ def test_low_temperature_gives_nearly_hard_masks():
 def test_unet_as_context_network():
     unet = UNetAttention(3, depth=2, query_dim=2, base_channels=8)
     arnn = AttentionRNN(3, 4, query_dim=2, context_net=unet)
-    assert arnn.backward_lstm.in_channels == 8
+    assert arnn.reverse_lstm.in_channels == 8
     x, q = torch.randn(2, 3, 9, 7), torch.randn(2, 2)
     out = arnn(x, q)
     out.sum().backward()

@@ -12,15 +12,15 @@ def stub(*args, **kwargs):
     raise NotImplementedError
 
 
-def backward_direction(lstm, x):
+def reverse_direction(lstm, x):
     return lstm(x.flip(-2, -1)).flip(-2, -1)
 
 
-def backward_no_flip_back(lstm, x):
+def reverse_no_flip_back(lstm, x):
     return lstm(x.flip(-2, -1))
 
 
-def backward_flip_w_only(lstm, x):
+def reverse_flip_w_only(lstm, x):
     return lstm(x.flip(-1)).flip(-1)
 
 
@@ -48,15 +48,15 @@ def pixelrnn_field_no_shift(i, j, height, width):
     return ((rows <= i) & (cols <= j)) | ((rows <= i) & (cols >= j))
 
 
-def test_backward_direction(capsys):
-    ch04.check_backward_direction(backward_direction)
+def test_reverse_direction(capsys):
+    ch04.check_reverse_direction(reverse_direction)
     assert "Correct!" in capsys.readouterr().out
     with pytest.raises(ExerciseError, match="not implemented yet"):
-        ch04.check_backward_direction(stub)
+        ch04.check_reverse_direction(stub)
     with pytest.raises(ExerciseError, match="flip the result back"):
-        ch04.check_backward_direction(backward_no_flip_back)
+        ch04.check_reverse_direction(reverse_no_flip_back)
     with pytest.raises(ExerciseError, match="flipped only W"):
-        ch04.check_backward_direction(backward_flip_w_only)
+        ch04.check_reverse_direction(reverse_flip_w_only)
 
 
 def test_unseen_region(capsys):

@@ -6,8 +6,8 @@ import torch
 from arnn_lite.exercises import ExerciseError, ch05
 
 
-def readout(h_forward, h_backward, weight, bias):
-    h = torch.cat([h_forward, h_backward], 1)  # (B, 2k, H, W)
+def readout(h_forward, h_reverse, weight, bias):
+    h = torch.cat([h_forward, h_reverse], 1)  # (B, 2k, H, W)
     return torch.einsum("bkhw,k->bhw", h, weight)[:, None] + bias
 
 

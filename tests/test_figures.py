@@ -95,22 +95,22 @@ def test_plot_receptive_field_and_widget():
 
 def test_region_map_labels():
     fwd = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
-    bwd = torch.tensor([[0.0, 3.0], [0.0, 1.0]])
-    assert figures.region_map(fwd, bwd).tolist() == [[1, 2], [0, 3]]
-    assert figures.REGION_LABELS[0].startswith("neither")
+    rev = torch.tensor([[0.0, 3.0], [0.0, 1.0]])
+    assert figures.region_map(fwd, rev).tolist() == [[1, 2], [0, 3]]
+    assert figures.REGION_LABELS == ("neither direction", "forward only", "reverse only", "both")
 
 
 def test_plot_direction_fields_and_widget():
     bi = DiagonalBiLSTM(2, 3).double()
     x = torch.randn(1, 2, 5, 4, dtype=torch.float64)
     fwd = figures.gradient_field(bi, x, (2, 1), slice(0, 3))
-    bwd = figures.gradient_field(bi, x, (2, 1), slice(3, None))
-    regions = figures.region_map(fwd, bwd)
+    rev = figures.gradient_field(bi, x, (2, 1), slice(3, None))
+    regions = figures.region_map(fwd, rev)
     assert regions[2, 1] == 3 and regions[0, 3] == 0 and regions[4, 0] == 0
-    fig = figures.plot_direction_fields(fwd, bwd, (2, 1))
+    fig = figures.plot_direction_fields(fwd, rev, (2, 1))
     axes = image_axes(fig)
     assert len(axes) == 3
-    assert "forward" in axes[0].get_title() and "backward" in axes[1].get_title()
+    assert "forward" in axes[0].get_title() and "reverse" in axes[1].get_title()
     assert axes[2].get_legend() is not None
     assert "(2, 1)" in fig._suptitle.get_text()
     assert isinstance(figures.direction_fields_widget(bi, x, hidden=3), ipywidgets.interactive)

@@ -45,9 +45,22 @@ def test_bilstm_concatenates_both_directions():
     out = bi(x)
     assert out.shape == (2, 8, 4, 5)
     torch.testing.assert_close(out[:, :4], bi.forward_lstm(x))
-    torch.testing.assert_close(out[:, 4:], bi.backward_lstm(x))
+    torch.testing.assert_close(out[:, 4:], bi.reverse_lstm(x))
     field = receptive_field(bi, x, 1, 2)
     assert torch.equal(field, quadrant(4, 5, 1, 2) | quadrant(4, 5, 1, 2, reverse=True))
+
+
+def test_bilstm_loads_state_dicts_that_call_the_reverse_direction_backward():
+    torch.manual_seed(0)
+    old = DiagonalBiLSTM(3, 4)
+    state = {k.replace("reverse_lstm", "backward_lstm"): v for k, v in old.state_dict().items()}
+    assert any(k.startswith("backward_lstm.") for k in state)
+    new = DiagonalBiLSTM(3, 4)
+    new.load_state_dict(state)  # strict: every key is used
+    assert not any("backward" in k for k in new.state_dict())  # "backward" is autograd's word
+    assert [k.split(".")[0] for k, _ in new.named_parameters()] == ["forward_lstm"] * 4 + ["reverse_lstm"] * 4
+    x = torch.randn(1, 3, 4, 5)
+    torch.testing.assert_close(new(x), old(x), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("device", DEVICES)

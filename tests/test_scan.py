@@ -5,7 +5,7 @@ import torch
 
 from arnn_lite import AttentionRNN, BlockAttentionRNN, DiagonalLSTM
 from arnn_lite import skew
-from arnn_lite.scan import (diagonal_scan, from_scan_order, fused_enabled, scan_indices,
+from arnn_lite.scan import (Feedback, diagonal_scan, from_scan_order, fused_enabled, scan_indices,
                             to_scan_order, use_fused)
 from tests.conftest import DEVICES
 
@@ -71,8 +71,10 @@ def both_paths_sampling(arnn, x):
     return out
 
 
-def test_teacher_forcing_fused_equals_autograd():
-    arnn = AttentionRNN(3, 4).double()
+@pytest.mark.parametrize("make", [lambda: AttentionRNN(3, 4),
+                                  lambda: BlockAttentionRNN(3, 4, block_size=2)], ids=["arnn", "block"])
+def test_teacher_forcing_fused_equals_autograd(make):
+    arnn = make().double()
     xc = torch.randn(2, 3, 5, 6, dtype=torch.float64)
     teacher = (torch.rand(2, 1, 5, 6) > 0.5).double()
     results = []
@@ -102,9 +104,29 @@ def test_gradcheck_diagonal_scan_with_feedback():
     w_in, w = torch.randn(4 * h, C, **f64), torch.randn(4 * h, 2 * (h + 1), **f64)
     bias, w_f, lb = torch.randn(4 * h, **f64), torch.randn(1, h, **f64), torch.randn(T, H, B, 1, **f64)
     noise = torch.randn(T, H, B, 1, dtype=torch.float64)
-    for mode, given in [("deterministic", None), ("sample", noise), ("teacher", noise.sigmoid())]:
-        fn = lambda *a: diagonal_scan(*a, given=given, mode=mode, temperature=0.7)  # noqa: E731
+    for kind, given in [("deterministic", None), ("sample", noise), ("teacher", noise.sigmoid())]:
+        def fn(X, w_in, w, bias, w_f, lb):
+            return diagonal_scan(X, w_in, w, bias, Feedback(w_f, lb, given, kind, temperature=0.7))
         assert torch.autograd.gradcheck(fn, (X, w_in, w, bias, w_f, lb))
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda w, o: Feedback(w, o, kind="mode"),
+     r"kind: expected one of \['deterministic', 'sample', 'teacher'\], got 'mode'"),
+    (lambda w, o: Feedback(w, o, kind="teacher"),
+     "given: expected a tensor shaped like offset for kind='teacher', got NoneType"),
+    (lambda w, o: Feedback(w, o, o, "deterministic"),
+     "given: expected None for kind='deterministic', got Tensor"),
+    (lambda w, o: Feedback(w, o, o, "sample", temperature=0),
+     "temperature: expected a positive number, got 0"),
+    (lambda w, o: DiagonalLSTM(3, 4).fused(torch.zeros(1, 3, 2, 2), Feedback(w, o)),
+     "feedback: the fused scan feeds back one channel .* feedback_channels=0; got Feedback"),
+    (lambda w, o: DiagonalLSTM(3, 4, feedback_channels=1).fused(torch.zeros(1, 3, 2, 2)),
+     "feedback: .* feedback_channels=1; got NoneType"),
+])
+def test_bad_feedback(make, match):
+    with pytest.raises(ValueError, match=match):
+        make(torch.zeros(1, 4), torch.zeros(1, 1, 2, 2))
 
 
 def test_scan_order_round_trip_and_flip():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from arnn_lite import AttentionRNN
+from arnn_lite import AttentionRNN, BlockAttentionRNN
 from arnn_lite.toys import two_targets
 
 
@@ -67,6 +67,25 @@ def test_teacher_forcing_reproduces_the_sampler():
     det_logits, det_fed = arnn.scan(arnn.context(d["image"], d["query"]))
     torch.testing.assert_close(two_targets.teacher_forced_logits(arnn, d["image"], d["query"], det_fed),
                                det_logits)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: AttentionRNN(3, hidden_channels=4, query_dim=3),
+    lambda: BlockAttentionRNN(3, hidden_channels=4, query_dim=3, block_size=2),
+    lambda: BlockAttentionRNN(3, hidden_channels=4, query_dim=3, block_size=3),
+], ids=["arnn", "block2", "block3"])
+def test_every_arnn_variant_is_teacher_forced(make):
+    """Every variant takes a full-resolution teacher mask and is trained by it (the block
+    variant average-pools it onto its grid): logits of the mask's shape that depend on it."""
+    torch.manual_seed(0)
+    arnn = make()
+    d = two_targets.make_two_targets(2, size=7, seed=1)
+    targets = d["targets"][:, :1]  # (B, 1, H, W)
+    logits = two_targets.teacher_forced_logits(arnn, d["image"], d["query"], targets)
+    assert logits.shape == targets.shape
+    other = two_targets.teacher_forced_logits(arnn, d["image"], d["query"], d["targets"][:, 1:])
+    assert not torch.allclose(logits, other)  # the fed values reach the logits
+    assert two_targets.train_two_targets(arnn, d, steps=2, batch_size=2, progress=False)
 
 
 def test_training_lowers_the_loss():

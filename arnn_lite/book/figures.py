@@ -7,9 +7,9 @@ no kernel in the static book (:mod:`arnn_lite.book.slider`).
 
 Defined in chapter 02 (``chapters/02_skew.ipynb``): :func:`plot_scan_order`,
 :func:`plot_skew`, :func:`skew_widget`. Chapter 03 (``chapters/03_diagonal_lstm.ipynb``):
-:func:`gradient_field`, :func:`plot_state_taps`, :func:`plot_receptive_field`,
-:func:`receptive_field_widget`. Chapter 04 (``chapters/04_diagonal_bilstm.ipynb``):
-:func:`region_map`, :func:`plot_regions`, :func:`plot_direction_fields`,
+:func:`gradient_field` (:func:`arnn_lite.reference.gradient_field`, re-exported here),
+:func:`plot_state_taps`, :func:`plot_receptive_field`, :func:`receptive_field_widget`.
+Chapter 04 (``chapters/04_diagonal_bilstm.ipynb``): :func:`region_map`, :func:`plot_regions`, :func:`plot_direction_fields`,
 :func:`direction_fields_widget`, :func:`plot_coverage`.
 """
 
@@ -25,6 +25,7 @@ from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 
 from . import MIN_FONT_PT, PALETTE
 from ..ops import skew
+from ..reference import gradient_field
 from .slider import slider
 
 __all__ = [
@@ -196,31 +197,6 @@ def skew_widget(height: int = 4, width: int = 6, max_size: int = 8, static: Opti
 
 # --------------------------------------------------------------------------- chapter 03
 
-def gradient_field(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                   pixel: Pixel, channels: Optional[slice] = None) -> torch.Tensor:
-    """Which input pixels an output pixel depends on, read off the input gradient.
-
-    Sums ``model(x)[0, channels, i, j]``, backpropagates, and returns ``|∂/∂x|`` summed
-    over the input channels: a pixel is in the receptive field exactly when its entry is
-    non-zero (up to accidental cancellation, which random inputs make unlikely).
-
-    Args:
-        model: any callable ``(B, C, H, W) -> (B, C', H, W)``.
-        x: input, shape ``(B, C, H, W)``; use float64 so tiny gradients stay non-zero.
-        pixel: output position ``(i, j)``.
-        channels: which output channels to sum (default: all).
-
-    Returns:
-        Tensor ``(H, W)`` of non-negative gradient magnitudes (batch element 0).
-    """
-    x = x.detach().clone().requires_grad_(True)
-    out = model(x)  # (B, C', H, W)
-    i, j = pixel
-    sel = out[0, :, i, j] if channels is None else out[0, channels, i, j]  # (C'',)
-    sel.sum().backward()
-    return x.grad[0].abs().sum(0).detach()  # (H, W)
-
-
 def _arrow(ax, start, end, colour: str, text: str = "", offset=(0.0, -0.3)) -> None:
     """Arrow between cell centres given as ``(row, col)``; the label sits at the arrow's
     start, moved by ``offset`` = ``(d_col, d_row)``."""
@@ -341,19 +317,19 @@ def receptive_field_widget(model: Callable[[torch.Tensor], torch.Tensor], x: tor
 
 # --------------------------------------------------------------------------- chapter 04
 
-REGION_LABELS = ("neither direction", "forward only", "backward only", "both")
+REGION_LABELS = ("neither direction", "forward only", "reverse only", "both")
 # grey, blue, orange, reddish purple: distinct for every kind of colour vision (Okabe-Ito)
 _REGION_COLOURS = ("#d9d9d9", PALETTE[0], PALETTE[1], PALETTE[3])
 
 
-def region_map(forward_field: torch.Tensor, backward_field: torch.Tensor) -> torch.Tensor:
+def region_map(forward_field: torch.Tensor, reverse_field: torch.Tensor) -> torch.Tensor:
     """Combine two receptive fields into one label map (chapter 04).
 
     Returns:
-        Long tensor ``(H, W)``: 0 neither, 1 forward only, 2 backward only, 3 both
+        Long tensor ``(H, W)``: 0 neither, 1 forward only, 2 reverse only, 3 both
         (the indices of :data:`REGION_LABELS`).
     """
-    return (forward_field > 0).long() + 2 * (backward_field > 0).long()  # (H, W)
+    return (forward_field > 0).long() + 2 * (reverse_field > 0).long()  # (H, W)
 
 
 def plot_regions(regions: torch.Tensor, pixel: Pixel, title: Optional[str] = None,
@@ -381,19 +357,19 @@ def plot_regions(regions: torch.Tensor, pixel: Pixel, title: Optional[str] = Non
     return ax.figure
 
 
-def plot_direction_fields(forward_field: torch.Tensor, backward_field: torch.Tensor,
+def plot_direction_fields(forward_field: torch.Tensor, reverse_field: torch.Tensor,
                           pixel: Pixel, suptitle: str = "Diagonal BiLSTM",
-                          names: Sequence[str] = ("forward", "backward")) -> plt.Figure:
+                          names: Sequence[str] = ("forward", "reverse")) -> plt.Figure:
     """Three panels: each direction's gradient field, then the region map (chapter 04).
 
     Returns:
         Figure with three image axes (plus colour bars).
     """
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), constrained_layout=True)
-    for ax, field, name in zip(axes, (forward_field, backward_field), names):
+    for ax, field, name in zip(axes, (forward_field, reverse_field), names):
         plot_receptive_field(field, pixel, f"{name} direction sees", ax=ax)  # one panel each
     labels = ("neither direction", f"{names[0]} only", f"{names[1]} only", "both")
-    plot_regions(region_map(forward_field, backward_field), pixel, "Union, and what neither sees",
+    plot_regions(region_map(forward_field, reverse_field), pixel, "Union, and what neither sees",
                  ax=axes[2], labels=labels)
     fig.suptitle(f"{suptitle}: receptive fields of output {tuple(pixel)}")
     return fig
@@ -416,8 +392,8 @@ def direction_fields_widget(model: Callable[[torch.Tensor], torch.Tensor], x: to
 
     def draw(i=H // 2, j=W // 2):
         fwd = gradient_field(model, x, (i, j), slice(0, hidden))
-        bwd = gradient_field(model, x, (i, j), slice(hidden, None))
-        return plot_direction_fields(fwd, bwd, (i, j), suptitle)
+        rev = gradient_field(model, x, (i, j), slice(hidden, None))
+        return plot_direction_fields(fwd, rev, (i, j), suptitle)
 
     return slider(draw, f"{suptitle}: what the two directions of output ({{i}}, {{j}}) see, "
                         "and the inputs neither sees", live=_pixel_sliders(H, W), static=static,

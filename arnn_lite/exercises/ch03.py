@@ -9,7 +9,6 @@ import torch.nn.functional as F
 from .. import reference, scan
 from ..ops import skew, unskew
 from ..rnn import DiagonalBiLSTM, DiagonalLSTM
-from ..book.figures import gradient_field
 from . import ExerciseError, cases, check_close, check_shape, passed, rng, run_student, seed
 
 __all__ = ["check_lstm_step", "check_state_to_state_by_hand", "check_receptive_field",
@@ -74,12 +73,12 @@ def check_state_to_state_by_hand(state_to_state_by_hand) -> None:
 
 def receptive_field_reference(i: int, j: int, height: int, width: int,
                               reverse: bool = False) -> torch.Tensor:
-    """Known-correct receptive field of output ``(i, j)``, measured from input gradients."""
+    """Known-correct receptive field of output ``(i, j)``, measured from input gradients
+    (:func:`arnn_lite.reference.receptive_field`): bool ``(H, W)``."""
     seed(0)
     lstm = DiagonalLSTM(1, 2, reverse=reverse).double()
-    x = torch.randn(1, 1, height, width, dtype=torch.float64, requires_grad=True)
-    lstm(x)[0, :, i, j].sum().backward()
-    return x.grad[0, 0] != 0  # (H, W)
+    x = torch.randn(1, 1, height, width, dtype=torch.float64)  # (1, 1, H, W)
+    return reference.receptive_field(lstm, x, (i, j))  # (H, W)
 
 
 def _random_fields(r):
@@ -142,9 +141,12 @@ def _field_problem(fixed_scan, lstm, x):
     chapter does) is not the quadrant up and to the left, as a hint; ``None`` if all are."""
     H, W = x.shape[-2:]
     rows, cols = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")  # (H, W)
+
+    def student(inp):
+        return run_student(fixed_scan, lstm, inp, name="fixed_scan", forbid=_PACKAGE_SCANS)
+
     for i, j in [(H // 2, W // 2), (H - 1, W - 1), (0, W - 1), (H - 1, 0)]:
-        seen = gradient_field(lambda inp: run_student(fixed_scan, lstm, inp, name="fixed_scan",
-                                                      forbid=_PACKAGE_SCANS), x, (i, j)) > 0
+        seen = reference.receptive_field(student, x, (i, j))  # (H, W)
         quadrant = (rows <= i) & (cols <= j)  # (H, W)
         extra, missing = seen & ~quadrant, quadrant & ~seen
         if extra.any() or missing.any():
@@ -176,8 +178,8 @@ def check_fixed_scan(fixed_scan) -> None:
         if H > 1 and W > 1:
             problem = _field_problem(fixed_scan, lstm, x)
             if problem:
-                raise ExerciseError(f"{where}: {problem} Measure it yourself with "
-                                    "widgets.gradient_field(lambda x: fixed_scan(lstm, x), x, (i, j)).")
+                raise ExerciseError(f"{where}: {problem} Measure it yourself with figures."
+                                    "gradient_field(lambda x: fixed_scan(lstm, x), x, (i, j)).")
         check_close(where, got, expected, atol=1e-10,
                     hint="The receptive fields are right, the values are not: tap 0 "
                          "(state_to_state.weight[..., 0]) multiplies the state above, tap 1 the "

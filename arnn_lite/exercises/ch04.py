@@ -6,17 +6,18 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import reference
 from ..rnn import DiagonalBiLSTM, DiagonalLSTM
 from . import ExerciseError, cases, check_close, check_shape, passed, rng, run_student, seed
 
-__all__ = ["check_backward_direction", "check_unseen_region", "check_pixelrnn_field",
+__all__ = ["check_reverse_direction", "check_unseen_region", "check_pixelrnn_field",
            "pixelrnn_bilstm_reference", "field_from_gradients"]
 
 _SHAPES = [(2, 3, 4, 6), (1, 2, 5, 3), (1, 1, 1, 4), (1, 1, 3, 1)]  # (B, C, H, W)
 
 
-def check_backward_direction(backward_direction) -> None:
-    """Exercise ex-04-backward: the inverse raster scan from a forward ``DiagonalLSTM``."""
+def check_reverse_direction(reverse_direction) -> None:
+    """Exercise ex-04-reverse: the inverse raster scan from a forward ``DiagonalLSTM``."""
     gen = rng(5)
     for shape in cases(_SHAPES, [(2, 2, 3, 5)]):
         seed(len(shape) + shape[-1])
@@ -25,9 +26,9 @@ def check_backward_direction(backward_direction) -> None:
         reverse.load_state_dict(lstm.state_dict())
         x = torch.randn(*shape, generator=gen, dtype=torch.float64)  # (B, C, H, W)
         with torch.no_grad():
-            got = run_student(backward_direction, lstm, x.clone(), name="backward_direction")
+            got = run_student(reverse_direction, lstm, x.clone(), name="reverse_direction")
             expected = reverse(x)  # (B, 3, H, W)
-            where = f"backward_direction(lstm, x of shape {shape})"
+            where = f"reverse_direction(lstm, x of shape {shape})"
             check_shape(where, got, expected.shape, "Same shape as lstm(x).")
             if shape[-2] > 1 and torch.allclose(got, lstm(x.flip(-2, -1))):
                 raise ExerciseError(f"{where}: you scanned the flipped input but did not flip "
@@ -41,10 +42,10 @@ def check_backward_direction(backward_direction) -> None:
 
 
 def field_from_gradients(model, height: int, width: int, i: int, j: int) -> torch.Tensor:
-    """Bool ``(H, W)``: the inputs the output ``(i, j)`` of ``model`` depends on."""
-    x = torch.randn(1, 1, height, width, dtype=torch.float64, requires_grad=True)
-    model(x)[0, :, i, j].sum().backward()
-    return x.grad[0, 0] != 0  # (H, W)
+    """Bool ``(H, W)``: the inputs the output ``(i, j)`` of ``model`` depends on, for a
+    random one-channel input (:func:`arnn_lite.reference.receptive_field`)."""
+    x = torch.randn(1, 1, height, width, dtype=torch.float64)  # (1, 1, H, W)
+    return reference.receptive_field(model, x, (i, j))  # (H, W)
 
 
 def pixelrnn_bilstm_reference(forward_lstm, right_to_left_lstm, x):
@@ -84,7 +85,7 @@ def check_unseen_region(unseen_region) -> None:
     bi = DiagonalBiLSTM(1, 2).double()
     _compare_fields("unseen_region", unseen_region,
                     lambda i, j, H, W: ~field_from_gradients(bi, H, W, i, j), _CASES,
-                    "Forward sees i' <= i, j' <= j; backward sees i' >= i, j' >= j; the answer "
+                    "Forward sees i' <= i, j' <= j; reverse sees i' >= i, j' >= j; the answer "
                     "is everything else (the up-right and down-left blocks).")
     passed("unseen_region is exactly what neither direction's gradient reaches.")
 

@@ -10,13 +10,13 @@ from . import ExerciseError, cases, check_close, passed, rng, run_student
 __all__ = ["check_readout", "check_lstm_pixel_step"]
 
 
-def _readout(h_forward, h_backward, weight, bias):
+def _readout(h_forward, h_reverse, weight, bias):
     w = weight.reshape(1, -1, 1, 1)  # (1, 2*hidden, 1, 1)
-    return F.conv2d(torch.cat([h_forward, h_backward], 1), w, bias.reshape(1))  # (B, 1, H, W)
+    return F.conv2d(torch.cat([h_forward, h_reverse], 1), w, bias.reshape(1))  # (B, 1, H, W)
 
 
 def check_readout(fn) -> None:
-    """``fn(h_forward (B, k, H, W), h_backward (B, k, H, W), weight (2k,), bias ())``
+    """``fn(h_forward (B, k, H, W), h_reverse (B, k, H, W), weight (2k,), bias ())``
     -> logits ``(B, 1, H, W)`` = ``w·[hᶠ; hᵇ] + b`` at every position."""
     g = rng(5)
     for B, k, H, W in cases([(2, 3, 4, 6), (1, 5, 3, 3), (3, 2, 1, 7)], [(2, 2, 5, 2), (1, 4, 2, 3)]):
@@ -26,10 +26,10 @@ def check_readout(fn) -> None:
         swapped = _readout(hb, hf, weight, bias)
         if isinstance(got, torch.Tensor) and got.shape == swapped.shape and torch.allclose(got, swapped, atol=1e-5) \
                 and not torch.allclose(swapped, _readout(hf, hb, weight, bias), atol=1e-5):
-            raise ExerciseError("readout: the forward and backward states are swapped: the first "
-                                "hidden weights multiply h_forward, the last ones h_backward.")
+            raise ExerciseError("readout: the forward and reverse states are swapped: the first "
+                                "hidden weights multiply h_forward, the last ones h_reverse.")
         check_close("readout", got, _readout(hf, hb, weight, bias), atol=1e-4,
-                    hint="Concatenate [h_forward; h_backward] along channels, then take the dot "
+                    hint="Concatenate [h_forward; h_reverse] along channels, then take the dot "
                          "product with weight at every (i, j) and add bias; keep the channel dim (B, 1, H, W).")
     passed("ℓ = w·[hᶠ; hᵇ] + b at every position, for non-square maps too.")
 
