@@ -20,11 +20,17 @@ what the book, the experiments and teachers need in subpackages the layer never 
     _checks, _files, _repo, progress   input checks, atomic writes, repository facts, progress
 """
 
-from .ops import skew, unskew
-from .rnn import DiagonalLSTM, DiagonalBiLSTM
-from .attention import (SpatialAttention, NoContextAttention, ContextAttention, SANAttention,
-                        UNetAttention, CBAMSpatialGate)
 from .arnn import AttentionRNN, BlockAttentionRNN
+from .attention import (
+                        CBAMSpatialGate,
+                        ContextAttention,
+                        NoContextAttention,
+                        SANAttention,
+                        SpatialAttention,
+                        UNetAttention,
+)
+from .ops import skew, unskew
+from .rnn import DiagonalBiLSTM, DiagonalLSTM
 
 __version__ = "0.1.0"
 

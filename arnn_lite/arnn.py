@@ -8,8 +8,8 @@ supplement Eq. 1), a diagonal LSTM in inverse raster order (the *reverse* direct
 states ``hᵇ``), then a raster-order diagonal LSTM (states ``hᶠ``) whose state carries the
 attention values already predicted for the pixels to the left and above. The logit of
 pixel ``(i, j)`` reads both directions' hidden states:
-``ℓ[i, j] = w·[hᶠ[i, j]; hᵇ[i, j]] + b``. Through the fed-back values every ``a[i, j]`` depends on every input position, even with
-a 1×1 context.
+``ℓ[i, j] = w·[hᶠ[i, j]; hᵇ[i, j]] + b``. Through the fed-back values every ``a[i, j]``
+depends on every input position, even with a 1×1 context.
 """
 
 from __future__ import annotations

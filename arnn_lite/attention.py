@@ -18,8 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._checks import (NORMALIZATIONS, check_choice, check_features, check_odd,
-                      check_positive, check_query, check_rank)
+from ._checks import NORMALIZATIONS, check_choice, check_features, check_odd, check_positive, check_query, check_rank
 
 __all__ = [
     "SpatialAttention", "QueryContext", "NoContextAttention", "ContextAttention",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_rank, check_positive
+from ._checks import check_positive, check_rank
 
 __all__ = ["skew", "unskew"]
 

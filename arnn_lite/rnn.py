@@ -27,8 +27,7 @@ import torch.nn.functional as F
 
 from ._checks import check_features, check_nonnegative, check_positive
 from .ops import skew, unskew
-from .scan import (Feedback, diagonal_scan, from_scan_order, fused_enabled, scan_indices,
-                   to_scan_order)
+from .scan import Feedback, diagonal_scan, from_scan_order, fused_enabled, scan_indices, to_scan_order
 
 __all__ = ["DiagonalLSTM", "DiagonalBiLSTM"]
 

@@ -38,8 +38,8 @@ PER_ITEM = ("predictions", "labels")
 
 __all__ = ["PER_ITEM", "TrainConfig", "fit", "budget_ends", "budget_summary",
            "SAFE_GPU_BYTES", "activation_bytes", "estimate_peak_bytes", "measure_peak_bytes",
-           "halve_to_fit", "fit_batch_to_memory", "make_optimizer", "make_loader", "init_distributed", "save_checkpoint",
-           "load_checkpoint", "recorded_sha256", "CheckpointError", "sha256", "is_main", "RESUMABLE"]
+           "halve_to_fit", "fit_batch_to_memory", "make_optimizer", "make_loader", "init_distributed",
+           "save_checkpoint", "load_checkpoint", "recorded_sha256", "CheckpointError", "sha256", "is_main", "RESUMABLE"]
 
 # Config fields a resume may change: they only decide when a run ends, and ``fit`` replays
 # the stopping rule over the restored history, so the result is still the uninterrupted run's.
@@ -357,7 +357,8 @@ def fit(model, train_set, val_set, loss_fn: Callable, evaluate: Callable, config
     model.to(device)
     net = model
     if dist.is_available() and dist.is_initialized():
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        ids = [device.index] if device.type == "cuda" else None
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
     opt = make_optimizer(model, config)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
     history, best, best_epoch, best_state, start = [], float("-inf"), 0, None, 0

@@ -13,7 +13,6 @@ tell the reader how long the chapter takes, so no chapter types a duration by ha
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys

@@ -4,8 +4,7 @@ import pytest
 import torch
 
 import arnn_lite
-from arnn_lite.attention import (CBAMSpatialGate, ContextAttention, NoContextAttention,
-                                 SANAttention, UNetAttention)
+from arnn_lite.attention import CBAMSpatialGate, ContextAttention, NoContextAttention, SANAttention, UNetAttention
 from tests.helpers import receptive_field
 
 MODULES = [

@@ -10,7 +10,6 @@ import torch
 
 from arnn_lite import train
 
-
 # --------------------------------------------------------------------------- fit's budget
 from tests.test_train import _data  # noqa: E402  (the same toy data as the loop's own tests)
 

@@ -9,9 +9,9 @@ import traceback
 import pytest
 import torch
 
-from arnn_lite.experiments import results
 from arnn_lite import train
 from arnn_lite.datasets.tensors import CachedSplit
+from arnn_lite.experiments import results
 from tests.test_train import CONFIG, _data, _evaluate, _loss, _model
 
 

@@ -4,8 +4,7 @@ loader on a tiny CelebA-format folder written here."""
 import pytest
 import torch
 
-from arnn_lite.datasets.faces import (CELEBA_FILES, HAIR_STYLES, SyntheticFaces, celeba_hair,
-                                      materialize)
+from arnn_lite.datasets.faces import CELEBA_FILES, HAIR_STYLES, SyntheticFaces, celeba_hair, materialize
 
 
 def test_items_have_the_documented_shapes_and_ranges():

@@ -6,8 +6,18 @@ import pytest
 import torch
 
 from arnn_lite.datasets.mbg import PALETTE
-from arnn_lite.datasets.vqa import (ANSWERS, DIGIT_WORDS, MAX_LEN, QTYPES, VOCAB, VQAScenes,
-                                    VQAv2Features, decode, encode, vqa2_files)
+from arnn_lite.datasets.vqa import (
+    ANSWERS,
+    DIGIT_WORDS,
+    MAX_LEN,
+    QTYPES,
+    VOCAB,
+    VQAScenes,
+    VQAv2Features,
+    decode,
+    encode,
+    vqa2_files,
+)
 
 
 @pytest.fixture(scope="module")

@@ -72,7 +72,7 @@ def model_solution():
 def solved(tmp_path_factory):
     """The model solution through the check, for real (two budgeted runs): its printout and
     the results file of each run, kept for the answers below that replay them."""
-    keep, solution, out = tmp_path_factory.mktemp("runs"), model_solution(), []
+    keep, solution = tmp_path_factory.mktemp("runs"), model_solution()
 
     def budget_run(model, out_dir):
         report = solution(model, out_dir)

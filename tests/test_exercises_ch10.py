@@ -7,8 +7,8 @@ import torch.nn.functional as F
 
 from arnn_lite.datasets.mbg import PALETTE
 from arnn_lite.exercises import ExerciseError, ch10
-from arnn_lite.models.metrics import ink_coverage, same_colour_mass
 from arnn_lite.models.mbg import MBGNet
+from arnn_lite.models.metrics import ink_coverage, same_colour_mass
 
 
 def stub(*args, **kwargs):

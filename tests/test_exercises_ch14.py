@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from arnn_lite.exercises import ExerciseError, ch14
-from arnn_lite.models.mgan import gradient_penalty
 from arnn_lite.models.metrics import mask_iou
+from arnn_lite.models.mgan import gradient_penalty
 
 
 def stub(*args):

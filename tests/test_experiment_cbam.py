@@ -4,14 +4,13 @@ killed run resumed to the same result, and the offline MNIST (book) data path.""
 import json
 
 import pytest
-
 import torch
 
 from arnn_lite import train
 from arnn_lite.experiments import cbam as experiment
 from arnn_lite.train import load_checkpoint
-
 from tests.helpers import assert_same_run, kill_then_resume
+
 from .test_datasets_cifar import write_tiny_cifar100
 
 ARGS = ["--spatial", "arnn", "--dataset", "cifar100", "--no-verify", "--depth", "8", "--width", "4",

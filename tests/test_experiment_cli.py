@@ -9,8 +9,7 @@ import argparse
 import pytest
 import torch
 
-from arnn_lite.experiments import bench
-from arnn_lite.experiments import cbam, mbg, mgan, scalability, vqa
+from arnn_lite.experiments import bench, cbam, mbg, mgan, scalability, vqa
 
 MODULES = {"mbg": mbg, "cbam": cbam, "vqa": vqa, "mgan": mgan, "scalability": scalability}
 BUILDERS = {"mbg": "mbg_split", "cbam": "build_data", "vqa": "load_data", "mgan": "load_splits",

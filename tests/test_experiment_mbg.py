@@ -7,7 +7,6 @@ import sys
 from arnn_lite.train import load_checkpoint
 from tests.helpers import assert_same_run, kill_then_resume, subprocess_env
 
-
 ARGS = ["--model", "noctx", "--train", "20", "--val", "10", "--test", "10",
         "--batch-size", "10", "--seed", "1"]
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from arnn_lite.experiments import mgan
-from arnn_lite.models.metrics import mask_iou
 from arnn_lite.experiments.mgan_eval import mask_tv, masked_change
+from arnn_lite.models.metrics import mask_iou
 from arnn_lite.models.mgan import ModularGenerator
 from arnn_lite.train import CheckpointError, load_checkpoint
 

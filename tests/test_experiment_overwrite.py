@@ -12,9 +12,8 @@ import pytest
 import torch
 
 from arnn_lite._repo import data_dir
-from arnn_lite.experiments import results
-from arnn_lite.experiments import cbam, common, mbg, mgan, scalability, vqa
 from arnn_lite.datasets.tensors import TensorDict
+from arnn_lite.experiments import common, mbg, mgan, results, scalability, vqa
 from arnn_lite.models.mgan import Discriminator, ModularGenerator
 
 SHIPPED = data_dir() / "results"

@@ -11,8 +11,8 @@ import torch
 from arnn_lite import train
 from arnn_lite.datasets.tensors import TensorDict
 from arnn_lite.experiments import scalability
-from arnn_lite.models.mbg import MBGNet
 from arnn_lite.experiments.common import Refused
+from arnn_lite.models.mbg import MBGNet
 from arnn_lite.train import load_checkpoint
 
 TINY = dict(train=6, val=4, test=4, batch_size=3)

@@ -5,8 +5,8 @@ import json
 
 from arnn_lite.experiments import vqa as experiment
 from arnn_lite.train import load_checkpoint
-
 from tests.helpers import assert_same_run, kill_then_resume, start_experiment
+
 from .test_datasets_vqa import write_tiny_vqa2
 
 ARGS = ["--attention", "arnn", "--train", "24", "--val", "8", "--test", "8", "--batch-size", "8",

@@ -4,10 +4,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import ipywidgets  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-import ipywidgets  # noqa: E402
 
 from arnn_lite import DiagonalBiLSTM, DiagonalLSTM, progress
 from arnn_lite.book import figures  # noqa: E402

@@ -8,10 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from arnn_lite.book import findings
-from arnn_lite.experiments import results
 from arnn_lite import stats
-from arnn_lite.book import data_dir
+from arnn_lite.book import data_dir, findings
+from arnn_lite.experiments import results
 from arnn_lite.experiments.common import results_stem
 
 ARNN_CTX = next(c for c in findings.CLAIMS if c.key == "arnn_ctx")  # ARNN (A) vs CTX (B), on MBG

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from arnn_lite.experiments import bench, results
-from arnn_lite.experiments import gpucheck
+from arnn_lite.experiments import bench, gpucheck, results
 from tests.helpers import subprocess_env
 
 CPU = gpucheck.Settings(device="cpu", quick=True, budget_s=0.5)

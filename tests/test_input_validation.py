@@ -12,20 +12,27 @@ import math
 import pytest
 import torch
 
-from arnn_lite import (AttentionRNN, BlockAttentionRNN, CBAMSpatialGate, ContextAttention,
-                       DiagonalBiLSTM, DiagonalLSTM, NoContextAttention, SANAttention, UNetAttention)
+from arnn_lite import (
+    AttentionRNN,
+    BlockAttentionRNN,
+    CBAMSpatialGate,
+    ContextAttention,
+    DiagonalBiLSTM,
+    DiagonalLSTM,
+    NoContextAttention,
+    SANAttention,
+    UNetAttention,
+)
 from arnn_lite.attention import QueryContext, UNet, normalize
 from arnn_lite.datasets.cluttered import cluttered_mnist
 from arnn_lite.datasets.faces import SyntheticFaces, celeba_hair
 from arnn_lite.datasets.mbg import MBG
 from arnn_lite.datasets.vqa import VQAScenes, VQAv2Features
-from arnn_lite.models.cbam import (ARNNSpatialGate, CBAM, BasicBlock, CBAMResNet, ChannelGate,
-                                   cbam_resnet)
+from arnn_lite.models.cbam import CBAM, ARNNSpatialGate, BasicBlock, CBAMResNet, ChannelGate, cbam_resnet
 from arnn_lite.models.mbg import MBGNet
-from arnn_lite.models.zoo import make_attention
-from arnn_lite.models.mgan import (Discriminator, Encoder, HairClassifier, ModularGenerator,
-                                   Reconstructor, Transformer)
+from arnn_lite.models.mgan import Discriminator, Encoder, HairClassifier, ModularGenerator, Reconstructor, Transformer
 from arnn_lite.models.vqa import CompactBilinearPooling, ImageEncoder, MCBNet, QuestionEncoder
+from arnn_lite.models.zoo import make_attention
 
 NAN, INF = math.nan, math.inf
 LONG, BOOL = torch.long, torch.bool

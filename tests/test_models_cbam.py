@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from arnn_lite import AttentionRNN, CBAMSpatialGate
-from arnn_lite.models.cbam import SPATIAL, ARNNSpatialGate, ChannelGate, channel_pool, cbam_resnet
+from arnn_lite.models.cbam import SPATIAL, ARNNSpatialGate, ChannelGate, cbam_resnet, channel_pool
 
 
 @pytest.mark.parametrize("spatial", SPATIAL)

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from arnn_lite import AttentionRNN
-from arnn_lite.models.mgan import (ATTENTIONS, Discriminator, HairClassifier, ModularGenerator,
-                                   Transformer)
+from arnn_lite.models.mgan import ATTENTIONS, Discriminator, HairClassifier, ModularGenerator, Transformer
 
 SMALL = dict(conv_dim=4, downsample=1, repeat=1, hidden=4)
 

@@ -6,8 +6,14 @@ import torch
 import arnn_lite.models.vqa as vqa
 from arnn_lite.arnn import AttentionRNN
 from arnn_lite.attention import NoContextAttention
-from arnn_lite.models.vqa import (CompactBilinearPooling, MCBNet, compact_bilinear, count_sketch,
-                                  explicit_sketched_outer, sketch_hashes)
+from arnn_lite.models.vqa import (
+    CompactBilinearPooling,
+    MCBNet,
+    compact_bilinear,
+    count_sketch,
+    explicit_sketched_outer,
+    sketch_hashes,
+)
 
 
 def loop_sketch(x, h, s, d):

@@ -8,8 +8,7 @@ import shutil
 
 import pytest
 
-from arnn_lite.experiments import results
-from arnn_lite.experiments import mbg, predictions
+from arnn_lite.experiments import mbg, predictions, results
 from tests.helpers import torch_threads
 
 SIZES = dict(train=20, val=10, test=10, epochs=1, batch_size=10)

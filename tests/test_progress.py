@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from arnn_lite import AttentionRNN, progress
-from arnn_lite.toys import two_targets, shapes
+from arnn_lite.toys import shapes, two_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,10 +3,16 @@
 import pytest
 import torch
 
-from arnn_lite import AttentionRNN, BlockAttentionRNN, DiagonalLSTM
-from arnn_lite import skew
-from arnn_lite.scan import (Feedback, diagonal_scan, from_scan_order, fused_enabled, scan_indices,
-                            to_scan_order, use_fused)
+from arnn_lite import AttentionRNN, BlockAttentionRNN, DiagonalLSTM, skew
+from arnn_lite.scan import (
+    Feedback,
+    diagonal_scan,
+    from_scan_order,
+    fused_enabled,
+    scan_indices,
+    to_scan_order,
+    use_fused,
+)
 from tests.conftest import DEVICES
 
 SHAPES = [(1, 1), (1, 6), (6, 1), (3, 5), (5, 3), (7, 7)]

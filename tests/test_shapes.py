@@ -5,8 +5,18 @@ import pytest
 import torch
 
 from arnn_lite.datasets.tensors import TensorDict
-from arnn_lite.toys.shapes import (ATTENTIONS, COLOURS, SHAPES, ToyNet, count_components, evaluate,
-                                   make_toy, mask_metrics, target_at, train_toy)
+from arnn_lite.toys.shapes import (
+    ATTENTIONS,
+    COLOURS,
+    SHAPES,
+    ToyNet,
+    count_components,
+    evaluate,
+    make_toy,
+    mask_metrics,
+    target_at,
+    train_toy,
+)
 
 
 @pytest.fixture(scope="module")

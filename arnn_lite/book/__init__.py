@@ -25,10 +25,20 @@ import torch
 
 from .. import _repo
 from .._checks import check_choice
+
 # Repository facts live in arnn_lite._repo; the book re-exports the ones chapters and
 # teachers use (`book.data_dir()`, `book.REPOSITORY_URL`).
-from .._repo import (PLACEHOLDER_URL, REPOSITORY_BRANCH, REPOSITORY_ENV,  # noqa: F401
-                     REPOSITORY_URL, SET_REPOSITORY, checkout, data_dir, on_colab, repository_url)
+from .._repo import (  # noqa: F401
+    PLACEHOLDER_URL,
+    REPOSITORY_BRANCH,
+    REPOSITORY_ENV,
+    REPOSITORY_URL,
+    SET_REPOSITORY,
+    checkout,
+    data_dir,
+    on_colab,
+    repository_url,
+)
 
 # The package's dependencies that Colab may lack; never torch/torchvision (Colab's own build,
 # matched to its CUDA, is reused). Keep in sync with pyproject.toml (tested).

@@ -9,8 +9,8 @@ Defined in chapter 02 (``chapters/02_skew.ipynb``): :func:`plot_scan_order`,
 :func:`plot_skew`, :func:`skew_widget`. Chapter 03 (``chapters/03_diagonal_lstm.ipynb``):
 :func:`gradient_field` (:func:`arnn_lite.reference.gradient_field`, re-exported here),
 :func:`plot_state_taps`, :func:`plot_receptive_field`, :func:`receptive_field_widget`.
-Chapter 04 (``chapters/04_diagonal_bilstm.ipynb``): :func:`region_map`, :func:`plot_regions`, :func:`plot_direction_fields`,
-:func:`direction_fields_widget`, :func:`plot_coverage`.
+Chapter 04 (``chapters/04_diagonal_bilstm.ipynb``): :func:`region_map`, :func:`plot_regions`,
+:func:`plot_direction_fields`, :func:`direction_fields_widget`, :func:`plot_coverage`.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import torch
 from matplotlib.colors import ListedColormap, LogNorm
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 
-from . import MIN_FONT_PT, PALETTE
 from ..ops import skew
 from ..reference import gradient_field
+from . import MIN_FONT_PT, PALETTE
 from .slider import slider
 
 __all__ = [
@@ -351,7 +351,7 @@ def plot_regions(regions: torch.Tensor, pixel: Pixel, title: Optional[str] = Non
         ax.set_xticks(range(0, W, max(1, W // 6)))
         ax.set_yticks(range(0, H, max(1, H // 6)))
     _outline(ax, [pixel], colour="black")
-    handles = [Patch(color=c, label=l) for c, l in zip(_REGION_COLOURS, labels)]
+    handles = [Patch(color=c, label=name) for c, name in zip(_REGION_COLOURS, labels)]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=MIN_FONT_PT)
     ax.set_title(title or f"Who sees which input, output {tuple(pixel)}")
     return ax.figure

@@ -19,17 +19,17 @@ test needs) and ``not run`` (no results in any source).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import statistics
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import paper
-from ..experiments import results
 from .. import stats
 from ..datasets.mbg import config_version
+from ..experiments import results
+from . import paper
 
 __all__ = ["CAMPAIGN", "SEEDS_WANTED", "TARGET_SE", "LABELS", "Model", "Claim", "Finding",
            "CLAIMS", "COLUMNS", "seed_runs", "pick_source", "evaluate", "findings", "table",

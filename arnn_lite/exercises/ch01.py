@@ -52,7 +52,8 @@ def check_total_variation(fn) -> None:
                     "Return one number per example: sum over channel, rows and columns.")
         vertical_only = (mask[..., 1:, :] - mask[..., :-1, :]).abs().sum((1, 2, 3))
         horizontal_only = (mask[..., 1:] - mask[..., :-1]).abs().sum((1, 2, 3))
-        for partial, which in ((vertical_only, "vertical (row-to-row)"), (horizontal_only, "horizontal (column-to-column)")):
+        for partial, which in ((vertical_only, "vertical (row-to-row)"),
+                               (horizontal_only, "horizontal (column-to-column)")):
             if torch.allclose(got, partial) and not torch.allclose(partial, _tv(mask)):
                 raise ExerciseError(f"total_variation: you counted only the {which} differences; "
                                     "add the differences along the other axis too.")

@@ -165,8 +165,11 @@ def check_fixed_scan(fixed_scan) -> None:
     seed(34)
     gen = rng(34)
     visible = [(2, 2, 3, 5, 5), (1, 1, 2, 4, 7), (2, 3, 4, 6, 3), (1, 2, 2, 1, 5), (1, 1, 2, 5, 1)]
-    extra = lambda r: [(r.randint(1, 2), r.randint(1, 3), r.randint(1, 4), r.randint(1, 7),
-                        r.randint(1, 7)) for _ in range(3)]
+
+    def extra(r):
+        return [(r.randint(1, 2), r.randint(1, 3), r.randint(1, 4), r.randint(1, 7), r.randint(1, 7))
+                for _ in range(3)]
+
     for B, C, K, H, W in cases(visible, extra):
         lstm = DiagonalLSTM(C, K).double()
         x = torch.randn(B, C, H, W, generator=gen, dtype=torch.float64)  # (B, C, H, W)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from . import _mixed, ExerciseError, cases, check_close, passed, rng, run_student
 from ..arnn import relaxed_bernoulli
 from ..toys.two_targets import make_two_targets, which_target
+from . import ExerciseError, _mixed, cases, check_close, passed, rng, run_student
 
 __all__ = ["check_relaxed_bernoulli", "check_which_target"]
 

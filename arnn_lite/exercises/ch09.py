@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 
 from ..datasets.mbg import SCALE_BINS, scale_bin
-from ..models.metrics import mass_in_box
 from ..experiments.results import read_result, standard_error
+from ..models.metrics import mass_in_box
 from ..train import budget_summary
 from . import ExerciseError, cases, check_close, is_hidden, passed, rng, run_student
 

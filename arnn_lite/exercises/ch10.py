@@ -105,5 +105,6 @@ def check_same_colour_mass(same_colour_mass_fn) -> None:
     check_shape("same_colour_mass", got, (mask.shape[0],), "Return one value per example.")
     _explain("same_colour_mass", got, same_colour_mass(mask, image, colour, box),
              _colour_mistakes(mask, image, colour, box),
-             "Upsample bilinearly to the canvas; coloured = distance*255 < tolerance; outside = not in [x0, x1) x [y0, y1).")
+             "Upsample bilinearly to the canvas; coloured = distance*255 < tolerance; "
+             "outside = not in [x0, x1) x [y0, y1).")
     passed("same_colour_mass agrees with arnn_lite.experiments.mbg.same_colour_mass.")

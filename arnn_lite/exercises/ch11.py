@@ -48,6 +48,7 @@ def check_network_steps(network_steps_fn) -> None:
         elif front == "brnn" and got == floor_grid and floor_grid != expected:
             hint = f"A partial block counts: the grid is ceil(H / δ) = {math.ceil(sizes[0] / delta)} wide."
         else:
-            hint = "Front: 0 (none), H + W - 1 (arnn) or ceil(H/δ) + ceil(W/δ) - 1 (brnn); then H + W - 1 per ARNN stage."
+            hint = ("Front: 0 (none), H + W - 1 (arnn) or ceil(H/δ) + ceil(W/δ) - 1 (brnn); "
+                    "then H + W - 1 per ARNN stage.")
         raise ExerciseError(f"network_steps({canvas}, {front!r}, {delta}): got {got}, expected {expected}. {hint}")
     passed("network_steps counts the sequential steps of every attention in the network.")

@@ -26,7 +26,8 @@ def check_channel_pool(channel_pool_fn) -> None:
         check_shape(f"channel_pool on {tuple(shape)}", got, expected.shape,
                     hint="Pool over the channel dimension (dim 1) and keep it (keepdim=True), "
                          "then concatenate the two maps along dim 1.")
-        if torch.allclose(got.float(), expected.flip(1), atol=1e-6) and not torch.allclose(got.float(), expected, atol=1e-6):
+        swapped = torch.allclose(got.float(), expected.flip(1), atol=1e-6)
+        if swapped and not torch.allclose(got.float(), expected, atol=1e-6):
             raise ExerciseError("channel_pool: the two channels are swapped. CBAM's order is "
                                 "[max, mean]: channel 0 the maximum over C, channel 1 the mean.")
         check_close(f"channel_pool on {tuple(shape)}", got, expected, atol=1e-5,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ..models.mgan import gradient_penalty
 from ..models.metrics import mask_iou
+from ..models.mgan import gradient_penalty
 from . import ExerciseError, cases, check_close, passed, rng, run_student, seed
 
 __all__ = ["check_gradient_penalty", "check_mask_iou"]

@@ -23,12 +23,12 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from .common import ArgumentParser, known_device
+from .. import scan_triton
+from .._repo import git_commit, now
 from ..models.mbg import MBGNet
 from ..models.zoo import make_attention
-from .._repo import git_commit, now
-from .. import scan_triton
 from ..scan import use_backend
+from .common import ArgumentParser, known_device
 
 __all__ = ["Case", "MODULES", "NETWORKS", "timed_rounds", "time_call", "time_cases", "compare_times",
            "bench_modules", "bench_train_steps", "arnn_flops", "gemm_rate", "run", "main"]

@@ -32,16 +32,28 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .._repo import data_dir
 from .. import stats
+from .._repo import data_dir
 from ..datasets.cifar import FILES, FOLDER, ImageTensors, load_cifar100, split_train_val
-from ..datasets.mnist import default_root
 from ..datasets.cluttered import cluttered_mnist
+from ..datasets.mnist import default_root
 from ..models.cbam import SPATIAL, cbam_resnet
 from ..models.metrics import mass_in_box
 from ..train import TrainConfig, budget_summary, is_main
-from .common import (BUDGET_MINUTES, ExperimentParser, Refused, RunClock, as_json, claim_results,
-                     fit_memory, positive_int, require_files, save_run, train_and_test, with_budget)
+from .common import (
+    BUDGET_MINUTES,
+    ExperimentParser,
+    Refused,
+    RunClock,
+    as_json,
+    claim_results,
+    fit_memory,
+    positive_int,
+    require_files,
+    save_run,
+    train_and_test,
+    with_budget,
+)
 
 __all__ = ["PROTOCOLS", "DATASETS", "optimizer_config", "build_data", "evaluate", "run", "main"]
 
@@ -130,7 +142,9 @@ def evaluate(model, loader, device):
                  for k in masks]
             inside = b if inside is None else [None if a is None else a + c for a, c in zip(inside, b)]
         n += len(label)
-    scale = (lambda v: None if v is None else v / n)
+
+    def scale(v):
+        return None if v is None else v / n
     return {"accuracy": top1 / n, "top5": top5 / n, "mask_mean": [scale(v) for v in means],
             "mask_mass_in_box": None if inside is None else [scale(v) for v in inside],
             "mask_saturation": [scale(v) for v in saturated],

@@ -17,12 +17,11 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from . import results
-from .._repo import data_dir
 from .. import stats
+from .._repo import data_dir
 from ..datasets.mbg import VARIANTS
-from ..train import (TrainConfig, fit, fit_batch_to_memory, init_distributed, make_loader,
-                     save_checkpoint, sha256)
+from ..train import TrainConfig, fit, fit_batch_to_memory, init_distributed, make_loader, save_checkpoint, sha256
+from . import results
 
 __all__ = ["RunClock", "resolve_protocol", "train_and_test", "save_run", "Refused",
            "ArgumentParser", "ExperimentParser", "parse_command", "refusals_exit", "positive_int",

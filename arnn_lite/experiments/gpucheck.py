@@ -25,13 +25,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import bench, results
 from .. import reference, scan_triton
 from ..arnn import AttentionRNN
 from ..models.mbg import MBGNet
 from ..rnn import DiagonalLSTM
 from ..scan import use_backend
 from ..train import TrainConfig, make_loader, make_optimizer
+from . import bench, results
 from .common import ArgumentParser, parse_command
 
 __all__ = ["Settings", "Skip", "CHECKS", "TOLERANCES", "run_checks", "run", "summary_rows",

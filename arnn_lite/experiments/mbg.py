@@ -26,18 +26,31 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .._repo import data_dir
 from .. import stats
 from .._checks import check_choice
+from .._repo import data_dir
 from ..datasets.mbg import GENERATOR_VERSION, MBG, SCALE_BINS, VARIANTS, scale_bin
 from ..datasets.mnist import default_root
 from ..datasets.tensors import CachedSplit
 from ..models.mbg import ATTENTIONS, MBGNet
 from ..models.metrics import mass_in_box
 from ..train import TrainConfig, budget_summary, is_main
-from .common import (BUDGET_MINUTES, ExperimentParser, RunClock, add_generator_version, as_json,
-                     check_at_least, claim_results, fit_memory, positive_float, resolve_protocol,
-                     save_run, smallest_canvas, train_and_test, with_budget)
+from .common import (
+    BUDGET_MINUTES,
+    ExperimentParser,
+    RunClock,
+    add_generator_version,
+    as_json,
+    check_at_least,
+    claim_results,
+    fit_memory,
+    positive_float,
+    resolve_protocol,
+    save_run,
+    smallest_canvas,
+    train_and_test,
+    with_budget,
+)
 
 __all__ = ["PROTOCOLS", "VARIANTS", "KEYS", "mbg_split", "evaluate", "run", "main"]
 

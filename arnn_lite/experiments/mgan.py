@@ -4,19 +4,19 @@
         [--dataset synthetic|celeba] [--data-root DIR] [--resume] [--budget-minutes 10]
 
 Chapter 14 (``chapters/14_mgan_hair_colour.ipynb``) walks through it. The recipe is
-StarGAN's, which ModularGAN follows: WGAN-GP critic with an attribute head, Adam (lr
-1e-4, betas 0.5 / 0.999), 5 critic steps per generator step, lambda_gp 10, lambda_cls 1,
-target labels drawn by shuffling the batch's labels. The generator adds ModularGAN's two
-L1 terms: reconstruction ``R(E(x)) ≈ x`` (lambda_rec 10) and the feature cycle
-``E(R(T(E(x), c))) ≈ T(E(x), c)`` (lambda_cyc 10). ``paper`` is that recipe on CelebA
-128×128 with ModularGAN's layer sizes (20 epochs, lr decaying linearly to 0 over the
-last 10): a GPU job. ``book`` keeps the losses, loss weights, Adam betas and n_critic but
-shrinks images, networks and epochs to fit a 2-core CPU, drops instance norm and raises
-the learning rate to 1e-3 (its ``changes_from_recipe`` says why; sizes in
-:data:`PROTOCOLS`, recorded in every results file). ``budget`` is full mode's (chapter 14
-on a GPU, with CelebA): the paper protocol, the judge and each generator trained for
-``--budget-minutes`` (default 10) by :func:`~arnn_lite.train.budget_ends`'s rule, the
-GAN's batch halved if one step would not fit 12 GiB. A separately trained hair-colour classifier (``--classifier``, trained first if
+StarGAN's, which ModularGAN follows: WGAN-GP critic with an attribute head, Adam (lr 1e-4,
+betas 0.5 / 0.999), 5 critic steps per generator step, lambda_gp 10, lambda_cls 1, target
+labels drawn by shuffling the batch's labels. The generator adds ModularGAN's two L1 terms:
+reconstruction ``R(E(x)) ≈ x`` (lambda_rec 10) and the feature cycle ``E(R(T(E(x), c))) ≈
+T(E(x), c)`` (lambda_cyc 10). ``paper`` is that recipe on CelebA 128×128 with ModularGAN's
+layer sizes (20 epochs, lr decaying linearly to 0 over the last 10): a GPU job. ``book``
+keeps the losses, loss weights, Adam betas and n_critic but shrinks images, networks and
+epochs to fit a 2-core CPU, drops instance norm and raises the learning rate to 1e-3 (its
+``changes_from_recipe`` says why; sizes in :data:`PROTOCOLS`, recorded in every results
+file). ``budget`` is full mode's (chapter 14 on a GPU, with CelebA): the paper protocol, the
+judge and each generator trained for ``--budget-minutes`` (default 10) by
+:func:`~arnn_lite.train.budget_ends`'s rule, the GAN's batch halved if one step would not
+fit 12 GiB. A separately trained hair-colour classifier (``--classifier``, trained first if
 missing) judges the translations; see :mod:`arnn_lite.experiments.mgan_eval`.
 
 A run never replaces the results (or the judge) of another configuration; ``--overwrite``
@@ -33,17 +33,38 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import results
 from .._repo import data_dir
 from ..datasets.faces import CELEBA_FILES, SyntheticFaces, celeba_hair, materialize
 from ..datasets.tensors import TensorDict
 from ..models.mgan import ATTENTIONS, Discriminator, ModularGenerator, gradient_penalty
-from ..train import (TrainConfig, _estimator, _left, budget_ends, budget_summary, halve_to_fit, load_checkpoint,
-                     make_loader, measure_peak_bytes, recorded_sha256, save_checkpoint, sha256)
-from .common import (BUDGET_MINUTES, ExperimentParser, Refused, as_json, claim_results, config_diff,
-                     require_files, results_conflict, results_stem, with_budget)
-from .mgan_eval import (classifier_config, evaluate_translations, load_classifier, train_classifier,
-                        translation_pairs)
+from ..train import (
+    TrainConfig,
+    _estimator,
+    _left,
+    budget_ends,
+    budget_summary,
+    halve_to_fit,
+    load_checkpoint,
+    make_loader,
+    measure_peak_bytes,
+    recorded_sha256,
+    save_checkpoint,
+    sha256,
+)
+from . import results
+from .common import (
+    BUDGET_MINUTES,
+    ExperimentParser,
+    Refused,
+    as_json,
+    claim_results,
+    config_diff,
+    require_files,
+    results_conflict,
+    results_stem,
+    with_budget,
+)
+from .mgan_eval import classifier_config, evaluate_translations, load_classifier, train_classifier, translation_pairs
 
 __all__ = ["GANConfig", "PROTOCOLS", "critic_loss", "generator_loss",
            "train_gan", "run", "main"]

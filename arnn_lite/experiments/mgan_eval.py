@@ -29,11 +29,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import results
 from ..datasets.tensors import TensorDict
 from ..models.metrics import mask_iou
 from ..models.mgan import HairClassifier
 from ..train import fit, load_checkpoint, save_checkpoint, sha256
+from . import results
 
 __all__ = ["mask_tv", "masked_change", "translation_pairs", "evaluate_translations",
            "classifier_config", "train_classifier", "load_classifier"]
@@ -164,7 +164,8 @@ def train_classifier(spec, splits, out_dir, seed=0, device="cpu", command=None, 
     net.load_state_dict(best)
     net.to(device).eval()
     test = splits["test"]
-    metrics = {"test_accuracy_real": _classifier_accuracy(net, [{"image": test["image"], "label": test["label"]}], device)["accuracy"],
+    real = [{"image": test["image"], "label": test["label"]}]
+    metrics = {"test_accuracy_real": _classifier_accuracy(net, real, device)["accuracy"],
                "identity": evaluate_translations(_Identity(), net, test, device)}
     if "truth" in test:
         metrics["true_translation_accuracy"] = _classifier_accuracy(

@@ -29,13 +29,13 @@ from pathlib import Path
 
 import torch
 
-from . import results
-from .._repo import data_dir, ROOT
 from .. import stats
 from .._files import atomic_write
+from .._repo import ROOT, data_dir
 from ..datasets.mbg import MBG, config_version
 from ..datasets.mnist import default_root
 from ..train import TrainConfig, load_checkpoint, make_loader, sha256
+from . import results
 from .common import ArgumentParser, Refused, parse_command, refusals_exit
 
 __all__ = ["EXPERIMENTS", "TOLERANCE", "Outcome", "rebuild", "reproduce", "run", "main",

@@ -8,18 +8,19 @@ The network is :class:`~arnn_lite.models.mbg.MBGNet` with ``front=...``: a fifth
 attention (``none``), an ARNN (``arnn``) or a block ARNN with block size δ (``brnn``).
 Chapter 11 (``chapters/11_scalability.ipynb``) reads the results.
 
-**Our choice:** the canvas is 128×128, so that five valid-conv + pool stacks leave
-maps of 63, 30, 14, 6 and 2 pixels (a 100×100 canvas leaves 49, 23, 10, 4 and 1: the
-last, softmax, attention would have a single position to choose from). The task is MBG colour prediction (as in the
-supplement's Section 4.1). Each results file records accuracy (total, per scale bin,
-mask mass per stage), the measured seconds per training step (forward, backward and
-optimiser step on one batch, median of several timed steps) and the sequential step
-counts of the front attention. Protocols: ``paper`` (PAN's recipe at the paper's sizes),
-``book`` (MBG's book protocol) and ``budget`` (full mode on a GPU: MBG's budget protocol,
-:mod:`arnn_lite.experiments.mbg`, on the 128×128 canvas, for ``--budget-minutes``). Seeds other than 0 write ``front_<front>_seed<N>.json``; a
-run never replaces another configuration's results (``--overwrite`` does). ``--attention``
-names the front attention; it was spelled ``--front`` before (still accepted; results files
-record it as ``config.front``).
+**Our choice:** the canvas is 128×128, so that five valid-conv + pool stacks leave maps of
+63, 30, 14, 6 and 2 pixels (a 100×100 canvas leaves 49, 23, 10, 4 and 1: the last, softmax,
+attention would have a single position to choose from). The task is MBG colour prediction
+(as in the supplement's Section 4.1). Each results file records accuracy (total, per scale
+bin, mask mass per stage), the measured seconds per training step (forward, backward and
+optimiser step on one batch, median of several timed steps) and the sequential step counts
+of the front attention. Protocols: ``paper`` (PAN's recipe at the paper's sizes), ``book``
+(MBG's book protocol) and ``budget`` (full mode on a GPU: MBG's budget protocol,
+:mod:`arnn_lite.experiments.mbg`, on the 128×128 canvas, for ``--budget-minutes``). Seeds
+other than 0 write ``front_<front>_seed<N>.json``; a run never replaces another
+configuration's results (``--overwrite`` does). ``--attention`` names the front attention;
+it was spelled ``--front`` before (still accepted; results files record it as
+``config.front``).
 """
 
 from __future__ import annotations
@@ -32,18 +33,32 @@ from pathlib import Path
 
 import torch
 
+from .._checks import check_positive
 from .._repo import data_dir
+from ..arnn import sequential_steps
 from ..datasets.mbg import GENERATOR_VERSION, MBG
 from ..datasets.mnist import default_root
-from ..arnn import sequential_steps
-from ..models.mbg import FRONTS as NET_FRONTS, MBGNet, map_sizes
-from .._checks import check_positive
+from ..models.mbg import FRONTS as NET_FRONTS
+from ..models.mbg import MBGNet, map_sizes
 from ..train import TrainConfig, budget_summary, make_loader
 from . import bench
-from .common import (ExperimentParser, RunClock, add_generator_version, as_json, check_at_least,
-                     claim_results, fit_memory, positive_int, resolve_protocol, save_run,
-                     smallest_canvas, train_and_test, with_budget)
-from .mbg import BOOK_CHANGES, PROTOCOLS as MBG_PROTOCOLS, evaluate, loss_fn, mbg_split
+from .common import (
+    ExperimentParser,
+    RunClock,
+    add_generator_version,
+    as_json,
+    check_at_least,
+    claim_results,
+    fit_memory,
+    positive_int,
+    resolve_protocol,
+    save_run,
+    smallest_canvas,
+    train_and_test,
+    with_budget,
+)
+from .mbg import BOOK_CHANGES, evaluate, loss_fn, mbg_split
+from .mbg import PROTOCOLS as MBG_PROTOCOLS
 
 __all__ = ["PROTOCOLS", "FRONTS", "time_steps", "run", "main"]
 

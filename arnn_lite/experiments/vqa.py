@@ -28,16 +28,28 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Subset
 
-from .._repo import data_dir
 from .. import stats
+from .._repo import data_dir
 from ..datasets.mnist import default_root
 from ..datasets.tensors import CachedSplit
 from ..datasets.vqa import VQAScenes, VQAv2Features, vqa2_files
 from ..models.metrics import mass_in_box
 from ..models.vqa import ATTENTIONS, MCBNet
 from ..train import TrainConfig, budget_summary, is_main
-from .common import (BUDGET_MINUTES, ExperimentParser, RunClock, as_json, check_at_least, claim_results,
-                     fit_memory, positive_float, require_files, save_run, train_and_test, with_budget)
+from .common import (
+    BUDGET_MINUTES,
+    ExperimentParser,
+    RunClock,
+    as_json,
+    check_at_least,
+    claim_results,
+    fit_memory,
+    positive_float,
+    require_files,
+    save_run,
+    train_and_test,
+    with_budget,
+)
 
 __all__ = ["PROTOCOLS", "KEYS", "scene_split", "build_model", "evaluate", "load_data", "run", "main"]
 

@@ -18,8 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .._checks import (check_choice, check_features, check_positive, check_positive_number,
-                       check_query)
+from .._checks import check_choice, check_features, check_positive, check_positive_number, check_query
 from ..arnn import sequential_steps
 from .zoo import make_attention
 

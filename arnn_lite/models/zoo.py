@@ -16,8 +16,7 @@ import torch.nn as nn
 
 from .._checks import NORMALIZATIONS, check_choice, check_odd, check_positive
 from ..arnn import AttentionRNN, BlockAttentionRNN
-from ..attention import (CBAMSpatialGate, ContextAttention, NoContextAttention, SANAttention,
-                         UNet, UNetAttention)
+from ..attention import CBAMSpatialGate, ContextAttention, NoContextAttention, SANAttention, UNet, UNetAttention
 
 __all__ = ["ATTENTIONS", "NO_QUERY", "make_attention", "ModularGANGate"]
 

@@ -183,6 +183,7 @@ def train_toy(model: nn.Module, data: dict, steps: int = 300, batch_size: int = 
         per-step training loss and batch accuracy, and the wall-clock time.
     """
     import time
+
     from ..progress import bar
 
     model.to(device).train()

@@ -18,7 +18,6 @@ import torch.nn.functional as F
 
 from .shapes import count_components  # noqa: F401  (re-exported: chapter 06 uses it)
 
-
 __all__ = ["COLOURS", "make_two_targets", "teacher_forced_logits", "which_target",
            "count_components", "target_counts"]
 
