@@ -139,6 +139,9 @@ def test_budget_run_refuses_budget_summary(solved):
     (lambda r, run: {k: v for k, v in r.items() if k != "test_accuracy"}, "expected a dict with the keys"),
 ])
 def test_budget_run_wrong_reports_are_explained(solved, mistake, message):
+    if message.startswith("That is the last epoch") and any(
+            len(r["metrics"]["history"]) < 2 for r in solved[1].values()):
+        pytest.skip("a budgeted run ended after one epoch (a loaded machine): its last epoch is its best")
     with pytest.raises(ExerciseError, match=message):
         ch09.check_budget_run(replay(solved[1], mistake))
 

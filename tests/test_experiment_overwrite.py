@@ -157,7 +157,7 @@ def test_every_experiment_hands_its_config_to_the_training_loop(name, tmp_path, 
                             else fake_sets if name == "vqa" else [])
         monkeypatch.setattr(vqa, "build_model", lambda *a, **k: torch.nn.Linear(1, 1))
         monkeypatch.setattr(scalability, "time_steps", lambda *a, **k: [0.1])
-        _capture(monkeypatch, MODULES[name], "train_and_test", got)
+        _capture(monkeypatch, common, "train_and_test", got)
     with pytest.raises(Stop):
         MODULES[name].main(["--seed", "2", "--epochs", "1", "--out-dir", str(tmp_path), "--device", "cpu"])
     identity = got["identity"]
@@ -191,10 +191,10 @@ def test_a_real_run_rewrites_its_own_file_and_seeds_sit_side_by_side(tmp_path, m
     """End to end on a tiny MBG run (canvas 84, the smallest the digits fit): the same run
     twice rewrites its file; seed 1 writes its own; other settings are refused. The identity
     handed to the training loop is the config the results file records."""
-    tiny = ["--model", "none", "--train", "4", "--val", "2", "--test", "2", "--batch-size", "2",
+    tiny = ["--attention", "none", "--train", "4", "--val", "2", "--test", "2", "--batch-size", "2",
             "--epochs", "1", "--canvas", "84", "--out-dir", str(tmp_path)]
-    identities, real = [], mbg.train_and_test
-    monkeypatch.setattr(mbg, "train_and_test", lambda *a, **k: identities.append(k["identity"]) or real(*a, **k))
+    identities, real = [], common.train_and_test
+    monkeypatch.setattr(common, "train_and_test", lambda *a, **k: identities.append(k["identity"]) or real(*a, **k))
     mbg.main(tiny)
     first = json.loads((tmp_path / "none.json").read_text())
     assert identities == [first["config"]]
@@ -218,7 +218,7 @@ def test_a_variant_run_records_its_generator_and_is_another_run(tmp_path, monkey
     results file, and cannot silently replace the paper variant's run at the same path."""
     from arnn_lite.datasets import mbg as mbg_data
 
-    tiny = ["--model", "none", "--train", "4", "--val", "2", "--test", "2", "--batch-size", "2",
+    tiny = ["--attention", "none", "--train", "4", "--val", "2", "--test", "2", "--batch-size", "2",
             "--epochs", "1", "--canvas", "84", "--out-dir", str(tmp_path)]
     made, real = [], mbg_data.MBG.__init__
     monkeypatch.setattr(mbg.MBG, "__init__", lambda self, *a, **k: made.append(k) or real(self, *a, **k))

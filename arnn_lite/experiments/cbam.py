@@ -39,19 +39,16 @@ from ..datasets.cluttered import cluttered_mnist
 from ..datasets.mnist import default_root
 from ..models.cbam import SPATIAL, cbam_resnet
 from ..models.metrics import mass_in_box
-from ..train import TrainConfig, budget_summary, is_main
+from ..train import TrainConfig, is_main
 from .common import (
     BUDGET_MINUTES,
     ExperimentParser,
     Refused,
-    RunClock,
     as_json,
     claim_results,
-    fit_memory,
+    fit_and_save,
     positive_int,
     require_files,
-    save_run,
-    train_and_test,
     with_budget,
 )
 
@@ -188,21 +185,18 @@ def run(spatial="arnn", protocol="book", dataset=None, seed=0, device=None, out_
     torch.manual_seed(seed)
     sets, classes = build_data(spec["dataset"], spec, seed, spec["augment"], data_root, download, verify)
     net = cbam_resnet(spec["depth"], classes, spatial, context, spec["width"])
-    extra = {}
-    if "memory_limit_gib" in spec:  # full mode: a batch that fits a 16 GB GPU
-        config, record, stem, extra["memory"] = fit_memory(
-            net, sets["train"], loss_fn, config, device, spec, record,
-            lambda rec: claim_results(out_dir, spatial, "cbam", rec, seed, overwrite, allow_dirty))
-    clock = RunClock()
-    test, history, best = train_and_test(net, sets, loss_fn, evaluate, config, out_dir / f"{stem}.ckpt",
-                                         device, resume, progress, identity=record)
-    test["parameters"] = sum(p.numel() for p in net.parameters())
-    if config.budget_s is not None:
-        extra["budget"] = budget_summary(history, config)
-    if is_main():
-        save_run(out_dir, stem, "cbam", label, record, {"test": test, "history": history, **extra}, best,
-                 clock, seed, device, command)
-    return test, history
+    def count_parameters(config):
+        def finish(test, history):
+            test["parameters"] = sum(p.numel() for p in net.parameters())
+            return {}
+        return finish
+
+    metrics = fit_and_save(
+        net, sets, loss_fn, evaluate, config, spec, record,
+        lambda rec: claim_results(out_dir, spatial, "cbam", rec, seed, overwrite, allow_dirty),
+        out_dir=out_dir, stem=stem, experiment="cbam", protocol=label, seed=seed, device=device,
+        command=command, resume=resume, progress=progress, before_fit=count_parameters)
+    return metrics["test"], metrics["history"]
 
 
 def main(argv=None):

@@ -20,7 +20,17 @@ import torch.distributed as dist
 from .. import stats
 from .._repo import data_dir
 from ..datasets.mbg import VARIANTS
-from ..train import TrainConfig, fit, fit_batch_to_memory, init_distributed, make_loader, save_checkpoint, sha256
+from ..train import (
+    TrainConfig,
+    budget_summary,
+    fit,
+    fit_batch_to_memory,
+    init_distributed,
+    is_main,
+    make_loader,
+    save_checkpoint,
+    sha256,
+)
 from . import results
 
 __all__ = ["RunClock", "resolve_protocol", "train_and_test", "save_run", "Refused",
@@ -28,7 +38,7 @@ __all__ = ["RunClock", "resolve_protocol", "train_and_test", "save_run", "Refuse
            "non_negative_int", "positive_float", "known_device", "smallest_canvas", "check_at_least",
            "require_files", "results_stem", "as_json", "config_diff", "results_conflict",
            "claim_results", "LEGACY", "add_generator_version", "check_clean_tree",
-           "BUDGET_MINUTES", "with_budget", "fit_memory"]
+           "BUDGET_MINUTES", "with_budget", "fit_memory", "fit_and_save"]
 
 BUDGET_MINUTES = 10.0  # the budget protocol's default (--budget-minutes)
 
@@ -119,6 +129,34 @@ def save_run(out_dir, stem, experiment, protocol, config, metrics, best, clock: 
         Path(out_dir) / f"{stem}.json", experiment, protocol, config, metrics,
         results.provenance(seed, device, clock.started, clock.seconds(), command, clock.commit),
         checkpoint={"file": weights.name, "sha256": sha256(weights)}, **extra)
+
+
+def fit_and_save(net, sets, loss_fn, evaluate, config, spec, record, claim, *, out_dir, stem,
+                 experiment, protocol, seed, device, command, resume=False, progress=True,
+                 before_fit=None) -> dict:
+    """The end of every experiment's ``run``, once: full mode's batch fitted to memory
+    (:func:`fit_memory`; ``claim(record) -> stem`` claims the results file again when the
+    batch changes), training with its checkpoint in ``out_dir/<stem>.ckpt``, the best epoch
+    tested, the budget summary, and the weights and results file written by the main process.
+
+    ``before_fit(config)`` runs on the clock once the batch is final, before training (the
+    scalability study times its steps there); it may return ``finish(test, history) -> dict``
+    whose entries join the results file's metrics. Returns those metrics (``test``,
+    ``history``, and ``memory``, ``budget`` or ``finish``'s entries where they apply)."""
+    extra = {}
+    if "memory_limit_gib" in spec:  # full mode: a batch that fits a 16 GB GPU
+        config, record, stem, extra["memory"] = fit_memory(net, sets["train"], loss_fn, config, device,
+                                                           spec, record, claim)
+    clock = RunClock()
+    finish = before_fit(config) if before_fit else None
+    test, history, best = train_and_test(net, sets, loss_fn, evaluate, config, Path(out_dir) / f"{stem}.ckpt",
+                                         device, resume, progress, identity=record)
+    metrics = {"test": test, **(finish(test, history) if finish else {}), "history": history, **extra}
+    if config.budget_s is not None:
+        metrics["budget"] = budget_summary(history, config)
+    if is_main():
+        save_run(out_dir, stem, experiment, protocol, record, metrics, best, clock, seed, device, command)
+    return metrics
 
 
 def check_clean_tree(out_dir, allow_dirty: bool = False, commit: str | None = None) -> None:

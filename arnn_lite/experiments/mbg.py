@@ -34,21 +34,18 @@ from ..datasets.mnist import default_root
 from ..datasets.tensors import CachedSplit
 from ..models.mbg import ATTENTIONS, MBGNet
 from ..models.metrics import mass_in_box
-from ..train import TrainConfig, budget_summary, is_main
+from ..train import TrainConfig, is_main
 from .common import (
     BUDGET_MINUTES,
     ExperimentParser,
-    RunClock,
     add_generator_version,
     as_json,
     check_at_least,
     claim_results,
-    fit_memory,
+    fit_and_save,
     positive_float,
     resolve_protocol,
-    save_run,
     smallest_canvas,
-    train_and_test,
     with_budget,
 )
 
@@ -162,20 +159,12 @@ def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_d
                                  version=generator_version, **VARIANTS[variant]), cache)
             for split in ("train", "val", "test")}
     net = MBGNet(model, num_classes=10 if inverse else 5, query_dim=5 if inverse else 10)
-    extra = {}
-    if "memory_limit_gib" in spec:  # full mode: a batch that fits a 16 GB GPU
-        config, record, stem, extra["memory"] = fit_memory(
-            net, sets["train"], loss_fn, config, device, spec, record,
-            lambda rec: claim_results(out_dir, model, name, rec, seed, overwrite, allow_dirty))
-    clock = RunClock()
-    test, history, best = train_and_test(net, sets, loss_fn, evaluate, config, out_dir / f"{stem}.ckpt",
-                                         device, resume, progress, identity=record)
-    if config.budget_s is not None:
-        extra["budget"] = budget_summary(history, config)
-    if is_main():
-        save_run(out_dir, stem, name, label, record, {"test": test, "history": history, **extra}, best,
-                 clock, seed, device, command)
-    return test, history
+    metrics = fit_and_save(
+        net, sets, loss_fn, evaluate, config, spec, record,
+        lambda rec: claim_results(out_dir, model, name, rec, seed, overwrite, allow_dirty),
+        out_dir=out_dir, stem=stem, experiment=name, protocol=label, seed=seed, device=device,
+        command=command, resume=resume, progress=progress)
+    return metrics["test"], metrics["history"]
 
 
 def main(argv=None):

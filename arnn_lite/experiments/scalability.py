@@ -40,21 +40,18 @@ from ..datasets.mbg import GENERATOR_VERSION, MBG
 from ..datasets.mnist import default_root
 from ..models.mbg import FRONTS as NET_FRONTS
 from ..models.mbg import MBGNet, map_sizes
-from ..train import TrainConfig, budget_summary, make_loader
+from ..train import TrainConfig, make_loader
 from . import bench
 from .common import (
     ExperimentParser,
-    RunClock,
     add_generator_version,
     as_json,
     check_at_least,
     claim_results,
-    fit_memory,
+    fit_and_save,
     positive_int,
     resolve_protocol,
-    save_run,
     smallest_canvas,
-    train_and_test,
     with_budget,
 )
 from .mbg import BOOK_CHANGES, evaluate, loss_fn, mbg_split
@@ -120,27 +117,26 @@ def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_di
                                  version=generator_version), default_root() / "mbg")
             for split in ("train", "val", "test")}
     net = MBGNet("arnn", front=front, block_size=block_size)
-    extra = {}
-    if "memory_limit_gib" in spec:  # full mode: a batch that fits a 16 GB GPU
-        config, record, stem, extra["memory"] = fit_memory(
-            net, sets["train"], loss_fn, config, device, spec, record,
-            lambda rec: claim_results(out_dir, f"front_{front}", "mbg_scale", rec, seed, overwrite, allow_dirty))
-    clock = RunClock()
-    step_times = time_steps(net, sets["train"], config, device, steps=timing_steps)
-    test, history, best = train_and_test(net, sets, loss_fn, evaluate, config, out_dir / f"{stem}.ckpt",
-                                         device, resume, progress, identity=record)
-    side = sizes[0]
-    front_steps = {"none": 0, "arnn": sequential_steps(side, side),
-                   "brnn": sequential_steps(side, side, block_size)}[front]
-    steps_per_epoch = math.ceil(spec["train"] / config.batch_size)
-    timing = {"seconds_per_step": statistics.median(step_times), "step_times": step_times,
-              "batch_size": config.batch_size, "front_map": side, "front_sequential_steps": front_steps,
-              "epoch_seconds_per_step": [h["seconds"] / steps_per_epoch for h in history]}
-    if config.budget_s is not None:
-        extra["budget"] = budget_summary(history, config)
-    save_run(out_dir, stem, "mbg_scale", label, record,
-             {"test": test, "timing": timing, "history": history, **extra}, best, clock, seed, device, command)
-    return test, timing
+    def time_first(config):  # timed on the run's clock, with its final batch, before training
+        step_times = time_steps(net, sets["train"], config, device, steps=timing_steps)
+
+        def finish(test, history):
+            side = sizes[0]
+            front_steps = {"none": 0, "arnn": sequential_steps(side, side),
+                           "brnn": sequential_steps(side, side, block_size)}[front]
+            steps_per_epoch = math.ceil(spec["train"] / config.batch_size)
+            return {"timing": {"seconds_per_step": statistics.median(step_times), "step_times": step_times,
+                               "batch_size": config.batch_size, "front_map": side,
+                               "front_sequential_steps": front_steps,
+                               "epoch_seconds_per_step": [h["seconds"] / steps_per_epoch for h in history]}}
+        return finish
+
+    metrics = fit_and_save(
+        net, sets, loss_fn, evaluate, config, spec, record,
+        lambda rec: claim_results(out_dir, f"front_{front}", "mbg_scale", rec, seed, overwrite, allow_dirty),
+        out_dir=out_dir, stem=stem, experiment="mbg_scale", protocol=label, seed=seed, device=device,
+        command=command, resume=resume, progress=progress, before_fit=time_first)
+    return metrics["test"], metrics["timing"]
 
 
 def main(argv=None):

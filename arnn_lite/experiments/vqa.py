@@ -35,19 +35,16 @@ from ..datasets.tensors import CachedSplit
 from ..datasets.vqa import VQAScenes, VQAv2Features, vqa2_files
 from ..models.metrics import mass_in_box
 from ..models.vqa import ATTENTIONS, MCBNet
-from ..train import TrainConfig, budget_summary, is_main
+from ..train import TrainConfig, is_main
 from .common import (
     BUDGET_MINUTES,
     ExperimentParser,
-    RunClock,
     as_json,
     check_at_least,
     claim_results,
-    fit_memory,
+    fit_and_save,
     positive_float,
     require_files,
-    save_run,
-    train_and_test,
     with_budget,
 )
 
@@ -193,20 +190,12 @@ def run(attention="arnn", protocol="book", seed=0, device=None, out_dir=None, re
     sets = load_data(spec, seed, vqa2_root)
     net = build_model(attention, sets["train"], seed, **spec["model"])
     score = functools.partial(evaluate, qtype_names=sets["train"].qtype_names)
-    extra = {}
-    if "memory_limit_gib" in spec:  # full mode: a batch that fits a 16 GB GPU
-        config, record, stem, extra["memory"] = fit_memory(
-            net, sets["train"], loss_fn, config, device, spec, record,
-            lambda rec: claim_results(out_dir, attention, name, rec, seed, overwrite, allow_dirty))
-    clock = RunClock()
-    test, history, best = train_and_test(net, sets, loss_fn, score, config, out_dir / f"{stem}.ckpt",
-                                         device, resume, progress, identity=record)
-    if config.budget_s is not None:
-        extra["budget"] = budget_summary(history, config)
-    if is_main():
-        save_run(out_dir, stem, name, label, record, {"test": test, "history": history, **extra}, best,
-                 clock, seed, device, command)
-    return test, history
+    metrics = fit_and_save(
+        net, sets, loss_fn, score, config, spec, record,
+        lambda rec: claim_results(out_dir, attention, name, rec, seed, overwrite, allow_dirty),
+        out_dir=out_dir, stem=stem, experiment=name, protocol=label, seed=seed, device=device,
+        command=command, resume=resume, progress=progress)
+    return metrics["test"], metrics["history"]
 
 
 def main(argv=None):
