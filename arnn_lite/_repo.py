@@ -17,6 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 """The folder above the package: the repository root in a checkout (see :func:`checkout`)."""
+RESULTS_PATH = "data/results"
+"""Shipped results, relative to the repository root (outputs of runs; :func:`git_commit` ignores them)."""
 
 
 # Where the book is published. One command changes it everywhere (this file, _config.yml,
@@ -102,12 +104,17 @@ def now() -> str:
 
 
 def git_commit(cwd=None) -> str:
-    """``HEAD``'s hash, with ``+dirty`` when tracked files changed; ``"unknown"`` outside git."""
+    """``HEAD``'s hash, with ``+dirty`` when tracked files changed; ``"unknown"`` outside git.
+
+    Shipped results (``data/results``) do not count: they are what runs write, not what they
+    run, so a queue of runs in one clean worktree records a clean commit for every run even
+    after the first rewrote a shipped file."""
     cwd = cwd or Path(__file__).resolve().parent
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
                               text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ":(top)", f":(top,exclude){RESULTS_PATH}"], cwd=cwd,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

@@ -39,11 +39,15 @@ PER_ITEM = ("predictions", "labels")
 __all__ = ["PER_ITEM", "TrainConfig", "fit", "budget_ends", "budget_summary",
            "SAFE_GPU_BYTES", "activation_bytes", "estimate_peak_bytes", "measure_peak_bytes",
            "halve_to_fit", "fit_batch_to_memory", "make_optimizer", "make_loader", "init_distributed",
-           "save_checkpoint", "load_checkpoint", "recorded_sha256", "CheckpointError", "sha256", "is_main", "RESUMABLE"]
+           "save_checkpoint", "load_checkpoint", "recorded_sha256", "CheckpointError", "sha256", "is_main", "RESUMABLE",
+           "DESCRIPTIONS"]
 
 # Config fields a resume may change: they only decide when a run ends, and ``fit`` replays
 # the stopping rule over the restored history, so the result is still the uninterrupted run's.
 RESUMABLE = ("epochs", "patience")
+# Identity keys that describe a run in words rather than set it (an experiment's summary of its
+# command line, which names the epochs): a resume may change them too.
+DESCRIPTIONS = ("changes_from_recipe",)
 _clock = time.perf_counter  # the clock epochs are timed with (tests replace it)
 
 
@@ -303,6 +307,11 @@ def _differences(old: dict, new: dict) -> str:
                      for k in sorted(set(old) | set(new)) if old.get(k, absent) != new.get(k, absent))
 
 
+def _fixed_part(identity: dict) -> dict:
+    """``identity`` without what a resume may change (:data:`RESUMABLE`, :data:`DESCRIPTIONS`)."""
+    return {k: v for k, v in identity.items() if k not in RESUMABLE + DESCRIPTIONS}
+
+
 def _restore(checkpoint, identity: dict, score: str, config: TrainConfig) -> dict:
     """The verified state in ``checkpoint``, refused unless this run can continue it exactly."""
     state = load_checkpoint(checkpoint, recorded_sha256(checkpoint))
@@ -310,6 +319,7 @@ def _restore(checkpoint, identity: dict, score: str, config: TrainConfig) -> dic
     if not isinstance(stored, dict):
         raise ValueError(f"{checkpoint}: records no configuration (written by an older version); "
                          "delete it to start over")
+    stored = _fixed_part(stored)  # checkpoints written before resumes could extend a run
     if stored != identity:
         raise ValueError(f"{checkpoint}: written by another configuration "
                          f"({_differences(stored, identity)}); resume with the same settings, "
@@ -335,7 +345,8 @@ def fit(model, train_set, val_set, loss_fn: Callable, evaluate: Callable, config
             with the time left when the config has a budget.
         identity: what makes this run this run (model, data sizes, seed, ...): a dict of
             plain values stored in the checkpoint; a resume whose identity differs is
-            refused. Default: the fields of ``config`` except :data:`RESUMABLE`.
+            refused. Default: the fields of ``config``. :data:`RESUMABLE` and
+            :data:`DESCRIPTIONS` keys are left out, so a finished run can be extended.
 
     With ``config.budget_s`` the run stops by the rule of :func:`budget_ends`; each epoch's
     entry then also holds ``budget_left_s``, a cut-short epoch ``budget_cut: True`` and
@@ -350,9 +361,7 @@ def fit(model, train_set, val_set, loss_fn: Callable, evaluate: Callable, config
     from .progress import bar
 
     _check_budget(config.budget_s)
-    if identity is None:
-        identity = {k: v for k, v in dataclasses.asdict(config).items() if k not in RESUMABLE}
-    identity = _check_identity(identity)
+    identity = _fixed_part(_check_identity(dataclasses.asdict(config) if identity is None else identity))
     device = torch.device(device)
     model.to(device)
     net = model

@@ -38,6 +38,19 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     got = kill_then_resume("mbg", ARGS, tmp_path / "b", "noctx_seed1", "--epochs", "3", "--patience", "7")
     assert_same_run(got, ref)
 
+    # A finished run extended with more epochs (--resume --epochs N): the run that had been
+    # given N epochs from the start, and one results file that records N.
+    short = _run(tmp_path / "c", "--epochs", "2", "--patience", "7")
+    assert short.wait(timeout=600) == 0, short.stdout.read()
+    longer = _run(tmp_path / "c", "--epochs", "3", "--patience", "7", "--resume")
+    assert longer.wait(timeout=600) == 0, longer.stdout.read()
+    extended = _result(tmp_path / "c")
+    assert_same_run(extended, ref)
+    assert extended["config"]["epochs"] == 3 and "epochs=3" in extended["config"]["changes_from_recipe"][0]
+    assert extended["provenance"]["command"].endswith("--resume")
+    fresh = _run(tmp_path / "c", "--epochs", "4", "--patience", "7")  # not a resume: refused
+    assert fresh.wait(timeout=600) != 0 and "holds another run (differs in epochs" in fresh.stdout.read()
+
 
 def test_runs_under_torchrun_with_two_gloo_processes(tmp_path):
     out = tmp_path / "ddp"

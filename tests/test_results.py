@@ -32,6 +32,29 @@ def test_git_commit_outside_a_repository(tmp_path):
     assert results.git_commit(cwd=tmp_path) == "unknown"
 
 
+def _git(cwd, *args):
+    import subprocess
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True,
+                   capture_output=True)
+
+
+def test_git_commit_ignores_rewritten_results_but_not_code(tmp_path):
+    """A run that rewrites a shipped results file leaves the code it ran clean: the next run of
+    the same queue, in the same worktree, must still record a clean commit. Code changes count."""
+    (tmp_path / "data" / "results" / "mbg").mkdir(parents=True)
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "data" / "results" / "mbg" / "ctx.json").write_text("{}\n")
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "start")
+    sub = tmp_path / "data"  # git_commit is asked from inside the tree, as the package is
+    assert not results.git_commit(cwd=sub).endswith("+dirty")
+    (tmp_path / "data" / "results" / "mbg" / "ctx.json").write_text('{"rerun": true}\n')
+    assert not results.git_commit(cwd=sub).endswith("+dirty")
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert results.git_commit(cwd=sub).endswith("+dirty")
+
+
 def test_paper_numbers_are_the_supplements():
     row = paper.paper_row("mbg", "unet3_arnn")
     assert row["values"]["total"] == 92.29 and "Table 1" in row["source"]

@@ -179,7 +179,7 @@ def run(spatial="arnn", protocol="book", dataset=None, seed=0, device=None, out_
     context, used = spec.pop("context_size", 3), spec.pop("optimizer")
     record = as_json({"spatial": spatial, "context_size": context, **spec, "optimizer_used": used,
                       **dataclasses.asdict(config)})  # the results file's config
-    stem = claim_results(out_dir, spatial, "cbam", record, seed, overwrite, allow_dirty)
+    stem = claim_results(out_dir, spatial, "cbam", record, seed, overwrite, allow_dirty, resume)
     if spec["dataset"] == "cifar100":
         check_cifar(data_root, download)
     torch.manual_seed(seed)
@@ -193,7 +193,7 @@ def run(spatial="arnn", protocol="book", dataset=None, seed=0, device=None, out_
 
     metrics = fit_and_save(
         net, sets, loss_fn, evaluate, config, spec, record,
-        lambda rec: claim_results(out_dir, spatial, "cbam", rec, seed, overwrite, allow_dirty),
+        lambda rec: claim_results(out_dir, spatial, "cbam", rec, seed, overwrite, allow_dirty, resume),
         out_dir=out_dir, stem=stem, experiment="cbam", protocol=label, seed=seed, device=device,
         command=command, resume=resume, progress=progress, before_fit=count_parameters)
     return metrics["test"], metrics["history"]

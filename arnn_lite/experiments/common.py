@@ -21,6 +21,8 @@ from .. import stats
 from .._repo import data_dir
 from ..datasets.mbg import VARIANTS
 from ..train import (
+    DESCRIPTIONS,
+    RESUMABLE,
     TrainConfig,
     budget_summary,
     fit,
@@ -299,18 +301,17 @@ def config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
     return keys
 
 
-# Config keys that describe a run in words rather than set it: a rerun whose wording
-# differs (say, a corrected description) is still the same run.
-DESCRIPTIONS = ("changes_from_recipe",)
 
 
-def results_conflict(path, experiment: str, config: dict, seed: int):
+def results_conflict(path, experiment: str, config: dict, seed: int, resume=False):
     """How the results file at ``path`` differs from a run of ``experiment`` with ``config``
     and ``seed``: a list of keys (empty: the same run), or ``None`` when there is no file.
     Fields added to :class:`~arnn_lite.train.TrainConfig` after a file was written count as
     equal when this run keeps their default (what the older code did); a missing
     ``generator_version`` is MBG's version 1, the generator of every file written before the
-    version was recorded (see :data:`LEGACY`)."""
+    version was recorded (see :data:`LEGACY`). Keys that describe a run in words
+    (:data:`~arnn_lite.train.DESCRIPTIONS`) never count; with ``resume``, neither do those a
+    resume may change (:data:`~arnn_lite.train.RESUMABLE`: a finished run extended)."""
     path = Path(path)
     if not path.exists():
         return None
@@ -321,7 +322,8 @@ def results_conflict(path, experiment: str, config: dict, seed: int):
         old_config = {**{k: v for k, v in defaults.items() if k in new and new[k] == v}, **old["config"]}
     except (ValueError, KeyError, TypeError):  # not JSON, or not a results file
         return ["(unreadable results file)"]
-    keys = [k for k in config_diff(old_config, new) if k not in DESCRIPTIONS]
+    ignored = DESCRIPTIONS + (RESUMABLE if resume else ())
+    keys = [k for k in config_diff(old_config, new) if k not in ignored]
     if old_seed != seed and "seed" not in keys:
         keys.append("seed")
     if old_experiment != experiment:
@@ -330,17 +332,18 @@ def results_conflict(path, experiment: str, config: dict, seed: int):
 
 
 def claim_results(out_dir, stem: str, experiment: str, config: dict, seed: int, overwrite=False,
-                  allow_dirty=False) -> str:
+                  allow_dirty=False, resume=False) -> str:
     """The file stem this run writes under (:func:`results_stem`), after checking that it
     would replace no other run's results: a results file already there whose experiment,
     config or seed differ is refused (:class:`Refused`, naming the file and the keys)
     unless ``overwrite``. The same run may rewrite its own file (that is how a result is
-    reproduced). Results for the repository's ``data/results`` also need a clean worktree
-    (:func:`check_clean_tree`). Call it before any data is built."""
+    reproduced), and with ``resume`` extend it (more epochs or patience). Results for the
+    repository's ``data/results`` also need a clean worktree (:func:`check_clean_tree`).
+    Call it before any data is built."""
     check_clean_tree(out_dir, allow_dirty)
     stem = results_stem(stem, seed)
     path = Path(out_dir) / f"{stem}.json"
-    keys = results_conflict(path, experiment, config, seed)
+    keys = results_conflict(path, experiment, config, seed, resume)
     if keys and not overwrite:
         raise Refused(f"{path} holds another run (differs in {', '.join(keys)}); pass --overwrite "
                       "(overwrite=True) to replace it and its weights, or choose another --out-dir")

@@ -152,7 +152,7 @@ def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_d
     record = as_json({"model": model, **spec, "generator_version": generator_version,
                       "variant": variant, **VARIANTS[variant],
                       **dataclasses.asdict(config)})  # the results file's config
-    stem = claim_results(out_dir, model, name, record, seed, overwrite, allow_dirty)
+    stem = claim_results(out_dir, model, name, record, seed, overwrite, allow_dirty, resume)
     cache = default_root() / "mbg"  # generated splits, reused across runs
     torch.manual_seed(seed)
     sets = {split: mbg_split(MBG(split, spec[split], seed, inverse, spec["canvas"],
@@ -161,7 +161,7 @@ def run(model="arnn", protocol="book", inverse=False, seed=0, device=None, out_d
     net = MBGNet(model, num_classes=10 if inverse else 5, query_dim=5 if inverse else 10)
     metrics = fit_and_save(
         net, sets, loss_fn, evaluate, config, spec, record,
-        lambda rec: claim_results(out_dir, model, name, rec, seed, overwrite, allow_dirty),
+        lambda rec: claim_results(out_dir, model, name, rec, seed, overwrite, allow_dirty, resume),
         out_dir=out_dir, stem=stem, experiment=name, protocol=label, seed=seed, device=device,
         command=command, resume=resume, progress=progress)
     return metrics["test"], metrics["history"]

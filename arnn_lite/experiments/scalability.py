@@ -111,7 +111,7 @@ def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_di
     record = as_json({"model": "arnn", "front": front, "block_size": block_size, **spec,
                       "generator_version": generator_version, "map_sizes": sizes,
                       **dataclasses.asdict(config)})  # the results file's config
-    stem = claim_results(out_dir, f"front_{front}", "mbg_scale", record, seed, overwrite, allow_dirty)
+    stem = claim_results(out_dir, f"front_{front}", "mbg_scale", record, seed, overwrite, allow_dirty, resume)
     torch.manual_seed(seed)
     sets = {split: mbg_split(MBG(split, spec[split], seed, False, spec["canvas"],
                                  version=generator_version), default_root() / "mbg")
@@ -133,7 +133,8 @@ def run(front="arnn", protocol="book", block_size=2, seed=0, device=None, out_di
 
     metrics = fit_and_save(
         net, sets, loss_fn, evaluate, config, spec, record,
-        lambda rec: claim_results(out_dir, f"front_{front}", "mbg_scale", rec, seed, overwrite, allow_dirty),
+        lambda rec: claim_results(out_dir, f"front_{front}", "mbg_scale", rec, seed, overwrite, allow_dirty,
+                                  resume),
         out_dir=out_dir, stem=stem, experiment="mbg_scale", protocol=label, seed=seed, device=device,
         command=command, resume=resume, progress=progress, before_fit=time_first)
     return metrics["test"], metrics["timing"]

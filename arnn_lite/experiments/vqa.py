@@ -183,7 +183,7 @@ def run(attention="arnn", protocol="book", seed=0, device=None, out_dir=None, re
         check_at_least(spec["model"]["channels"], 2, "channels", "the image encoder's first block has channels // 2")
     record = as_json({"attention": attention, "data": "vqa2" if vqa2_root else "synthetic scenes",
                       **spec, **dataclasses.asdict(config)})  # the results file's config
-    stem = claim_results(out_dir, attention, name, record, seed, overwrite, allow_dirty)
+    stem = claim_results(out_dir, attention, name, record, seed, overwrite, allow_dirty, resume)
     if vqa2_root is not None:
         check_vqa2(Path(vqa2_root))
     torch.manual_seed(seed)
@@ -192,7 +192,7 @@ def run(attention="arnn", protocol="book", seed=0, device=None, out_dir=None, re
     score = functools.partial(evaluate, qtype_names=sets["train"].qtype_names)
     metrics = fit_and_save(
         net, sets, loss_fn, score, config, spec, record,
-        lambda rec: claim_results(out_dir, attention, name, rec, seed, overwrite, allow_dirty),
+        lambda rec: claim_results(out_dir, attention, name, rec, seed, overwrite, allow_dirty, resume),
         out_dir=out_dir, stem=stem, experiment=name, protocol=label, seed=seed, device=device,
         command=command, resume=resume, progress=progress)
     return metrics["test"], metrics["history"]
