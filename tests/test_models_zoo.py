@@ -111,3 +111,23 @@ def test_every_shipped_checkpoint_loads_into_the_named_model(path, one_thread):
     record = result["checkpoint"]
     state = load_checkpoint((SHIPPED / path).parent / record["file"], record["sha256"])
     _model(result, state).load_state_dict(state)  # strict: the same keys and shapes
+
+
+def _count(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize("channels,query_dim", [(32, 10), (32, 5), (16, 10)])
+def test_capacity_matched_ctx_has_arnns_parameter_count(channels, query_dim):
+    """CTX-wide: CTX with a wider context, the smallest width whose module has at least the
+    AttentionRNN's parameters (so "ARNN has more parameters" can be ruled in or out)."""
+    wide = zoo.make_attention("ctx_wide", channels, query_dim)
+    arnn = zoo.make_attention("arnn", channels, query_dim)
+    narrower = zoo.make_attention("ctx", channels, query_dim, context_channels=wide.out_channels - 1)
+    assert _count(narrower) < _count(arnn) <= _count(wide) <= _count(arnn) * 1.02
+    assert wide(torch.randn(2, channels, 6, 6), torch.randn(2, query_dim)).shape == (2, 1, 6, 6)
+
+
+def test_mbgnet_with_capacity_matched_ctx_matches_arnns_size():
+    wide, arnn, ctx = (_count(mbg.MBGNet(a)) for a in ("ctx_wide", "arnn", "ctx"))
+    assert ctx < arnn <= wide <= arnn * 1.02

@@ -26,7 +26,7 @@ __all__ = ["MBGNet", "ATTENTIONS", "FRONTS"]
 
 # The names of arnn_lite.models.zoo this network takes: in every stage (SAN: the last only),
 # or, for the scalability study, after its fifth stack (``front``; None: no fifth stack).
-ATTENTIONS = ("none", "noctx", "ctx", "san", "arnn", "arnn_sample", "brnn",
+ATTENTIONS = ("none", "noctx", "ctx", "ctx_wide", "san", "arnn", "arnn_sample", "brnn",
               "unet2", "unet3", "unet2_arnn", "unet3_arnn")
 FRONTS = (None, "none", "arnn", "brnn")
 

@@ -18,12 +18,13 @@ from .._checks import NORMALIZATIONS, check_choice, check_odd, check_positive
 from ..arnn import AttentionRNN, BlockAttentionRNN
 from ..attention import CBAMSpatialGate, ContextAttention, NoContextAttention, SANAttention, UNet, UNetAttention
 
-__all__ = ["ATTENTIONS", "NO_QUERY", "make_attention", "ModularGANGate"]
+__all__ = ["ATTENTIONS", "NO_QUERY", "make_attention", "matched_context_channels", "ModularGANGate"]
 
 ATTENTIONS = {
     "none": "no attention: the features pass unchanged (no module)",
     "noctx": "¬CTX (PAN): a 1×1 convolution of the features and the query to one logit",
     "ctx": "CTX (PAN): a k×k local context, then a 1×1 convolution to one logit",
+    "ctx_wide": "CTX with a wider context: the AttentionRNN's parameter count (capacity-matched)",
     "san": "SAN (Yang et al., 2016): tanh(Wx + Wq), one logit per position, softmax over space",
     "att": "MCB+ATT (Fukui et al., 2016): two 1×1 convolutions, ReLU between (¬CTX's module)",
     "cbam": "CBAM's spatial gate (Woo et al., 2018): k×k conv over [channel max, mean], BatchNorm",
@@ -54,6 +55,21 @@ class ModularGANGate(nn.Conv2d):
         return (1 + torch.tanh(super().forward(x))) / 2  # (B, 1, H, W) in [0, 1]
 
 
+def _parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def matched_context_channels(channels: int, query_dim=None, hidden: int = 16, context_size: int = 3) -> int:
+    """The narrowest context width ``C'`` at which CTX has at least as many parameters as the
+    AttentionRNN with the same ``channels``, query, state size and ``k`` ("ctx_wide"): the
+    capacity-matched baseline that tells "more parameters" apart from "structure"."""
+    target = _parameters(AttentionRNN(channels, hidden, context_size=context_size, query_dim=query_dim))
+    width = channels
+    while _parameters(ContextAttention(channels, context_size, query_dim, width)) < target:
+        width += 1
+    return width
+
+
 def make_attention(name: str, channels: int, query_dim=None, *, normalization: str = "sigmoid",
                    hidden: int = 16, context_size: int = 3, context_channels=None,
                    block_size: int = 2):
@@ -69,7 +85,8 @@ def make_attention(name: str, channels: int, query_dim=None, *, normalization: s
             the CBAM and ModularGAN gates have their own.
         hidden: the AttentionRNN's state size per direction.
         context_size: odd ``k`` of the local context (ctx, arnn, brnn, cbam, mgan).
-        context_channels: ``C'`` of the context (default ``C``; the U-Nets' base width).
+        context_channels: ``C'`` of the context (default ``C``; the U-Nets' base width;
+            "ctx_wide" sets its own, :func:`matched_context_channels`).
         block_size: ``δ`` of BRNN^δ.
 
     Returns:
@@ -86,6 +103,9 @@ def make_attention(name: str, channels: int, query_dim=None, *, normalization: s
         return NoContextAttention(channels, context_channels=context_channels, **common)
     if name == "ctx":
         return ContextAttention(channels, context_size, context_channels=context_channels, **common)
+    if name == "ctx_wide":
+        width = matched_context_channels(channels, query_dim, hidden, context_size)
+        return ContextAttention(channels, context_size, context_channels=width, **common)
     if name == "san":
         return SANAttention(channels, query_dim, context_channels)
     if name == "cbam":
