@@ -6,7 +6,9 @@
 Protocols: ``paper`` is PAN's recipe (30k / 10k / 10k, up to 300 epochs, batch 200,
 RMSprop 0.003, clip 5, patience 50, lr / 1.5 every 10 epochs after 30): a GPU job.
 ``book`` keeps the recipe but shrinks data and epochs to fit a 2-core CPU; its sizes
-are in :data:`PROTOCOLS` and every results file records them. ``--train-size`` etc.
+are in :data:`PROTOCOLS` and every results file records them. ``cpu`` is the reproduction
+campaign's (:mod:`arnn_lite.experiments.campaign`): 10k / 1k / 5k images and
+:data:`CPU_EPOCHS` epochs at the book's recipe, a few CPU hours per run. ``--train-size`` etc.
 override either (the results file then says ``protocol: custom``). ``budget`` is full
 mode's (chapters 09-11 on a GPU): PAN's recipe (batch 200, lr 0.003, up to 300 epochs) on
 10k / 2k / 5k images, trained for ``--budget-minutes`` (default 10) by
@@ -49,7 +51,7 @@ from .common import (
     with_budget,
 )
 
-__all__ = ["PROTOCOLS", "VARIANTS", "KEYS", "mbg_split", "evaluate", "run", "main"]
+__all__ = ["PROTOCOLS", "CPU_EPOCHS", "VARIANTS", "KEYS", "mbg_split", "evaluate", "run", "main"]
 
 # How the book protocol departs from PAN's recipe (TrainConfig's defaults), and why; every
 # results file of the protocol records this list.
@@ -68,6 +70,20 @@ BUDGET_CHANGES = (
     "training stops at the time budget (budget_s) rather than after up to 300 epochs",
     "the batch is halved (and the learning rate with it) when one step would not fit 12 GiB",
 )
+# The CPU campaign's protocol (chapters 09-10 and the findings page), fixed from CTX and NONE
+# probes only, before any ARNN run on the variant it is run on (``--variant narrow``): the
+# epochs are where CTX's last-stage mask first held twice the uniform share of the queried
+# box (data/results/probes/narrow_book_lr_long). How it departs from PAN's recipe:
+CPU_EPOCHS = 40
+CPU_CHANGES = (
+    "10,000 / 1,000 / 5,000 images instead of 30,000 / 10,000 / 10,000 (CPU time; 5,000 test "
+    "items give a paired standard error of about one point)",
+    f"{CPU_EPOCHS} epochs and no early stopping instead of up to 300 epochs with patience 50 "
+    "(CPU time; the best validation epoch is tested)",
+    "batch 50 instead of 200, the learning rate scaled with it: 3e-3 * 50 / 200 (the book "
+    "protocol's recipe)",
+    "PAN's decay schedule is kept: lr / 1.5 every 10 epochs after epoch 30",
+)
 PROTOCOLS = {
     "paper": dict(train=30000, val=10000, test=10000, canvas=100,
                   config=TrainConfig()),
@@ -75,6 +91,8 @@ PROTOCOLS = {
                    memory_limit_gib=12, config=TrainConfig(budget_s=BUDGET_MINUTES * 60)),
     "book": dict(train=2000, val=500, test=1000, canvas=100, changes_from_recipe=BOOK_CHANGES,
                  config=TrainConfig(epochs=8, batch_size=50, lr=3e-3 * 50 / 200, patience=4)),
+    "cpu": dict(train=10000, val=1000, test=5000, canvas=100, changes_from_recipe=CPU_CHANGES,
+                config=TrainConfig(epochs=CPU_EPOCHS, batch_size=50, lr=3e-3 * 50 / 200, patience=None)),
 }
 OVERRIDES = ("train", "val", "test", "canvas", "epochs", "batch_size", "patience")  # integer CLI options
 # The largest digit (28 px at scale 3.0) must fit the canvas; MBGNet alone needs 46 (four stacks).
