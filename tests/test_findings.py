@@ -263,3 +263,24 @@ def test_probe_rows_say_when_a_run_did_not_train():
     rows = {r["probe"]: r for r in findings.probes(items=20)}
     assert rows["paper_lr3e-3/ctx"]["health"].startswith("DEAD: predicts one class")
     assert rows["small_book/none"]["health"] == "ok"
+
+
+def test_campaign_runs_get_the_learned_attention_verdict(tmp_path):
+    """The campaign's finished runs are read from its two folders, MBG and MBGⁱⁿᵛ, each
+    with the probes' criterion; nothing else under data/results is read."""
+    probe = data_dir() / "results" / "probes" / "narrow_book_lr_long" / "ctx.json"
+    for folder in findings.CAMPAIGN_FOLDERS:
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "ctx.json").write_text(probe.read_text())
+    (tmp_path / "mbg" / "book").mkdir(parents=True)
+    (tmp_path / "mbg" / "book" / "ctx.json").write_text(probe.read_text())
+    rows = findings.learned(tmp_path, items=20)
+    assert [r["run"] for r in rows] == ["mbg_narrow/ctx", "mbg_inv_narrow/ctx"]
+    assert all(r["attention learned"] in ("yes", "no") and r["seed"] == 0 for r in rows)
+    assert findings.learned(tmp_path / "nothing") == []
+
+
+def test_the_campaign_plan_is_on_the_page_with_its_costs(tmp_path):
+    rows = findings.campaign_plan(tmp_path)  # no runs yet: everything planned
+    assert rows and all(r["state"] == "planned" for r in rows)
+    assert set(findings.CAMPAIGN_PLAN_COLUMNS) <= set(rows[0])

@@ -34,7 +34,8 @@ from . import paper
 __all__ = ["CAMPAIGN", "SEEDS_WANTED", "TARGET_SE", "LABELS", "Model", "Claim", "Finding",
            "CLAIMS", "COLUMNS", "seed_runs", "pick_source", "evaluate", "findings", "table",
            "counts", "summary", "settle_list", "budget", "runs_used", "rank_test", "LEARNED_RATIO",
-           "probes", "PROBE_COLUMNS"]
+           "probes", "PROBE_COLUMNS", "CAMPAIGN_FOLDERS", "CAMPAIGN_COLUMNS", "learned",
+           "CAMPAIGN_PLAN_COLUMNS", "campaign_plan"]
 
 CAMPAIGN = "cpu"  # the CPU reproduction campaign's protocol name (rename here if it changes)
 SEEDS_WANTED = 3  # the campaign's plan: at least three seeds for every compared pair
@@ -44,14 +45,14 @@ LABELS = stats.VERDICTS + ("void", "not tested", "not run")
 # Candidate folders under data/results, most wanted first: one line per source.
 MBG_SOURCES = (
     f"mbg/{CAMPAIGN}",          # the paper's MBG, campaign protocol
-    f"mbg_small/{CAMPAIGN}",    # ours: the CPU-scale MBG variant, campaign protocol
+    f"mbg_narrow/{CAMPAIGN}",   # ours: the CPU-scale MBG variant, campaign protocol
     "mbg/custom",
     "mbg_v2/book",              # generator v2, book protocol
     "mbg/book",                 # generator v1 (shortcut), book protocol
 )
 INV_SOURCES = (
     f"mbg_inv/{CAMPAIGN}",
-    f"mbg_inv_small/{CAMPAIGN}",
+    f"mbg_inv_narrow/{CAMPAIGN}",
     "mbg_inv/custom",
     "mbg_inv/book",
 )
@@ -130,6 +131,17 @@ def _unet(depth: int) -> Claim:
 
 
 _MAIN = "the main paper's numbers for it are not in our sources"
+
+
+def _capacity() -> str:
+    """MBGNet's parameter counts with CTX, ARNN and CTX-wide, computed from the models."""
+    from ..models.mbg import MBGNet
+    from ..models.zoo import matched_context_channels
+
+    count = {a: sum(p.numel() for p in MBGNet(a).parameters()) for a in ("ctx", "arnn", "ctx_wide")}
+    return (f"in MBGNet: CTX {count['ctx']:,} parameters, ARNN {count['arnn']:,} "
+            f"({count['arnn'] / count['ctx'] - 1:+.0%}), CTX-wide {count['ctx_wide']:,} with a "
+            f"{matched_context_channels(32, 10)}-channel context instead of 32")
 CLAIMS = (
     _unet(2),
     _unet(3),
@@ -140,6 +152,14 @@ CLAIMS = (
           "supplement §1 and Table 2: ARNN adds global structure to a local attention; "
           f"{_MAIN}",
           Model("arnn", "ARNN", "--attention arnn"), Model("ctx", "CTX", "--attention ctx"),
+          MBG_SOURCES, "mbg"),
+    Claim("arnn_ctx_wide", "ARNN beats a CTX with its parameter count on MBG",
+          "ARNN has more parameters than CTX (its two LSTM scans). CTX-wide widens CTX's k×k "
+          "context until it has at least as many parameters as ARNN "
+          f"({_capacity()}). If ARNN beats CTX but not CTX-wide, the extra parameters, not "
+          "the structure, would explain the gain.",
+          f"not a claim of the paper: our control for ARNN's larger size; {_MAIN}",
+          Model("arnn", "ARNN", "--attention arnn"), Model("ctx_wide", "CTX-wide", "--attention ctx_wide"),
           MBG_SOURCES, "mbg"),
     Claim("ctx_noctx", "CTX beats ¬CTX on MBG",
           "On MBG, CTX (k×k context) against ¬CTX (1×1, no context): does local context help "
@@ -591,16 +611,8 @@ PROBE_COLUMNS = ["probe", "model", "variant", "recipe", "images x epochs", "test
                  "attention learned", "health"]
 
 
-def probes(root=None, items: int = 300) -> list[dict]:
-    """One row per run under ``data/results/probes`` (short runs made to find a protocol on
-    which attention is learned on a CPU): its recipe, test accuracy, the last mask stage's
-    mass in the queried digit's box, the mass a uniform mask would put there (over the first
-    ``items`` test items, :meth:`~arnn_lite.datasets.mbg.MBG.uniform_share`), their ratio and
-    whether it reaches :data:`LEARNED_RATIO`; the mass a box-shaped mask at the last stage's
-    resolution would put there (:func:`~arnn_lite.models.metrics.box_mask_mass`, the most any
-    mask at that resolution can) and its ratio to the uniform share, the ceiling of the
-    ratio; and the run's health (a constant prediction or a saturated mask stage). Models
-    without a mask get no ratio."""
+def _mask_rows(paths, items: int, name) -> list[dict]:
+    """The rows of :func:`probes` for the MBG results files ``paths``; ``name(path)`` labels a row."""
     import torch
 
     from ..datasets.mbg import MBG, VARIANTS
@@ -608,9 +620,8 @@ def probes(root=None, items: int = 300) -> list[dict]:
     from ..models.mbg import map_sizes
     from ..models.metrics import box_mask_mass
 
-    root = Path(root) if root is not None else _default_root("results") / "probes"
     rows, shares = [], {}
-    for path in sorted(root.glob("*/*.json")) if root.is_dir() else []:
+    for path in paths:
         r = {**results.read_result(path), "path": str(path)}
         c, test = r["config"], r["metrics"]["test"]
         generator = {}  # files written before --variant used the paper's settings
@@ -628,8 +639,8 @@ def probes(root=None, items: int = 300) -> list[dict]:
         share, best = shares[key]
         mass = (test.get("mask_mass_in_box") or [None])[-1]
         ratio = None if mass is None else mass / share
-        rows.append({"probe": f"{path.parent.name}/{path.stem}", "model": c["model"],
-                     "variant": c.get("variant", "paper"),
+        rows.append({"probe": name(path), "run": name(path), "model": c["model"],
+                     "variant": c.get("variant", "paper"), "seed": r["provenance"]["seed"],
                      "recipe": f"{c.get('optimizer', 'rmsprop')} lr {c['lr']:g}, batch {c['batch_size']}",
                      "images x epochs": f"{c['train']:,} x {len(r['metrics']['history'])}",
                      "test accuracy": test["accuracy"], "last-stage mass in box": mass,
@@ -639,3 +650,41 @@ def probes(root=None, items: int = 300) -> list[dict]:
                      ("yes" if ratio >= LEARNED_RATIO else "no"), "health": health_label(r)})
     return rows
 
+
+def probes(root=None, items: int = 300) -> list[dict]:
+    """One row per run under ``data/results/probes`` (short runs made to find a protocol on
+    which attention is learned on a CPU): its recipe, test accuracy, the last mask stage's
+    mass in the queried digit's box, the mass a uniform mask would put there (over the first
+    ``items`` test items, :meth:`~arnn_lite.datasets.mbg.MBG.uniform_share`), their ratio and
+    whether it reaches :data:`LEARNED_RATIO`; the mass a box-shaped mask at the last stage's
+    resolution would put there (:func:`~arnn_lite.models.metrics.box_mask_mass`, the most any
+    mask at that resolution can) and its ratio to the uniform share, the ceiling of the
+    ratio; and the run's health (a constant prediction or a saturated mask stage). Models
+    without a mask get no ratio."""
+    root = Path(root) if root is not None else _default_root("results") / "probes"
+    paths = sorted(root.glob("*/*.json")) if root.is_dir() else []
+    return _mask_rows(paths, items, lambda path: f"{path.parent.name}/{path.stem}")
+
+
+# The campaign's results folders (arnn_lite.experiments.campaign): MBG and MBGⁱⁿᵛ, narrow variant.
+CAMPAIGN_FOLDERS = (f"mbg_narrow/{CAMPAIGN}", f"mbg_inv_narrow/{CAMPAIGN}")
+CAMPAIGN_COLUMNS = ["run", "model", "seed", "images x epochs", "test accuracy", "last-stage mass in box",
+                    "uniform mask's", "ratio", "best ratio", "attention learned", "health"]
+
+
+def learned(root=None, items: int = 300, folders=CAMPAIGN_FOLDERS) -> list[dict]:
+    """:func:`probes`' rows for the campaign's finished runs: did each model learn where to
+    look (the last stage's mass in the box at least :data:`LEARNED_RATIO` times uniform)?"""
+    root = Path(root) if root is not None else _default_root("results")
+    paths = [p for f in folders if (root / f).is_dir() for p in sorted((root / f).glob("*.json"))]
+    return _mask_rows(paths, items, lambda path: f"{path.parent.parent.name}/{path.stem}")
+
+
+CAMPAIGN_PLAN_COLUMNS = ["run", "state", "epochs", "minutes", "minutes are", "why"]
+
+
+def campaign_plan(root=None) -> list[dict]:
+    """The campaign's planned runs in order, each with its state and its minutes (measured
+    when done, else estimated): :func:`arnn_lite.experiments.campaign.status`."""
+    from ..experiments import campaign
+    return campaign.status(root)
