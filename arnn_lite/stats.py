@@ -5,7 +5,9 @@ Two models scored on the same test items are compared *paired*: per item, A righ
 wrong (or the reverse) is what carries information; items both get right or both get wrong
 cancel. Two overlapping unpaired +-2 SE intervals say little, a paired test says more.
 
-Every accuracy and difference here is a fraction (0.024 = 2.4 points). NumPy only: no
+Every accuracy and difference here is a fraction (0.024 = 2.4 points), except those of
+:func:`compare_values`, which pairs a continuous per-item measure (a mask's total variation
+over one face, say) in the measure's own unit. NumPy only: no
 torch, no scipy (the tests check against ``scipy.stats`` where it is installed).
 """
 
@@ -19,7 +21,8 @@ from statistics import NormalDist
 import numpy as np
 
 __all__ = ["saturation", "VERDICTS", "McNemar", "PairedDifference", "Comparison", "SeedSummary", "Verdict",
-           "mcnemar_exact", "paired_difference", "compare", "aggregate_seeds", "verdict"]
+           "mcnemar_exact", "paired_difference", "compare", "compare_values", "aggregate_seeds",
+           "verdict"]
 
 VERDICTS = ("reproduced", "not reproduced", "opposite", "inconclusive")
 
@@ -34,7 +37,8 @@ class McNemar:
 
 @dataclass(frozen=True)
 class PairedDifference:
-    """Accuracy difference A - B over ``n`` paired items, its SE and ``level`` CI [low, high]."""
+    """Difference A - B over ``n`` paired items (accuracy, or for :func:`compare_values` A's
+    advantage in the measure), its SE and ``level`` CI [low, high]."""
     difference: float
     se: float
     low: float
@@ -46,11 +50,14 @@ class PairedDifference:
 @dataclass(frozen=True, eq=False)
 class Comparison:
     """Everything :func:`compare` measures; ``differences`` is the per-item
-    ``correct_a - correct_b`` in {-1, 0, 1}, shape (N,), kept so seeds can be pooled."""
+    ``correct_a - correct_b`` in {-1, 0, 1}, shape (N,), kept so seeds can be pooled.
+    From :func:`compare_values`: ``accuracy_a``/``accuracy_b`` are the two means of the
+    measure, ``differences`` the per-item amounts by which A is better (float) and
+    ``mcnemar`` is None (McNemar counts right/wrong items; a continuous measure has none)."""
     accuracy_a: float
     accuracy_b: float
     paired: PairedDifference
-    mcnemar: McNemar
+    mcnemar: McNemar | None
     differences: np.ndarray
 
     @property
@@ -125,6 +132,17 @@ def _predictions(x, name: str) -> np.ndarray:
     return arr
 
 
+def _values(x, name: str) -> np.ndarray:
+    """A per-item measure as a float64 array of finite numbers, or a ``ValueError``."""
+    arr = _vector(x, name)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"{name}: expected one number per test item, got dtype {arr.dtype}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: expected finite numbers, got {int((~np.isfinite(arr)).sum())} "
+                         "NaN or infinite values")
+    return arr.astype(np.float64)
+
+
 def _z(level) -> float:
     """Two-sided standard normal quantile for a ``level`` confidence interval."""
     if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
@@ -177,7 +195,11 @@ def paired_difference(correct_a, correct_b, level: float = 0.95) -> PairedDiffer
     z = _z(level)
     if len(a) < 2:
         raise ValueError(f"correct_a: expected at least 2 items for a standard error, got {len(a)}")
-    d = a.astype(np.float64) - b
+    return _paired(a.astype(np.float64) - b, level, z)
+
+
+def _paired(d: np.ndarray, level: float, z: float) -> PairedDifference:
+    """Mean of the per-item differences ``d`` (N,), its SE ``sd(d, ddof=1) / sqrt(N)`` and CI."""
     diff, se = float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d)))
     return PairedDifference(diff, se, diff - z * se, diff + z * se, level, len(d))
 
@@ -204,6 +226,34 @@ def compare(pred_a, pred_b, labels, level: float = 0.95) -> Comparison:
                       paired_difference(correct_a, correct_b, level),
                       mcnemar_exact(correct_a, correct_b),
                       correct_a.astype(np.int8) - correct_b.astype(np.int8))
+
+
+def compare_values(values_a, values_b, lower_is_better: bool = True, level: float = 0.95) -> Comparison:
+    """Compare two models on a continuous measure taken on the same test items (a mask's
+    total variation over each face, say), paired.
+
+    Per item, A's advantage is ``b - a`` when lower is better, else ``a - b``; its mean, SE
+    and CI are those of :func:`paired_difference` (a normal approximation: fine for tens of
+    items unless the measure is heavy-tailed). The result pools across seeds in
+    :func:`verdict` exactly as accuracy comparisons do; pass ``unit`` there, as the
+    differences are in the measure's unit, not fractions.
+
+    Args:
+        values_a, values_b: the measure per item for A and B, numbers, shape (N,), N >= 2.
+        lower_is_better: whether a lower value is better (total variation) or a higher one.
+        level: confidence level of the paired difference's interval.
+    Returns:
+        :class:`Comparison` with the two means in ``accuracy_a``/``accuracy_b``, the paired
+        difference (A's advantage), ``mcnemar=None`` and the per-item advantages (N,).
+    """
+    a, b = _values(values_a, "values_a"), _values(values_b, "values_b")
+    _same_length(b, len(a), "values_b", "values_a")
+    if len(a) < 2:
+        raise ValueError(f"values_a: expected at least 2 test items for a standard error, got {len(a)}")
+    if not isinstance(lower_is_better, (bool, np.bool_)):
+        raise ValueError(f"lower_is_better: expected True or False, got {lower_is_better!r}")
+    d = b - a if lower_is_better else a - b
+    return Comparison(float(a.mean()), float(b.mean()), _paired(d, level, _z(level)), None, d)
 
 
 def aggregate_seeds(values) -> SeedSummary:
@@ -247,10 +297,11 @@ def _pool(comparisons) -> tuple[float, float, int]:
 
 
 def verdict(comparisons, claimed: float | None = None, level: float = 0.95,
-            a: str = "A", b: str = "B") -> Verdict:
+            a: str = "A", b: str = "B", unit: str | None = None) -> Verdict:
     """The book's verdict on the claim "A beats B", from one paired comparison per seed.
 
-    Pooling over k seeds (each a :func:`compare` on the same N test items): the difference is
+    Pooling over k seeds (each a :func:`compare` on the same N test items, or each a
+    :func:`compare_values`, whose d_si is A's advantage in the measure): the difference is
     D = mean over seeds and items of d_si = a_si - b_si. Its variance has two sources, and the
     SE adds both: ``SE^2 = var_i(dbar_i) / N + var_s(dbar_s) / k`` (sample variances), where
     dbar_i averages item i over seeds (test-item noise, paired, items shared by all seeds) and
@@ -273,6 +324,10 @@ def verdict(comparisons, claimed: float | None = None, level: float = 0.95,
         claimed: the claimed effect size as a fraction (0.02 = 2 points), or None.
         level: confidence level of the interval.
         a, b: the two models' names for the reason sentence.
+        unit: None for accuracy comparisons (the reason speaks of points, 100 x the
+            fractions); for :func:`compare_values` results, the measure's name ("mask TV"):
+            the reason then gives A's advantage in that unit, unscaled (and ``claimed`` is
+            in that unit too).
     Returns:
         :class:`Verdict` with the label, pooled difference, SE, CI, detectable effect and a
         one-sentence reason.
@@ -282,11 +337,18 @@ def verdict(comparisons, claimed: float | None = None, level: float = 0.95,
                                 or not 0 < claimed < math.inf):
         raise ValueError(f"claimed: expected a positive effect size A - B (0.02 = 2 points) or "
                          f"None, got {claimed!r}")
+    if unit is not None and (not isinstance(unit, str) or not unit.strip()):
+        raise ValueError(f"unit: expected None (points) or the measure's name, e.g. 'mask TV', got {unit!r}")
     diff, se, k = _pool(comparisons)
     low, high, half = diff - z * se, diff + z * se, z * se
-    pts = f"{a} - {b} = {100 * diff:+.1f} points ({level:.0%} CI {100 * low:+.1f} to " \
-          f"{100 * high:+.1f}, {k} seed{'s' * (k > 1)})"
-    claim = "" if claimed is None else f"the claimed {100 * claimed:+.1f} points"
+    if unit is None:  # accuracy fractions, shown as points
+        show, shown = (lambda x: f"{100 * x:+.1f}"), (lambda x: f"{100 * x:.1f}")
+        unit, lead = "points", f"{a} - {b} ="
+    else:  # a measure's own unit, unscaled
+        show, shown = (lambda x: f"{x:+.3g}"), (lambda x: f"{x:.3g}")
+        lead = f"{a}'s advantage over {b} ="
+    pts = f"{lead} {show(diff)} {unit} ({level:.0%} CI {show(low)} to {show(high)}, {k} seed{'s' * (k > 1)})"
+    claim = "" if claimed is None else f"the claimed {show(claimed)} {unit}"
     if low > 0:
         label, why = "reproduced", f"{a} beats {b}"
         if claimed is not None and high < claimed:
@@ -297,8 +359,7 @@ def verdict(comparisons, claimed: float | None = None, level: float = 0.95,
         label, why = "not reproduced", f"no difference found, and the interval rules out {claim}"
     else:
         label = "inconclusive"
-        why = (f"no difference found; differences under {100 * half:.1f} points "
-               "could not be detected")
+        why = f"no difference found; differences under {shown(half)} {unit} could not be detected"
         if claimed is not None:
             why += f", and {claim} cannot be ruled out"
     return Verdict(label, diff, se, low, high, half, level, k, f"{pts}: {why}.")

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from arnn_lite.experiments import mgan
+from arnn_lite.experiments import mgan, results
 from arnn_lite.experiments.mgan_eval import mask_tv, masked_change
 from arnn_lite.models.metrics import mask_iou
 from arnn_lite.models.mgan import ModularGenerator
@@ -56,6 +56,21 @@ def test_run_writes_results_and_resumes_to_the_same_generator(tmp_path):
     resumed = load_checkpoint(tmp_path / "b" / got["checkpoint"]["file"], got["checkpoint"]["sha256"])
     assert all(torch.equal(resumed[k], weights[k]) for k in weights)
     assert [h["g_loss"] for h in got["metrics"]["history"]] == [h["g_loss"] for h in ref["metrics"]["history"]]
+
+
+def test_results_carry_per_face_mask_values_for_the_test_split_only(tmp_path):
+    """The test split's mask measures per translation pair (2 per face: the two other colours),
+    in pair order, so the findings can pair MGAN and MGAN+ARNN face by face; their means are
+    the recorded means. Validation (the per-epoch history) keeps means only."""
+    test, _ = mgan.run("mgan", "book", seed=0, out_dir=tmp_path, progress=False,
+                       overrides=dict(train=16, val=2, test=3, epochs=1, batch_size=8))
+    result = results.read_result(tmp_path / "mgan.json")
+    per_face = result["metrics"]["test"]["per_face"]
+    assert set(per_face) == {"mask_tv_hair", "mask_iou"} and per_face == test["per_face"]
+    for key, values in per_face.items():
+        assert len(values) == 2 * 3 and all(type(v) is float for v in values)
+        assert sum(values) / len(values) == pytest.approx(result["metrics"]["test"][key], rel=1e-6, abs=1e-9)
+    assert all("per_face" not in h for h in result["metrics"]["history"])
 
 
 def test_gradient_penalty_is_zero_for_a_unit_slope_critic():

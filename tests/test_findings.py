@@ -284,3 +284,86 @@ def test_the_campaign_plan_is_on_the_page_with_its_costs(tmp_path):
     rows = findings.campaign_plan(tmp_path)  # no runs yet: everything planned
     assert rows and all(r["state"] == "planned" for r in rows)
     assert set(findings.CAMPAIGN_PLAN_COLUMNS) <= set(rows[0])
+
+
+# --- the MGAN mask claim: paired over faces --------------------------------------------------
+MGAN = dataclasses.replace(next(c for c in findings.CLAIMS if c.key == "mgan"), sources=("mgan/book",))
+FACES = 40  # test faces; each gives two translation pairs (the two other hair colours)
+
+
+def mask_values(mean, spread, seed):
+    """One value per translation pair (2 per face), around ``mean``."""
+    return mean + spread * np.random.default_rng(seed).standard_normal(2 * FACES)
+
+
+def mgan_run(root, stem, seed, tv, iou, per_face=True):
+    """An MGAN results file as ``experiments.mgan.run`` writes it: mask means and, unless
+    ``per_face`` is False, the per-pair lists."""
+    tv, iou = np.asarray(tv, dtype=float), np.asarray(iou, dtype=float)
+    test = dict(target_accuracy=0.9, mask_tv_hair=float(tv.mean()), mask_iou=float(iou.mean()),
+                mask_mean_hair=0.6, mask_mean_outside=0.2)
+    if per_face:
+        test["per_face"] = {"mask_tv_hair": tv.tolist(), "mask_iou": iou.tolist()}
+    return write_run(root, "mgan/book", stem, seed, config={"attention": stem, "test": FACES,
+                                                            "dataset": "synthetic"}, **test)
+
+
+def test_the_mask_claim_is_paired_over_faces_and_pooled_over_seeds(root):
+    for seed in (0, 1):
+        mgan_run(root, "arnn", seed, mask_values(0.05, 0.01, seed), mask_values(0.7, 0.05, 10 + seed))
+        mgan_run(root, "mgan", seed, mask_values(0.08, 0.01, 20 + seed), mask_values(0.7, 0.05, 30 + seed))
+    row = findings.evaluate(MGAN, root)
+    assert row.label == "reproduced" and row.verdict.seeds == 2
+    assert row.test.startswith(f"paired over {FACES} faces, 2 seeds")
+    assert row.verdict.difference == pytest.approx(0.03, abs=0.005)
+    assert f"MGAN+ARNN's advantage over MGAN = {row.verdict.difference:+.3g} mask TV" in row.reason
+    assert "points" not in row.reason and "IoU with the true hair" in row.ours
+
+
+def test_the_mask_test_pairs_faces_not_translations(root):
+    """A face's two translations are averaged first: the SE is that of FACES face differences."""
+    a, b = mask_values(0.05, 0.02, 0), mask_values(0.06, 0.02, 1)
+    mgan_run(root, "arnn", 0, a, mask_values(0.7, 0.05, 2))
+    mgan_run(root, "mgan", 0, b, mask_values(0.7, 0.05, 3))
+    row = findings.evaluate(MGAN, root)
+    faces = (b - a).reshape(FACES, 2).mean(1)  # per face: MGAN's TV minus MGAN+ARNN's
+    assert row.verdict.difference == pytest.approx(faces.mean())
+    assert row.verdict.se == pytest.approx(faces.std(ddof=1) / np.sqrt(FACES))
+    assert row.test.startswith(f"paired over {FACES} faces, 1 seed")
+    mgan_run(root, "arnn", 0, a[:-1], mask_values(0.7, 0.05, 2)[:-1])  # not 2 pairs per face: pairs as they are
+    mgan_run(root, "mgan", 0, b[:-1], mask_values(0.7, 0.05, 3)[:-1])
+    row = findings.evaluate(MGAN, root)
+    assert row.test.startswith(f"paired over {2 * FACES - 1} translation pairs, 1 seed")
+    assert row.verdict.se == pytest.approx((b - a)[:-1].std(ddof=1) / np.sqrt(2 * FACES - 1))
+
+
+def test_a_clearly_rougher_mask_is_opposite_and_a_tie_inconclusive(root):
+    mgan_run(root, "arnn", 0, mask_values(0.09, 0.01, 0), mask_values(0.7, 0.05, 1))
+    mgan_run(root, "mgan", 0, mask_values(0.05, 0.01, 2), mask_values(0.7, 0.05, 3))
+    assert findings.evaluate(MGAN, root).label == "opposite"
+    mgan_run(root, "mgan", 0, mask_values(0.09, 0.01, 4), mask_values(0.7, 0.05, 3))
+    row = findings.evaluate(MGAN, root)
+    assert row.label == "inconclusive" and "could not be detected" in row.reason
+
+
+def test_a_uniform_mask_that_misses_the_hair_is_no_win(root):
+    """A constant mask has TV 0: with under half of MGAN's IoU the row is void, and a
+    markedly lower IoU is named in the reason."""
+    mgan_run(root, "arnn", 0, np.zeros(2 * FACES), mask_values(0.3, 0.05, 1))
+    mgan_run(root, "mgan", 0, mask_values(0.08, 0.01, 2), mask_values(0.7, 0.05, 3))
+    row = findings.evaluate(MGAN, root)
+    assert row.label == "void" and "IoU" in row.reason and "under half" in row.reason
+    mgan_run(root, "arnn", 0, mask_values(0.05, 0.01, 0), mask_values(0.5, 0.05, 1))  # 0.5 / 0.7: low
+    row = findings.evaluate(MGAN, root)
+    assert row.label == "reproduced" and "overlap the true hair less" in row.reason
+    mgan_run(root, "arnn", 0, mask_values(0.05, 0.01, 0), mask_values(0.7, 0.05, 1))  # same IoU
+    assert "overlap the true hair less" not in findings.evaluate(MGAN, root).reason
+
+
+def test_mask_files_without_per_face_values_stay_not_tested(root):
+    mgan_run(root, "arnn", 0, mask_values(0.05, 0.01, 0), mask_values(0.7, 0.05, 1))
+    mgan_run(root, "mgan", 0, mask_values(0.08, 0.01, 2), mask_values(0.7, 0.05, 3), per_face=False)
+    row = findings.evaluate(MGAN, root)
+    assert row.label == "not tested" and "no per-face values" in row.reason
+    mgan_run(root, "mgan", 0, mask_values(0.08, 0.01, 2)[:-2], mask_values(0.7, 0.05, 3)[:-2])
+    assert findings.evaluate(MGAN, root).label == "not tested"  # lengths differ: not the same faces

@@ -224,3 +224,82 @@ def test_verdict_rejects_bad_inputs():
         stats.verdict([0.3, 0.1])
     with pytest.raises(ValueError, match="^comparisons:"):
         stats.verdict(0.3)
+
+
+def test_verdict_text_in_points_is_unchanged():
+    small = stats.verdict(comparison(2, 1, both=15, neither=2), claimed=0.05, a="ARNN", b="CTX")
+    assert small.reason == ("ARNN - CTX = +5.0 points (95% CI -12.3 to +22.3, 1 seed): no difference "
+                            "found; differences under 17.3 points could not be detected, and the "
+                            "claimed +5.0 points cannot be ruled out.")
+    assert stats.verdict([comparison(30, 5, both=60, neither=5)] * 3, claimed=0.2).reason == \
+        "A - B = +25.0 points (95% CI +14.4 to +35.6, 3 seeds): A beats B."
+
+
+# --- continuous per-item measures ----------------------------------------------------------
+
+def test_compare_values_hand_computed():
+    # Lower is better: per-item "A better by" = b - a = (1, 0, 2, 1), mean 1; deviations
+    # (0, -1, 1, 0), sample variance 2 / 3, SE = sqrt(2 / 3 / 4) = sqrt(1 / 6).
+    a, b = [1.0, 2.0, 3.0, 4.0], [2.0, 2.0, 5.0, 5.0]
+    result = stats.compare_values(a, b)
+    assert (result.n, result.accuracy_a, result.accuracy_b) == (4, 2.5, 3.5)
+    assert result.mcnemar is None and result.differences.tolist() == [1, 0, 2, 1]
+    assert result.paired.difference == pytest.approx(1.0) and result.paired.se == pytest.approx(math.sqrt(1 / 6))
+    assert (result.paired.low, result.paired.high) == pytest.approx((1 - Z95 * math.sqrt(1 / 6),
+                                                                     1 + Z95 * math.sqrt(1 / 6)))
+    higher = stats.compare_values(a, b, lower_is_better=False, level=0.5)  # A better by a - b
+    assert higher.differences.tolist() == [-1, 0, -2, -1] and higher.paired.difference == pytest.approx(-1.0)
+    assert higher.paired.high - higher.paired.low == pytest.approx(2 * 0.6744897501960817 * math.sqrt(1 / 6))
+
+
+def test_verdict_pools_value_comparisons_as_it_pools_accuracy():
+    # The per-item differences of test_verdict_pools_items_and_seeds: D = 0.25, SE^2 = 1/6.
+    zeros = np.zeros(4)
+    seed1 = stats.compare_values(zeros, [1.0, 1.0, 0.0, 0.0])
+    seed2 = stats.compare_values(zeros, [1.0, 0.0, 0.0, -1.0])
+    result = stats.verdict([seed1, seed2], a="ARNN", b="MGAN", unit="mask TV")
+    assert result.seeds == 2 and result.difference == pytest.approx(0.25)
+    assert result.se == pytest.approx(math.sqrt(1 / 6)) and result.label == "inconclusive"
+    assert result.reason.startswith("ARNN's advantage over MGAN = +0.25 mask TV (95% CI -0.55 to +1.05, 2 seeds)")
+    assert "points" not in result.reason and "under 0.8 mask TV could not be detected" in result.reason
+
+
+def test_verdict_in_a_unit_labels_as_in_points():
+    lower = stats.compare_values(np.full(50, 0.2) + np.linspace(0, 0.01, 50), np.full(50, 0.3))
+    assert stats.verdict(lower, unit="mask TV").label == "reproduced"
+    assert stats.verdict(stats.compare_values(np.full(50, 0.3), np.full(50, 0.2) + np.linspace(0, 0.01, 50)),
+                         a="ARNN", b="MGAN", unit="mask TV").reason.endswith(": MGAN beats ARNN.")
+    claimed = stats.verdict(lower, claimed=0.5, unit="mask TV")
+    assert "less than the claimed +0.5 mask TV" in claimed.reason
+
+
+def test_compare_values_agrees_with_scipy():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0.1, 0.02, 300), rng.normal(0.11, 0.02, 300)
+    ours = stats.compare_values(a, b)
+    t = scipy_stats.ttest_rel(b, a)
+    assert ours.paired.difference / ours.paired.se == pytest.approx(t.statistic, rel=1e-12)
+
+
+@pytest.mark.parametrize("args, kw, name", [
+    (([0.1, 0.2], [0.1, 0.2, 0.3]), {}, "values_b"),
+    (([], []), {}, "values_a"),
+    (([0.1, 0.2], [[0.1, 0.2]]), {}, "values_b"),
+    (([0.1, float("nan")], [0.1, 0.2]), {}, "values_a"),
+    (([0.1, 0.2], ["a", "b"]), {}, "values_b"),
+    (([True, False], [0.1, 0.2]), {}, "values_a"),
+    (([0.1], [0.2]), {}, "values_a"),
+    (([0.1, 0.2], [0.1, 0.2]), {"lower_is_better": "yes"}, "lower_is_better"),
+    (([0.1, 0.2], [0.1, 0.2]), {"level": 95}, "level"),
+])
+def test_compare_values_rejects_bad_inputs(args, kw, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        stats.compare_values(*args, **kw)
+
+
+def test_verdict_rejects_a_bad_unit():
+    with pytest.raises(ValueError, match="^unit:"):
+        stats.verdict(comparison(3, 1), unit="")
+    with pytest.raises(ValueError, match="^unit:"):
+        stats.verdict(comparison(3, 1), unit=100)

@@ -12,7 +12,10 @@ The test is the book's one: per seed, :func:`arnn_lite.stats.compare` on the per
 predictions (:func:`arnn_lite.experiments.results.read_predictions`), seeds pooled by
 :func:`arnn_lite.stats.verdict`. A seed in which either model did not train (a constant
 prediction or a saturated mask stage, :func:`arnn_lite.stats.health`) is left out, and the
-row says so; with none left the comparison is ``void``. Labels: the four of
+row says so; with none left the comparison is ``void``. The MGAN mask claim is tested the
+same way on a continuous measure: per seed, :func:`arnn_lite.stats.compare_values` on each
+test face's mask TV over the true hair, read with the masks' IoU with the hair (a mask that
+misses the hair voids it). Labels: the four of
 :data:`arnn_lite.stats.VERDICTS`, plus ``void``, ``not tested`` (results without what the
 test needs) and ``not run`` (no results in any source).
 """
@@ -471,6 +474,23 @@ def _time(claim: Claim, source: str, ra: dict, rb: dict, pred_root, left_out=(),
 
 
 MASK_KEYS = ("mask_tv_hair", "mask_iou", "mask_mean_hair", "mask_mean_outside")
+MASK_IOU_VOID = 0.5  # A's mean IoU with the hair under this share of B's voids the TV comparison
+MASK_IOU_LOW = 0.8  # under this share of B's, the reason warns that A's masks find less hair
+
+
+def _per_face(run: dict, key: str):
+    """A run's per-face values of ``key`` as a list, or None (files written before them)."""
+    values = (run["metrics"]["test"].get("per_face") or {}).get(key)
+    return values if isinstance(values, list) and len(values) >= 2 else None
+
+
+def _faces(values: list, faces) -> list:
+    """Per-pair values averaged per face when the file holds two pairs per face (the two
+    other colours, consecutive: :func:`~arnn_lite.experiments.mgan_eval.translation_pairs`):
+    a face's two translations are not independent items. Else the pairs unchanged."""
+    if isinstance(faces, int) and len(values) == 2 * faces:
+        return [(values[2 * i] + values[2 * i + 1]) / 2 for i in range(faces)]
+    return values
 
 
 def _masks(claim: Claim, source: str, ra: dict, rb: dict, pred_root, left_out=()) -> Finding:
@@ -486,10 +506,52 @@ def _masks(claim: Claim, source: str, ra: dict, rb: dict, pred_root, left_out=()
                 - statistics.mean(value[m, "mask_mean_outside"]) for m in (a, b)}
     trained = ("no health check for GAN masks; mask mean on the hair minus off it: "
                + ", ".join(f"{m} {c:+.3f}" for m, c in contrast.items()))
-    n = runs[0]["config"].get("test")
-    return Finding(claim=claim, source=source, seeds=seeds, ours=ours,
-                   protocol=_protocol(source, runs, left_out), trained=trained,
-                   label="not tested", test="none possible",
+    base = dict(claim=claim, source=source, seeds=seeds, ours=ours, protocol=_protocol(source, runs, left_out),
+                trained=trained)
+    lists = [_per_face(r, k) for r in runs for k in ("mask_tv_hair", "mask_iou")]
+    if any(v is None for v in lists) or len({len(v) for v in lists}) > 1:
+        return _masks_untested(claim, base, ra, rb)
+    return _masks_paired(claim, base, ra, rb)
+
+
+def _masks_paired(claim: Claim, base: dict, ra: dict, rb: dict) -> Finding:
+    """The mask row when every run keeps per-face values: TV paired per seed, seeds pooled."""
+    a, b = claim.a.name, claim.b.name
+    faces = ra[min(ra)]["config"].get("test")
+    per = {(m, k): {s: _faces(_per_face(r, k), faces) for s, r in rs.items()}
+           for m, rs in ((a, ra), (b, rb)) for k in ("mask_tv_hair", "mask_iou")}
+    comparisons = [stats.compare_values(per[a, "mask_tv_hair"][s], per[b, "mask_tv_hair"][s]) for s in ra]
+    v = stats.verdict(comparisons, a=a, b=b, unit="mask TV")
+    n, k = comparisons[0].n, len(comparisons)
+    by_face = n == faces and n < len(_per_face(ra[min(ra)], "mask_tv_hair"))
+    item = "face" if by_face else "translation pair"
+    test = (f"paired over {n:,} {item}s, {k} seed{'s' * (k > 1)}: per {item}, {b}'s mask TV minus {a}'s"
+            + ("; a face's two translations averaged" if by_face else ""))
+    iou = {m: statistics.mean(x for values in per[m, "mask_iou"].values() for x in values) for m in (a, b)}
+    ratio = iou[a] / iou[b] if iou[b] > 0 else math.inf
+    found = f"IoU with the true hair: {a} {iou[a]:.3f}, {b} {iou[b]:.3f}"
+    more = _more_seeds(claim, ra, rb)
+    if ratio < MASK_IOU_VOID:
+        return Finding(**base, label="void", test=test,
+                       reason=(f"{a}'s masks match the true hair far worse than {b}'s, a mean IoU under half "
+                               f"of {b}'s ({found}): a mask that misses the hair can be uniform (a constant "
+                               f"mask has TV 0), so a lower TV is no win. The TV test alone: {v.reason}"),
+                       settle=f"{a} runs whose masks find the hair; " + (more or "then the paired test"))
+    reason = v.reason
+    if ratio < MASK_IOU_LOW:
+        reason += (f" But {a}'s masks overlap the true hair less ({found}): part of a lower TV may come "
+                   "from a mask that covers less of the hair, not one more uniform over it.")
+    else:
+        reason += f" {found}."
+    settle = "; ".join(x for x in (("more test faces (`--test`)" if v.label == "inconclusive" else ""),
+                                   more) if x)
+    return Finding(**base, label=v.label, reason=reason, test=test, verdict=v, settle=settle)
+
+
+def _masks_untested(claim: Claim, base: dict, ra: dict, rb: dict) -> Finding:
+    """The mask row for results files without per-face values (written before they were kept)."""
+    seeds, n = base["seeds"], ra[min(ra)]["config"].get("test")
+    return Finding(**base, label="not tested", test="none possible",
                    reason=("The measurement against the true hair masks is in the results files "
                            f"(TV over true hair positions, IoU with the true hair), but only as "
                            f"means over the {n} test faces, with no per-face values, and "

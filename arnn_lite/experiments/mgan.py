@@ -288,7 +288,9 @@ def run(attention="arnn", protocol="book", dataset=None, seed=0, device=None, ou
     """Train one generator (and the judge, if missing); write
     ``data/results/mgan/<protocol>/<attention>.json`` and ``<attention>.pt``
     (generator weights; ``<attention>_seed<N>`` for seed N > 0). Returns ``(test metrics,
-    history)``. Raises :class:`~.common.Refused` before any data is built when CelebA is
+    history)``; on faces with hair masks the test metrics also keep the mask measures per
+    translation pair (``per_face``, see :func:`~.mgan_eval.evaluate_translations`), the
+    per-epoch validation only their means. Raises :class:`~.common.Refused` before any data is built when CelebA is
     missing, or when the results or the judge of another configuration are in the way
     (unless ``overwrite``, which also retrains such a judge). ``budget_minutes``: the
     ``budget`` protocol's training time for the judge and for the generator (default 10)."""
@@ -332,7 +334,7 @@ def run(attention="arnn", protocol="book", dataset=None, seed=0, device=None, ou
                         progress, stop_after, identity=config)
     if stop_after is not None and len(history) < gan.epochs and not budget_ends(history, gan.budget_s):
         return None, history  # "killed": no results file
-    test = evaluate_translations(G, classifier, splits["test"], device)
+    test = evaluate_translations(G, classifier, splits["test"], device, per_item=True)  # per face: paired tests
     weights = out_dir / f"{stem}.pt"
     save_checkpoint({k: v.detach().cpu() for k, v in G.state_dict().items()}, weights)
     extra = {"memory": memory} if memory else {}
@@ -392,7 +394,7 @@ def main(argv=None):
                       a.data_root, command=a.command, classifier_only=a.classifier, overwrite=a.overwrite,
                       allow_dirty=a.allow_dirty, budget_minutes=a.budget_minutes)
     if test is not None:
-        print(f"{a.attention}: " + ", ".join(f"{k} {v:.3f}" for k, v in test.items()))
+        print(f"{a.attention}: " + ", ".join(f"{k} {v:.3f}" for k, v in test.items() if k != "per_face"))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from ..models.mgan import HairClassifier
 from ..train import fit, load_checkpoint, save_checkpoint, sha256
 from . import results
 
-__all__ = ["mask_tv", "masked_change", "translation_pairs", "evaluate_translations",
+__all__ = ["PER_FACE", "mask_tv", "masked_change", "translation_pairs", "evaluate_translations",
            "classifier_config", "train_classifier", "load_classifier"]
 
 
@@ -80,13 +80,21 @@ def translation_pairs(dataset, indices) -> dict:
     return out
 
 
+PER_FACE = ("mask_tv_hair", "mask_iou")  # kept per pair by evaluate_translations(per_item=True)
+
+
 @torch.no_grad()
-def evaluate_translations(generator, classifier, pairs, device="cpu", batch_size=100) -> dict:
+def evaluate_translations(generator, classifier, pairs, device="cpu", batch_size=100, per_item=False) -> dict:
     """Translate every pair and average the metrics of the module docstring (only
-    ``target_accuracy`` and ``reconstruction_l1`` when ``pairs`` has no hair masks)."""
+    ``target_accuracy`` and ``reconstruction_l1`` when ``pairs`` has no hair masks).
+
+    With ``per_item`` and hair masks, the result also holds ``per_face``: for each key of
+    :data:`PER_FACE`, a list of floats, one per pair in pair order (each face gives two
+    consecutive pairs, see :func:`translation_pairs`), so two generators can be compared
+    paired, face by face (:func:`arnn_lite.stats.compare_values`)."""
     generator.eval()
     classifier.eval()
-    sums, n = {}, len(pairs["target"])
+    sums, n, kept = {}, len(pairs["target"]), {key: [] for key in PER_FACE}
     for start in range(0, n, batch_size):
         part = {k: v[start:start + batch_size].to(device) for k, v in pairs.items()}
         x = part["image"]  # (b, 3, S, S) in [0, 1]
@@ -97,9 +105,14 @@ def evaluate_translations(generator, classifier, pairs, device="cpu", batch_size
                  "reconstruction_l1": ((generator.reconstruct(x * 2 - 1) + 1) / 2 - x).abs().flatten(1).mean(1)}
         if "hair_mask" in part:
             batch.update(_mask_metrics(x, y, g, part["hair_mask"], part["truth"]))
+            for key in kept:
+                kept[key] += batch[key].cpu().tolist()
         for key, values in batch.items():
             sums[key] = sums.get(key, 0.0) + float(values.sum())
-    return {key: total / n for key, total in sums.items()}
+    out = {key: total / n for key, total in sums.items()}
+    if per_item and "hair_mask" in pairs:
+        out["per_face"] = kept
+    return out
 
 
 def _mask_metrics(x, y, g, hair, truth) -> dict:
