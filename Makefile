@@ -45,7 +45,14 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+# torch's Linux wheels bring CUDA libraries: the finished .venv takes about 6 GB. Say so before
+# pip starts rather than fail half-way with "No space left on device" (seen on a full CI disk).
+NEED_GB := 7
 $(VENV)/.stamp-requirements: requirements.txt | $(PY)
+	@free=$$(df -Pk $(VENV) | awk 'NR == 2 {print int($$4 / 1048576)}'); \
+	if [ "$$free" -lt $(NEED_GB) ]; then \
+	  echo "Only $$free GB free where $(VENV) lives; installing needs about $(NEED_GB) GB (torch with its CUDA libraries)."; \
+	  echo "Free some space (e.g. old clones' .venv folders) and run make again."; exit 1; fi
 	$(PY) -m pip install -r requirements.txt
 	touch $@
 
