@@ -58,3 +58,11 @@ def test_pooled_leaves_out_dead_seeds_and_says_none_when_nothing_is_left():
     assert v.seeds == 1 and v.difference == 0 and v.label == "inconclusive"
     assert seeds.pooled("A", {1: a[1]}, "B", {1: b[1]}) is None
     assert np.isclose(seeds.pooled("B", b, "A", a).difference, 0)
+
+
+def test_compare_pairs_gives_rows_and_one_pooled_line_per_pair_with_runs():
+    runs = {"arnn": {0: _run("arnn", 0, 150)}, "cbam": {0: _run("cbam", 0, 100)}}
+    names = {"arnn": "A", "cbam": "B", "none": "N"}
+    rows, lines = seeds.compare_pairs(runs, names, [("arnn", "cbam"), ("arnn", "none")])
+    assert [(r["A"], r["B"], r["seed"]) for r in rows] == [("A", "B", 0)]
+    assert lines == [lines[0]] and lines[0].startswith("A vs B, pooled over seeds: reproduced: A - B = +25.0")

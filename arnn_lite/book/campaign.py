@@ -68,15 +68,8 @@ def accuracy_rows(by_model: dict, inverse: bool = False) -> tuple[list[dict], li
 
 def paired(by_model: dict) -> tuple[list[dict], list[str]]:
     """Paired rows per seed for every pair of :data:`PAIRS` with runs, and one line per pair
-    with its seeds pooled (:func:`~arnn_lite.book.seeds.pooled`)."""
-    rows, lines = [], []
-    for a, b in PAIRS:
-        if a in by_model and b in by_model:
-            rows += seeds.paired_rows(NAMES[a], by_model[a], NAMES[b], by_model[b])
-            v = seeds.pooled(NAMES[a], by_model[a], NAMES[b], by_model[b])
-            lines.append(f"{NAMES[a]} vs {NAMES[b]}, pooled over seeds: "
-                         + (f"{v.label}: {v.reason}" if v else "no seed in which both trained"))
-    return rows, lines
+    with its seeds pooled (:func:`~arnn_lite.book.seeds.compare_pairs`)."""
+    return seeds.compare_pairs(by_model, NAMES, PAIRS)
 
 
 def plot_curves(ax, by_model: dict) -> None:

@@ -9,7 +9,7 @@ from .. import stats
 from ..experiments import results
 from ..experiments.predictions import health_label, paired_row
 
-__all__ = ["group", "spread", "spread_rows", "paired_rows", "pooled", "LINESTYLES", "MARKERS"]
+__all__ = ["group", "spread", "spread_rows", "paired_rows", "pooled", "compare_pairs", "LINESTYLES", "MARKERS"]
 
 # One line style per seed and one marker per model: curves stay apart in print and in grey.
 LINESTYLES = ("-", "--", ":", "-.")
@@ -71,3 +71,17 @@ def pooled(name_a: str, runs_a: dict, name_b: str, runs_b: dict, root=None) -> s
             continue
         comparisons.append(stats.compare(pa["predictions"], pb["predictions"], pa["labels"]))
     return stats.verdict(comparisons, a=name_a, b=name_b) if comparisons else None
+
+
+def compare_pairs(by_model: dict, names: dict, pairs, root=None) -> tuple[list[dict], list[str]]:
+    """Every ``(a, b)`` of ``pairs`` whose two models have runs in ``by_model``: the rows of
+    :func:`paired_rows` (one per seed), and one line per pair with its seeds pooled
+    (:func:`pooled`), for the table and the lines under it."""
+    rows, lines = [], []
+    for a, b in pairs:
+        if a in by_model and b in by_model:
+            rows += paired_rows(names[a], by_model[a], names[b], by_model[b], root)
+            v = pooled(names[a], by_model[a], names[b], by_model[b], root)
+            lines.append(f"{names[a]} vs {names[b]}, pooled over seeds: "
+                         + (f"{v.label}: {v.reason}" if v else "no seed in which both trained"))
+    return rows, lines
