@@ -66,3 +66,12 @@ def test_compare_pairs_gives_rows_and_one_pooled_line_per_pair_with_runs():
     rows, lines = seeds.compare_pairs(runs, names, [("arnn", "cbam"), ("arnn", "none")])
     assert [(r["A"], r["B"], r["seed"]) for r in rows] == [("A", "B", 0)]
     assert lines == [lines[0]] and lines[0].startswith("A vs B, pooled over seeds: reproduced: A - B = +25.0")
+
+
+def test_runs_tested_on_different_items_are_not_paired_and_not_pooled():
+    a = {0: _run("arnn", 0, 150)}
+    b = {0: _run("cbam", 0, 100)}
+    b[0]["metrics"]["test"]["labels"] = [(y + 1) % 5 for y in b[0]["metrics"]["test"]["labels"]]
+    rows = seeds.paired_rows("A", a, "B", b)
+    assert rows[0]["note"].startswith("not paired: ") and "n" not in rows[0]
+    assert seeds.pooled("A", a, "B", b) is None

@@ -55,19 +55,30 @@ def spread_rows(groups: dict, names: dict, metrics: dict, root=None) -> list[dic
 
 def paired_rows(name_a: str, runs_a: dict, name_b: str, runs_b: dict, root=None) -> list[dict]:
     """:func:`~arnn_lite.experiments.predictions.paired_row` for every seed both models have,
-    each with a ``seed`` column."""
-    return [{"seed": s, **paired_row(name_a, runs_a[s], name_b, runs_b[s], root=root)}
-            for s in sorted(set(runs_a) & set(runs_b))]
+    each with a ``seed`` column; a seed whose two runs were tested on different items gets a row
+    that says so instead of a comparison."""
+    rows = []
+    for s in sorted(set(runs_a) & set(runs_b)):
+        try:
+            rows.append({"seed": s, **paired_row(name_a, runs_a[s], name_b, runs_b[s], root=root)})
+        except ValueError:  # tested on other items (another generator, size or seed): no pairing
+            rows.append({"seed": s, "A": name_a, "B": name_b,
+                         "accuracy A": runs_a[s]["metrics"]["test"]["accuracy"],
+                         "accuracy B": runs_b[s]["metrics"]["test"]["accuracy"],
+                         "note": "not paired: the two runs were tested on different items"})
+    return rows
 
 
 def pooled(name_a: str, runs_a: dict, name_b: str, runs_b: dict, root=None) -> stats.Verdict | None:
     """The seeds' paired comparisons of A and B pooled into one :func:`~arnn_lite.stats.verdict`
     on "A beats B", leaving out seeds where either run lacks predictions or did not train
-    (their rows in :func:`paired_rows` say why); ``None`` when no seed is left."""
+    or were tested on different items (their rows in :func:`paired_rows` say why); ``None``
+    when no seed is left."""
     comparisons = []
     for s in sorted(set(runs_a) & set(runs_b)):
         pa, pb = (results.read_predictions(r[s], root) for r in (runs_a, runs_b))
-        if pa is None or pb is None or pa["health"]["attention_dead"] or pb["health"]["attention_dead"]:
+        if (pa is None or pb is None or pa["health"]["attention_dead"] or pb["health"]["attention_dead"]
+                or pa["labels"] != pb["labels"]):
             continue
         comparisons.append(stats.compare(pa["predictions"], pb["predictions"], pa["labels"]))
     return stats.verdict(comparisons, a=name_a, b=name_b) if comparisons else None
@@ -83,5 +94,5 @@ def compare_pairs(by_model: dict, names: dict, pairs, root=None) -> tuple[list[d
             rows += paired_rows(names[a], by_model[a], names[b], by_model[b], root)
             v = pooled(names[a], by_model[a], names[b], by_model[b], root)
             lines.append(f"{names[a]} vs {names[b]}, pooled over seeds: "
-                         + (f"{v.label}: {v.reason}" if v else "no seed in which both trained"))
+                         + (f"{v.label}: {v.reason}" if v else "no seed left to pool (the rows' notes say why)"))
     return rows, lines
