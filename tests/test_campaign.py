@@ -65,10 +65,22 @@ def test_a_stopped_run_is_started_with_its_epochs(tmp_path):
     assert run in campaign.pending(tmp_path)  # the runner resumes it
 
 
-def test_two_workers_split_what_is_left_without_overlap(tmp_path):
-    a, b = campaign.pending(tmp_path, 0, 2), campaign.pending(tmp_path, 1, 2)
-    assert not set(a) & set(b) and len(a) + len(b) == len(campaign.PLAN)
-    assert a[0] == campaign.PLAN[0] and b[0] == campaign.PLAN[1]
+def test_a_live_worker_holds_its_run_and_a_dead_ones_lock_is_taken_over(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    first, second = campaign.PLAN[0], campaign.PLAN[1]
+    lock = campaign.claim(first, tmp_path)
+    assert lock is not None and lock.read_text() == str(os.getpid())
+    assert campaign.claim(first, tmp_path) is None  # held by a live process (this one)
+    run, other = campaign.next_run(tmp_path)  # another worker skips to the next run
+    assert run == second
+    other.unlink()
+    lock.unlink()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock.write_text(gone.stdout.strip())  # a worker killed at a session's end left its lock
+    assert campaign.claim(first, tmp_path) == lock and lock.read_text() == str(os.getpid())
 
 
 def _fake_run(root, model, seconds, threads=1, train=100, epochs=4):

@@ -3,14 +3,14 @@ where it stands and what it costs.
 
     python -m arnn_lite.experiments.campaign                          # the plan, each run's state
     python -m arnn_lite.experiments.campaign --next 3                 # the next three commands
-    python -m arnn_lite.experiments.campaign --run --worker 0 --workers 2   # run what is left
+    python -m arnn_lite.experiments.campaign --run       # run what is left (one per core)
 
 Every run uses the ``cpu`` protocol of :mod:`arnn_lite.experiments.mbg` on the ``narrow``
 variant, so its results land in ``data/results/mbg_narrow/cpu`` (MBG^inv:
 ``mbg_inv_narrow/cpu``). A run killed when a working session ends keeps its checkpoint; the
 runner starts every run with ``--resume``, so the next session continues it where it stopped.
-``--run`` with two workers (``--worker 0`` and ``--worker 1``, one thread each) uses two cores:
-each takes every other run of what is left.
+Two ``--run`` processes (one thread each) use two cores: each takes the first run that is
+neither done nor held by the other, through a lock file next to the run's results.
 
 Costs are estimates until a run is done: seconds per training image, measured by the
 one-thread MBG runs already in ``data/results`` with the same attention (:func:`seconds_per_image`).
@@ -33,7 +33,7 @@ from .common import results_stem
 from .mbg import PROTOCOLS
 
 __all__ = ["PROTOCOL", "VARIANT", "PlannedRun", "PLAN", "state", "seconds_per_image", "status",
-           "pending", "main"]
+           "pending", "claim", "next_run", "main"]
 
 PROTOCOL, VARIANT = "cpu", "narrow"
 HEADLINE = ("none", "ctx", "arnn")
@@ -152,32 +152,73 @@ def status(root=None) -> list[dict]:
     return rows
 
 
-def pending(root=None, worker: int = 0, workers: int = 1) -> list[PlannedRun]:
-    """The runs not done yet, in plan order, that worker ``worker`` of ``workers`` takes
-    (every ``workers``-th of them, so two workers never start the same run)."""
-    left = [run for run in PLAN if state(run, root)["state"] != "done"]
-    return left[worker::workers]
+def pending(root=None) -> list[PlannedRun]:
+    """The runs not done yet, in plan order (started ones included: they resume)."""
+    return [run for run in PLAN if state(run, root)["state"] != "done"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def claim(run: PlannedRun, root=None) -> Path | None:
+    """Take ``run`` for this process: create ``<stem>.lock`` (holding this process's id) next
+    to its results, atomically, and return its path; ``None`` when a live process holds it. A
+    lock left by a process that is gone (killed at a session's end) is taken over."""
+    lock = _results_root(root) / run.folder / f"{run.stem}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                holder = int(lock.read_text() or 0)
+            except (OSError, ValueError):
+                holder = 0
+            if holder and _alive(holder):
+                return None
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return lock
+    return None
+
+
+def next_run(root=None) -> tuple[PlannedRun, Path] | None:
+    """The first run not done and not held by another live worker, claimed (:func:`claim`)."""
+    for run in pending(root):
+        lock = claim(run, root)
+        if lock is not None:
+            return run, lock
+    return None
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m arnn_lite.experiments.campaign", description=__doc__.split("\n")[0])
     p.add_argument("--next", type=int, metavar="N", help="print the next N commands")
-    p.add_argument("--run", action="store_true", help="run what is left, in order, each with --resume")
-    p.add_argument("--worker", type=int, default=0)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--run", action="store_true",
+                   help="run what is left, in order, each with --resume (start one per core: they share the work)")
     a = p.parse_args(argv)
-    if not 0 <= a.worker < a.workers:
-        p.error(f"--worker: expected 0 <= worker < workers ({a.workers}), got {a.worker}")
     if a.next is not None:
-        for run in pending(None, a.worker, a.workers)[:a.next]:
+        for run in pending()[:a.next]:
             print(run.command + " --resume")
         return 0
     if a.run:
-        while left := pending(None, a.worker, a.workers):
-            run = left[0]
+        while taken := next_run():
+            run, lock = taken
             print(f"campaign: {run.command} --resume", flush=True)
-            code = subprocess.call([sys.executable, "-m", "arnn_lite.experiments.mbg", *run.argv(), "--resume"],
-                                   env=os.environ)
+            try:
+                code = subprocess.call([sys.executable, "-m", "arnn_lite.experiments.mbg", *run.argv(), "--resume"],
+                                       env=os.environ)
+            finally:
+                lock.unlink(missing_ok=True)
             if code != 0:
                 print(f"campaign: {run.name} failed (exit {code}); stopping", flush=True)
                 return code
