@@ -75,3 +75,21 @@ def test_runs_tested_on_different_items_are_not_paired_and_not_pooled():
     rows = seeds.paired_rows("A", a, "B", b)
     assert rows[0]["note"].startswith("not paired: ") and "n" not in rows[0]
     assert seeds.pooled("A", a, "B", b) is None
+
+
+def test_seeds_run_under_other_settings_are_flagged_in_the_row():
+    a, b = _run("cbam", 0, 100), _run("cbam", 1, 120)
+    b["config"]["generator_version"] = 2
+    g = seeds.group([a, b], "spatial")
+    assert seeds.settings_differ(g["cbam"]) == ["generator_version"]
+    row = seeds.spread_rows(g, {"cbam": "CBAM"}, {"top-1": lambda r: r["metrics"]["test"]["accuracy"]})[0]
+    assert "seeds differ in generator_version" in row["health"]
+
+
+def test_pooled_keeps_one_test_size():
+    a = {0: _run("arnn", 0, 150), 1: _run("arnn", 1, 150)}
+    b = {0: _run("cbam", 0, 100), 1: _run("cbam", 1, 100)}
+    for r in (a[1], b[1]):  # seed 1 tested on fewer items
+        t = r["metrics"]["test"]
+        t["predictions"], t["labels"] = t["predictions"][:100], t["labels"][:100]
+    assert seeds.pooled("A", a, "B", b).seeds == 1

@@ -9,7 +9,8 @@ from .. import stats
 from ..experiments import results
 from ..experiments.predictions import health_label, paired_row
 
-__all__ = ["group", "spread", "spread_rows", "paired_rows", "pooled", "compare_pairs", "LINESTYLES", "MARKERS"]
+__all__ = ["group", "spread", "settings_differ", "spread_rows", "paired_rows", "pooled", "compare_pairs",
+           "LINESTYLES", "MARKERS"]
 
 # One line style per seed and one marker per model: curves stay apart in print and in grey.
 LINESTYLES = ("-", "--", ":", "-.")
@@ -35,10 +36,22 @@ def spread(values) -> str:
     return f"{s.mean:.1%} ± {100 * s.std:.1f} ({s.n} seeds)"
 
 
+def settings_differ(runs: dict) -> list[str]:
+    """The config keys, other than the seed, in which the runs of one model (``{seed: results
+    file}``) differ from its lowest seed's: a mean over such seeds mixes two protocols."""
+    from ..experiments.common import config_diff
+
+    first, keys = runs[min(runs)]["config"], set()
+    for r in runs.values():
+        keys.update(k for k in config_diff(first, r["config"]) if k != "seed")
+    return sorted(keys)
+
+
 def spread_rows(groups: dict, names: dict, metrics: dict, root=None) -> list[dict]:
     """One row per model of ``groups`` (in ``names``' order; ``names`` maps model to its
     label): its seeds, each of ``metrics`` (``{column: result -> fraction}``) as
-    :func:`spread`, its runs' health (``ok`` when every seed trained) and mean minutes."""
+    :func:`spread`, its runs' health (``ok`` when every seed trained, and the settings in which
+    its seeds differ, if any: :func:`settings_differ`) and mean minutes."""
     rows = []
     for model, name in names.items():
         runs = groups.get(model)
@@ -46,6 +59,9 @@ def spread_rows(groups: dict, names: dict, metrics: dict, root=None) -> list[dic
             continue
         health = {s: health_label(r, root) for s, r in runs.items()}
         bad = [f"seed {s}: {h}" for s, h in health.items() if h != "ok"]
+        differ = settings_differ(runs)
+        if differ:
+            bad.append(f"seeds differ in {', '.join(differ)}: not one protocol")
         rows.append({"model": name, "seeds": ", ".join(map(str, runs)),
                      **{col: spread([f(r) for r in runs.values()]) for col, f in metrics.items()},
                      "health": "; ".join(bad) if bad else "ok",
@@ -59,21 +75,24 @@ def paired_rows(name_a: str, runs_a: dict, name_b: str, runs_b: dict, root=None)
     that says so instead of a comparison."""
     rows = []
     for s in sorted(set(runs_a) & set(runs_b)):
-        try:
-            rows.append({"seed": s, **paired_row(name_a, runs_a[s], name_b, runs_b[s], root=root)})
-        except ValueError:  # tested on other items (another generator, size or seed): no pairing
+        pa, pb = (results.read_predictions(r[s], root) for r in (runs_a, runs_b))
+        if pa is not None and pb is not None and pa["labels"] != pb["labels"]:  # another generator, size or seed
             rows.append({"seed": s, "A": name_a, "B": name_b,
                          "accuracy A": runs_a[s]["metrics"]["test"]["accuracy"],
                          "accuracy B": runs_b[s]["metrics"]["test"]["accuracy"],
                          "note": "not paired: the two runs were tested on different items"})
+        else:
+            rows.append({"seed": s, **paired_row(name_a, runs_a[s], name_b, runs_b[s], root=root)})
     return rows
 
 
 def pooled(name_a: str, runs_a: dict, name_b: str, runs_b: dict, root=None) -> stats.Verdict | None:
     """The seeds' paired comparisons of A and B pooled into one :func:`~arnn_lite.stats.verdict`
     on "A beats B", leaving out seeds where either run lacks predictions or did not train
-    or were tested on different items (their rows in :func:`paired_rows` say why); ``None``
-    when no seed is left."""
+    or were tested on different items (their rows in :func:`paired_rows` say why), and seeds
+    tested on another number of items than the first (another protocol); ``None`` when no seed
+    is left. Each seed draws its own test items (the data seed is the run's seed);
+    :func:`~arnn_lite.stats.verdict`'s item term then treats them as independent items."""
     comparisons = []
     for s in sorted(set(runs_a) & set(runs_b)):
         pa, pb = (results.read_predictions(r[s], root) for r in (runs_a, runs_b))
@@ -81,6 +100,7 @@ def pooled(name_a: str, runs_a: dict, name_b: str, runs_b: dict, root=None) -> s
                 or pa["labels"] != pb["labels"]):
             continue
         comparisons.append(stats.compare(pa["predictions"], pb["predictions"], pa["labels"]))
+    comparisons = [c for c in comparisons if c.n == comparisons[0].n]  # one test size (a protocol) only
     return stats.verdict(comparisons, a=name_a, b=name_b) if comparisons else None
 
 
