@@ -71,9 +71,10 @@ BUDGET_CHANGES = (
     "the batch is halved (and the learning rate with it) when one step would not fit 12 GiB",
 )
 # The CPU campaign's protocol (chapters 09-10 and the findings page), fixed from CTX and NONE
-# probes only, before any ARNN run on the variant it is run on (``--variant narrow``): the
-# epochs are where CTX's last-stage mask first held twice the uniform share of the queried
-# box (data/results/probes/narrow_book_lr_long). How it departs from PAN's recipe:
+# probes only, before any ARNN run on the variant it is run on (``--variant narrow``): CTX's
+# probe at this recipe (data/results/probes/narrow_book_lr_long) was still below the
+# learned-attention bar after 20 epochs; extended with --resume to 40, it crossed it and
+# stayed above (the findings page prints the epoch). How it departs from PAN's recipe:
 CPU_EPOCHS = 40
 CPU_CHANGES = (
     "10,000 / 1,000 / 5,000 images instead of 30,000 / 10,000 / 10,000 (CPU time; 5,000 test "
