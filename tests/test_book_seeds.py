@@ -93,3 +93,12 @@ def test_pooled_keeps_one_test_size():
         t = r["metrics"]["test"]
         t["predictions"], t["labels"] = t["predictions"][:100], t["labels"][:100]
     assert seeds.pooled("A", a, "B", b).seeds == 1
+
+
+def test_a_seed_nested_in_the_config_is_not_a_difference_in_settings():
+    """MGAN's config holds the seed again under gan.seed: seeds 0-2 are still one protocol."""
+    a, b = _run("cbam", 0, 100), _run("cbam", 1, 120)
+    a["config"]["gan"], b["config"]["gan"] = {"seed": 0, "lr": 1e-3}, {"seed": 1, "lr": 1e-3}
+    assert seeds.settings_differ({0: a, 1: b}) == []
+    b["config"]["gan"]["lr"] = 2e-3
+    assert seeds.settings_differ({0: a, 1: b}) == ["gan.lr"]

@@ -367,3 +367,10 @@ def test_mask_files_without_per_face_values_stay_not_tested(root):
     assert row.label == "not tested" and "no per-face values" in row.reason
     mgan_run(root, "mgan", 0, mask_values(0.08, 0.01, 2)[:-2], mask_values(0.7, 0.05, 3)[:-2])
     assert findings.evaluate(MGAN, root).label == "not tested"  # lengths differ: not the same faces
+
+
+def test_seeds_whose_configs_differ_only_in_a_nested_seed_are_pooled():
+    run = {"config": {"model": "x", "gan": {"seed": 0}}}
+    other = {"config": {"model": "x", "gan": {"seed": 2}}}
+    assert findings._same_config(other, run)
+    assert not findings._same_config({"config": {"model": "y", "gan": {"seed": 2}}}, run)

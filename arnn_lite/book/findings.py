@@ -263,7 +263,8 @@ def pick_source(claim: Claim, root=None):
 def _same_config(run: dict, reference: dict) -> bool:
     """Whether two runs of one model differ only in their seed."""
     from ..experiments.common import config_diff
-    return not [k for k in config_diff(run["config"], reference["config"]) if k != "seed"]
+    keys = config_diff(run["config"], reference["config"])
+    return not [k for k in keys if k != "seed" and not k.endswith(".seed")]  # MGAN: gan.seed
 
 
 # --------------------------------------------------------------------------- describing runs

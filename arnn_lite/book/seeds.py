@@ -43,7 +43,7 @@ def settings_differ(runs: dict) -> list[str]:
 
     first, keys = runs[min(runs)]["config"], set()
     for r in runs.values():
-        keys.update(k for k in config_diff(first, r["config"]) if k != "seed")
+        keys.update(k for k in config_diff(first, r["config"]) if k != "seed" and not k.endswith(".seed"))
     return sorted(keys)
 
 
