@@ -324,7 +324,7 @@ def _minutes(runs: list[dict]) -> float:
 
 def _command(run: dict, seed: int) -> str:
     """A run's recorded command, for another ``seed``."""
-    command = re.sub(r"\s--seed[ =]\d+", "", run["provenance"]["command"])
+    command = re.sub(r"\s--(seed[ =]\d+|overwrite|resume)\b", "", run["provenance"]["command"])
     return f"{command} --seed {seed}"
 
 
