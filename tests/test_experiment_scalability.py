@@ -69,8 +69,12 @@ def test_resumed_run_matches_a_straight_one(tmp_path, monkeypatch):
     resumed, _ = scalability.run("none", out_dir=tmp_path / "b", resume=True, **kw)
     assert resumed == straight
     assert json.loads((tmp_path / "b" / "front_none.json").read_text())["metrics"]["history"][1]["epoch"] == 2
-    with pytest.raises(Refused, match="differs in epochs"):  # a finished run is not extended in place
-        scalability.run("none", out_dir=tmp_path / "b", resume=True, **{**kw, "overrides": {**TINY, "epochs": 3}})
+    with pytest.raises(Refused, match="differs in epochs"):  # another run is not written over it...
+        scalability.run("none", out_dir=tmp_path / "b", **{**kw, "overrides": {**TINY, "epochs": 3}})
+    longer, _ = scalability.run("none", out_dir=tmp_path / "b", resume=True,  # ...but --resume extends it
+                                **{**kw, "overrides": {**TINY, "epochs": 3}})
+    extended = json.loads((tmp_path / "b" / "front_none.json").read_text())
+    assert [h["epoch"] for h in extended["metrics"]["history"]] == [1, 2, 3] and extended["config"]["epochs"] == 3
 
 
 def test_unknown_front_is_rejected():
