@@ -33,6 +33,7 @@ from .. import stats
 from ..datasets.mbg import config_version
 from ..experiments import results
 from . import paper
+from .seeds import settings_differ
 
 __all__ = ["CAMPAIGN", "SEEDS_WANTED", "TARGET_SE", "LABELS", "Model", "Claim", "Finding",
            "CLAIMS", "COLUMNS", "seed_runs", "pick_source", "evaluate", "findings", "table",
@@ -261,10 +262,8 @@ def pick_source(claim: Claim, root=None):
 
 
 def _same_config(run: dict, reference: dict) -> bool:
-    """Whether two runs of one model differ only in their seed."""
-    from ..experiments.common import config_diff
-    keys = config_diff(run["config"], reference["config"])
-    return not [k for k in keys if k != "seed" and not k.endswith(".seed")]  # MGAN: gan.seed
+    """Whether two runs of one model differ only in their seed (:func:`~arnn_lite.book.seeds.settings_differ`)."""
+    return not settings_differ({0: reference, 1: run})
 
 
 # --------------------------------------------------------------------------- describing runs
@@ -678,7 +677,7 @@ def _mask_rows(paths, items: int, name) -> list[dict]:
     """The rows of :func:`probes` for the MBG results files ``paths``; ``name(path)`` labels a row."""
     import torch
 
-    from ..datasets.mbg import MBG, VARIANTS
+    from ..datasets.mbg import MBG, config_generator
     from ..experiments.predictions import health_label
     from ..models.mbg import map_sizes
     from ..models.metrics import box_mask_mass
@@ -687,10 +686,7 @@ def _mask_rows(paths, items: int, name) -> list[dict]:
     for path in paths:
         r = {**results.read_result(path), "path": str(path)}
         c, test = r["config"], r["metrics"]["test"]
-        generator = {}  # files written before --variant used the paper's settings
-        for k, default in VARIANTS["paper"].items():
-            value = c.get(k, default)
-            generator[k] = tuple(value) if isinstance(value, list) else value
+        generator = config_generator(c)
         key = (c["test"], c["seed"], r["experiment"] == "mbg_inv", c["canvas"], config_version(c),
                *generator.values())
         if key not in shares:

@@ -34,7 +34,7 @@ from torch.utils.data import Dataset
 from .._checks import check_choice, check_nonnegative, check_positive
 from .mnist import load_mnist
 
-__all__ = ["MBG", "PALETTE", "COLOUR_NAMES", "SCALE_BINS", "scale_bin", "GENERATOR_VERSION",
+__all__ = ["MBG", "PALETTE", "COLOUR_NAMES", "SCALE_BINS", "scale_bin", "GENERATOR_VERSION", "config_generator",
            "GENERATOR_VERSIONS", "PHOTOS", "VARIANTS", "shortcut_report", "config_version"]
 
 COLOUR_NAMES = ("red", "green", "blue", "yellow", "white")
@@ -85,6 +85,14 @@ def config_version(config: dict) -> int:
     """The MBG generator version a results config was made with: its ``generator_version``,
     or 1 where it has none (every file written before version 2 existed)."""
     return int(config.get("generator_version", 1))
+
+
+def config_generator(config: dict) -> dict:
+    """The generator settings (:data:`VARIANTS`' keys) a results config was made with, ready
+    for ``MBG(**...)`` (JSON lists back to tuples); files written before ``--variant`` existed
+    record none and used the paper's."""
+    return {k: tuple(config[k]) if isinstance(config.get(k), list) else config.get(k, default)
+            for k, default in VARIANTS["paper"].items()}
 
 
 @functools.lru_cache(maxsize=None)

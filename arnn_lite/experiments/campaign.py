@@ -139,13 +139,15 @@ def status(root=None) -> list[dict]:
     else estimated for the whole run) and command."""
     spec = PROTOCOLS[PROTOCOL]
     images = spec["train"] * spec["config"].epochs
-    rows = []
+    rows, rates = [], {}
     for run in PLAN:
         s = state(run, root)
         if s["minutes"] is not None:
             minutes, how = s["minutes"], "measured"
         else:
-            rate = seconds_per_image(run.attention, root)
+            if run.attention not in rates:  # each scans every results file: once per attention
+                rates[run.attention] = seconds_per_image(run.attention, root)
+            rate = rates[run.attention]
             minutes, how = (None, "no estimate") if rate is None else (rate[0] * images / 60, "estimated")
         rows.append({"run": run.name, "state": s["state"], "epochs": s["epochs"], "minutes": minutes,
                      "minutes are": how, "command": run.command, "why": run.why})

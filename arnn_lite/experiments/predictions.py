@@ -32,7 +32,7 @@ import torch
 from .. import stats
 from .._files import atomic_write
 from .._repo import ROOT, data_dir
-from ..datasets.mbg import MBG, VARIANTS, config_version
+from ..datasets.mbg import MBG, config_generator, config_version
 from ..datasets.mnist import default_root
 from ..train import TrainConfig, load_checkpoint, make_loader, sha256
 from . import results
@@ -67,10 +67,8 @@ def _mbg(result, device):
         net = MBGNet(c["model"], front=c["front"], block_size=c["block_size"])
     else:
         net = MBGNet(c["model"], num_classes=10 if inverse else 5, query_dim=5 if inverse else 10)
-    generator = {k: tuple(c[k]) if isinstance(c.get(k), list) else c.get(k, default)  # files before
-                 for k, default in VARIANTS["paper"].items()}  # --variant used the paper's settings
-    test = mbg_split(MBG("test", c["test"], seed, inverse, c["canvas"], version=config_version(c), **generator),
-                     default_root() / "mbg")
+    test = mbg_split(MBG("test", c["test"], seed, inverse, c["canvas"], version=config_version(c),
+                         **config_generator(c)), default_root() / "mbg")
     return net, test, evaluate
 
 
