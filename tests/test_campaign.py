@@ -83,12 +83,15 @@ def test_a_live_worker_holds_its_run_and_a_dead_ones_lock_is_taken_over(tmp_path
     assert campaign.claim(first, tmp_path) == lock and lock.read_text() == str(os.getpid())
 
 
-def _fake_run(root, model, seconds, threads=1, train=100, epochs=4):
+def _fake_run(root, model, seconds, threads=1, train=100, epochs=4, campaign_run=False):
     prov = {**results.provenance(0, "cpu", results.now(), seconds, command="x"),
             "device": f"cpu (cpu, {threads} threads)"}
     history = [{"accuracy": 0.5}] * epochs
-    results.write_result(root / f"mbg/book/{model}_{seconds}.json", "mbg", "book",
-                         {"model": model, "train": train}, {"history": history}, prov)
+    protocol, config = "book", {"model": model, "train": train}
+    if campaign_run:
+        protocol, config = campaign.PROTOCOL, {**config, "variant": campaign.VARIANT}
+    results.write_result(root / f"mbg/{protocol}/{model}_{seconds}.json", "mbg", protocol, config,
+                         {"history": history}, prov)
 
 
 def test_costs_come_from_one_thread_runs_of_the_same_attention(tmp_path):
@@ -104,6 +107,20 @@ def test_costs_come_from_one_thread_runs_of_the_same_attention(tmp_path):
     expected = 0.15 * spec["train"] * spec["config"].epochs / 60
     assert rows["MBG ctx seed 0"]["minutes"] == pytest.approx(expected)
     assert rows["MBG arnn seed 0"]["minutes"] is None and rows["MBG arnn seed 0"]["minutes are"] == "no estimate"
+
+
+def test_once_the_campaign_has_run_an_attention_its_own_runs_set_the_cost(tmp_path):
+    """Runs at other sizes (the book protocol, other canvases, older code) are only a first
+    guess: the campaign's own finished run of an attention replaces them."""
+    _fake_run(tmp_path, "ctx", 40.0)  # book-sized run: 0.1 s per image
+    _fake_run(tmp_path, "arnn", 400.0)
+    assert "other sizes" in campaign.seconds_per_image("ctx", tmp_path)[1]
+    _fake_run(tmp_path, "ctx", 8.0, campaign_run=True)  # the campaign's: 0.02 s per image
+    rate, how = campaign.seconds_per_image("ctx", tmp_path)
+    assert rate == pytest.approx(0.02) and "1 campaign run" in how
+    rate, how = campaign.seconds_per_image("ctx_wide", tmp_path)  # no CTX-wide run: CTX's campaign cost
+    assert rate == pytest.approx(0.02) and "CTX's cost" in how
+    assert campaign.seconds_per_image("arnn", tmp_path)[0] == pytest.approx(1.0)  # no campaign run yet
 
 
 def test_the_cpu_protocol_is_the_campaigns():

@@ -13,7 +13,8 @@ Two ``--run`` processes (one thread each) use two cores: each takes the first ru
 neither done nor held by the other, through a lock file next to the run's results.
 
 Costs are estimates until a run is done: seconds per training image, measured by the
-one-thread MBG runs already in ``data/results`` with the same attention (:func:`seconds_per_image`).
+campaign's finished runs with the same attention, or before there is one by the one-thread
+MBG runs already in ``data/results`` (:func:`seconds_per_image`).
 """
 
 from __future__ import annotations
@@ -117,19 +118,27 @@ def _one_thread(result: dict) -> bool:
 
 def seconds_per_image(attention: str, root=None) -> tuple[float, str] | None:
     """Median seconds per training image (training and validation passes, as the run's
-    duration counts them) of the one-thread MBG runs in ``data/results`` with ``attention``,
-    and what it was measured on; ``None`` when there is none. ``ctx_wide`` falls back to CTX's."""
-    found = []
+    duration counts them) of one-thread MBG runs in ``data/results`` with ``attention``,
+    and what it was measured on; ``None`` when there is none. The campaign's own runs (its
+    protocol and variant) are used once one exists; until then every one-thread MBG run of
+    that attention (other sizes, so a rougher guess). ``ctx_wide`` falls back to CTX's."""
+    own, other = [], []
     for r in results.load_results(root=_results_root(root)):
         config = r.get("config", {})
         if (r["experiment"] in ("mbg", "mbg_inv") and config.get("model") == attention and _one_thread(r)
                 and r["metrics"].get("history")):
             images = config["train"] * len(r["metrics"]["history"])
-            found.append(r["provenance"]["duration_s"] / images)
-    if found:
-        return statistics.median(found), f"{len(found)} one-thread run(s) of {attention}"
+            mine = r["protocol"] == PROTOCOL and config.get("variant") == VARIANT
+            (own if mine else other).append(r["provenance"]["duration_s"] / images)
+    if own:
+        return statistics.median(own), f"{len(own)} campaign run(s) of {attention}"
     if attention == "ctx_wide":
         got = seconds_per_image("ctx", root)
+        if got is not None and "campaign" in got[1]:
+            return got[0], got[1] + " (CTX-wide: CTX's cost)"
+    if other:
+        return statistics.median(other), f"{len(other)} one-thread run(s) of {attention} at other sizes"
+    if attention == "ctx_wide":
         return None if got is None else (got[0], got[1] + " (CTX-wide: CTX's cost)")
     return None
 
