@@ -61,3 +61,18 @@ def test_paired_rows_and_a_pooled_line_per_pair(tmp_path):
     campaign.plot_curves(ax, by_model)
     assert len(ax.lines) == 2 and ax.get_legend() is not None
     plt.close(fig)
+
+
+
+def test_test_items_are_the_items_the_shipped_run_was_tested_on():
+    """The masks chapter 09 shows for a campaign model are drawn on its own test split: the
+    items rebuilt from the results file carry the labels its run recorded, in order; the
+    paper's generator settings would give other items."""
+    from arnn_lite.datasets.mbg import VARIANTS
+    from arnn_lite.experiments import results
+
+    result = results.read_result(data_dir() / "results" / "mbg_narrow" / "cpu" / "none.json")
+    recorded = result["metrics"]["test"]["labels"][:8]
+    assert [int(it["label"]) for it in campaign.test_items(result, count=8)] == recorded
+    paper = dict(result, config={**result["config"], **VARIANTS["paper"]})
+    assert [int(it["label"]) for it in campaign.test_items(paper, count=8)] != recorded

@@ -7,12 +7,12 @@ runs finish; :func:`progress` says how far the plan has got
 
 from __future__ import annotations
 
-from ..datasets.mbg import SCALE_BINS
+from ..datasets.mbg import MBG, SCALE_BINS, config_generator, config_version
 from ..experiments import campaign, results
 from ..models.mbg import MBGNet
 from . import paper, seeds
 
-__all__ = ["NAMES", "PAIRS", "runs", "progress", "accuracy_rows", "paired", "plot_curves"]
+__all__ = ["NAMES", "PAIRS", "runs", "progress", "accuracy_rows", "paired", "plot_curves", "test_items"]
 
 NAMES = {"none": "NONE", "noctx": "¬CTX", "ctx": "CTX", "ctx_wide": "CTX-wide", "san": "SAN", "arnn": "ARNN",
          "arnn_sample": "ARNN~", "unet2": "UNet d=2", "unet2_arnn": "UNet d=2 + ARNN", "unet3": "UNet d=3",
@@ -84,3 +84,13 @@ def plot_curves(ax, by_model: dict) -> None:
     ax.set_ylabel("validation accuracy")
     if by_model:
         ax.legend(fontsize=8, ncol=2)
+
+
+def test_items(result: dict, count: int = 4) -> list[dict]:
+    """The first ``count`` items of the test split a results file's run was tested on (its
+    size, seed, canvas, task, generator version and variant), generated afresh: what a
+    chapter shows a shipped model's masks on."""
+    c = result["config"]
+    split = MBG("test", c["test"], result["provenance"]["seed"], result["experiment"].startswith("mbg_inv"),
+                c["canvas"], version=config_version(c), **config_generator(c))
+    return [split[i] for i in range(count)]
