@@ -133,3 +133,11 @@ def test_a_missing_results_root_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
         results.load_results(root=tmp_path / "nowhere")
     assert results.load_results("mbg/*.json", root=tmp_path) == []  # no match in a real folder: empty
+
+
+def test_uncommitted_names_the_runs_made_from_a_dirty_worktree(tmp_path):
+    for name, commit in (("clean", "a" * 40), ("dirty", "b" * 40 + "+dirty")):
+        prov = results.provenance(0, "cpu", results.now(), 1.0, command="x", commit=commit)
+        results.write_result(tmp_path / f"{name}.json", "mbg", "book", {"model": name}, {"history": []}, prov)
+    found = results.load_results(root=tmp_path)
+    assert [r["config"]["model"] for r in results.uncommitted(found)] == ["dirty"]

@@ -20,7 +20,7 @@ from .._repo import data_dir, git_commit, now  # noqa: F401  (re-exported: runs 
 
 __all__ = ["REQUIRED", "PROVENANCE", "provenance", "write_result", "load_results",
            "validate", "read_result", "markdown_table", "standard_error",
-           "read_predictions"]
+           "read_predictions", "uncommitted"]
 
 REQUIRED = ("experiment", "protocol", "config", "metrics", "provenance")
 PROVENANCE = ("command", "git_commit", "device", "torch_version", "seed", "started", "duration_s")
@@ -116,6 +116,13 @@ def load_results(pattern="**/*.json", root=None) -> list[dict]:
     if not root.is_dir():
         raise FileNotFoundError(f"root: results folder {root} does not exist")
     return [{**read_result(path), "path": str(path)} for path in sorted(root.glob(pattern))]
+
+
+def uncommitted(found: list[dict]) -> list[dict]:
+    """The results files among ``found`` whose run was made from a worktree with uncommitted
+    changes (its recorded commit ends in ``+dirty``): no commit holds exactly the code that
+    made them, so a chapter that shows them says so."""
+    return [r for r in found if r["provenance"]["git_commit"].endswith("+dirty")]
 
 
 def standard_error(accuracy: float, n: int) -> float:
