@@ -30,14 +30,14 @@ def right_on(share, truth, seed):
 
 
 def write_run(root, folder, stem, seed, predictions=None, truth=None, config=None, saturation=None,
-              timing=None, **test):
+              timing=None, history=None, **test):
     """One results file ``root/folder/<stem>[_seedN].json`` as an experiment run writes it."""
     experiment, protocol = folder.split("/")
     test = dict(test)
     if predictions is not None:
         test.update(accuracy=float(np.mean(predictions == truth)), predictions=predictions.tolist(),
                     labels=truth.tolist(), mask_saturation=saturation or [0.0, 0.0, 0.0, 0.0])
-    metrics = {"test": test, **({"timing": timing} if timing else {})}
+    metrics = {"test": test, **({"timing": timing} if timing else {}), **({"history": history} if history else {})}
     command = f"python -m arnn_lite.experiments.mbg --attention {stem} --protocol {protocol}"
     prov = results.provenance(seed, "cpu", results.now(), 60.0, command=command, commit="0123abc")
     extra = {"health": stats.health(test)} if predictions is not None else {}
@@ -374,3 +374,32 @@ def test_seeds_whose_configs_differ_only_in_a_nested_seed_are_pooled():
     other = {"config": {"model": "x", "gan": {"seed": 2}}}
     assert findings._same_config(other, run)
     assert not findings._same_config({"config": {"model": "y", "gan": {"seed": 2}}}, run)
+
+
+def test_rows_the_campaign_plans_runs_for_are_settled_by_the_campaign(root):
+    """A claim with a campaign folder among its sources: "what would settle it" lists the
+    campaign's planned runs of its two models (not more seeds of a smaller source, whose
+    recorded commands would make other configurations), and a finished campaign run drops out."""
+    from arnn_lite.experiments import campaign
+
+    folder = "mbg_narrow/cpu"
+    pair(root, "mbg/book")  # seed 0 of both, on a smaller source
+    row = findings.evaluate(claim(folder, "mbg/book"), root)
+    assert row.source == "mbg/book" and "CPU campaign" in row.settle and "campaign --run" in row.settle
+    planned = [(r.folder, r.stem, r.seed) for r in campaign.PLAN if r.attention in ("arnn", "ctx") and not r.inverse]
+    assert [n[:3] for n in row.needed] == planned and len(planned) == 6
+    assert "(6 without an estimate)" in row.settle  # these stand-in runs record no thread count
+    write_run(root, folder, "arnn", 0, right_on(0.8, labels(), 0), labels(), history=[{"accuracy": 0.5}])
+    row = findings.evaluate(claim(folder, "mbg/book"), root)
+    assert (folder, "arnn", 0) not in [n[:3] for n in row.needed] and "ARNN seed 0" not in row.settle
+    assert "ARNN seed 1" in row.settle and "CTX seed 0" in row.settle
+    untouched = findings.evaluate(claim("mbg/book"), root)  # no campaign folder: seeds of its own source
+    assert "--seed 1" in untouched.settle and "campaign" not in untouched.settle
+
+
+def test_a_claim_not_run_yet_points_at_the_campaign_when_it_plans_it(root):
+    wide = next(c for c in findings.CLAIMS if c.key == "arnn_ctx_wide")
+    root.mkdir()
+    row = findings.evaluate(wide, root)
+    assert row.label == "not run" and "CPU-" not in row.settle
+    assert "CTX-wide seed 2" in row.settle and len(row.needed) == 6

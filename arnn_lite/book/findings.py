@@ -582,7 +582,7 @@ def evaluate(claim: Claim, root=None, predictions_root=None) -> Finding:
         raise ValueError(f"claim.kind: expected one of {tuple(KINDS)}, got {claim.kind!r}")
     picked = pick_source(claim, root)
     if picked is None:
-        return _not_run(claim)
+        return _campaign_plan(_not_run(claim), root)
     if predictions_root is None and root is not None:
         predictions_root = Path(root).parent / "predictions"
     pred_root = Path(predictions_root) if predictions_root is not None else None
@@ -590,7 +590,33 @@ def evaluate(claim: Claim, root=None, predictions_root=None) -> Finding:
     row = KINDS[claim.kind](claim, source, ra, rb, pred_root, left_out)
     needed = tuple((source, m.stem, seed, _minutes(list(runs.values())))
                    for m, runs in ((claim.a, ra), (claim.b, rb)) for seed in _missing_seeds(runs))
-    return dataclasses.replace(row, needed=needed)
+    return _campaign_plan(dataclasses.replace(row, needed=needed), root)
+
+
+def _campaign_plan(row: Finding, root=None) -> Finding:
+    """``row`` with its "what would settle it" and its needed runs taken from the CPU campaign's
+    plan, for a claim whose sources hold a campaign folder and whose two models the plan still
+    has runs of: the campaign's runs, not more runs like those in a smaller source, settle it
+    (their commands, sizes and estimated CPU hours come from :mod:`arnn_lite.experiments.campaign`)."""
+    from ..experiments import campaign
+
+    claim, stems = row.claim, (row.claim.a.stem, row.claim.b.stem)
+    runs = [run for run in campaign.PLAN if run.folder in claim.sources and run.attention in stems]
+    if not runs:
+        return row
+    planned = [(run, status) for run, status in zip(runs, campaign.status(root, runs)) if status["state"] != "done"]
+    if not planned:
+        return row
+    minutes = [status["minutes"] or 0.0 for _, status in planned]
+    names = ", ".join(f"{claim.a.name if run.attention == claim.a.stem else claim.b.name} seed {run.seed}"
+                      for run, _ in planned)
+    unknown = sum(status["minutes"] is None for _, status in planned)
+    settle = (f"the CPU campaign's runs still to make ({planned[0][0].folder}): {names}; about "
+              f"{sum(minutes) / 60:.1f} CPU hours at one thread, estimated from recorded runs"
+              + (f" ({unknown} without an estimate)" if unknown else "")
+              + "; `python -m arnn_lite.experiments.campaign --run` makes them in the plan's order")
+    needed = tuple((run.folder, run.stem, run.seed, m) for (run, _), m in zip(planned, minutes))
+    return dataclasses.replace(row, settle=settle, needed=needed)
 
 
 def findings(root=None, predictions_root=None, claims=CLAIMS) -> list[Finding]:

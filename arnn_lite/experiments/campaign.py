@@ -143,13 +143,13 @@ def seconds_per_image(attention: str, root=None) -> tuple[float, str] | None:
     return None
 
 
-def status(root=None) -> list[dict]:
-    """One row per planned run: its name, state, epochs done, minutes (measured when done,
-    else estimated for the whole run) and command."""
+def status(root=None, runs=None) -> list[dict]:
+    """One row per planned run (or per run of ``runs``, in their order): its name, state,
+    epochs done, minutes (measured when done, else estimated for the whole run) and command."""
     spec = PROTOCOLS[PROTOCOL]
     images = spec["train"] * spec["config"].epochs
     rows, rates = [], {}
-    for run in PLAN:
+    for run in PLAN if runs is None else runs:
         s = state(run, root)
         if s["minutes"] is not None:
             minutes, how = s["minutes"], "measured"
