@@ -18,7 +18,7 @@ NAMES = {"none": "NONE", "noctx": "¬CTX", "ctx": "CTX", "ctx_wide": "CTX-wide",
          "arnn_sample": "ARNN~", "unet2": "UNet d=2", "unet2_arnn": "UNet d=2 + ARNN", "unet3": "UNet d=3",
          "unet3_arnn": "UNet d=3 + ARNN"}
 # (A, B): "A beats B". CTX-wide has ARNN's parameter count; NONE tells whether attention helps at all.
-PAIRS = (("arnn", "ctx"), ("arnn", "ctx_wide"), ("ctx", "none"), ("arnn", "none"),
+PAIRS = (("arnn", "ctx"), ("arnn", "ctx_wide"), ("ctx", "noctx"), ("ctx", "none"), ("arnn", "none"),
          ("unet2_arnn", "unet2"), ("unet3_arnn", "unet3"))
 BINS = tuple(f"{lo}-{hi}" for lo, hi in SCALE_BINS)
 
