@@ -63,6 +63,19 @@ def test_paired_rows_and_a_pooled_line_per_pair(tmp_path):
     plt.close(fig)
 
 
+def test_curves_tell_seeds_apart_by_line_style_and_single_seed_models_too(tmp_path):
+    """Printed in grey, lines must differ in more than colour: with several seeds each seed
+    has its own line style; with one seed per model, each model has its own."""
+    several = campaign.runs(root=_campaign_root(tmp_path / "a", seeds=(0, 1)))
+    single = campaign.runs(root=_campaign_root(tmp_path / "b"))
+    for by_model, styles in ((several, ["-", "--", "-", "--"]), (single, ["-", "--"])):
+        fig, ax = plt.subplots()
+        campaign.plot_curves(ax, by_model)
+        assert [line.get_linestyle() for line in ax.lines] == styles
+        assert len({line.get_marker() for line in ax.lines}) == len(by_model)
+        plt.close(fig)
+
+
 
 def test_test_items_are_the_items_the_shipped_run_was_tested_on():
     """The masks chapter 09 shows for a campaign model are drawn on its own test split: the

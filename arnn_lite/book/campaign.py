@@ -73,13 +73,18 @@ def paired(by_model: dict) -> tuple[list[dict], list[str]]:
 
 
 def plot_curves(ax, by_model: dict) -> None:
-    """Validation accuracy per epoch: one colour and marker per model, one line style per seed."""
+    """Validation accuracy per epoch: one colour and marker per model (a marker on about every
+    eighth epoch), one line style per seed; when every model has one seed, one line style per
+    model instead, so that lines stay apart in print. ``by_model``: ``{model: {seed: results
+    file}}``; a key that is not a model's name labels its lines as it is."""
+    several = any(len(by_seed) > 1 for by_seed in by_model.values())
     for k, (model, by_seed) in enumerate(by_model.items()):
         for s, r in by_seed.items():
             h = r["metrics"]["history"]
             ax.plot([e["epoch"] for e in h], [e["accuracy"] for e in h], color=f"C{k % 10}",
-                    marker=seeds.MARKERS[k % len(seeds.MARKERS)], markersize=3, markevery=5,
-                    linestyle=seeds.LINESTYLES[s % len(seeds.LINESTYLES)], label=f"{NAMES.get(model, model)}, seed {s}")
+                    marker=seeds.MARKERS[k % len(seeds.MARKERS)], markersize=3, markevery=max(1, len(h) // 8),
+                    linestyle=seeds.LINESTYLES[(s if several else k) % len(seeds.LINESTYLES)],
+                    label=f"{NAMES.get(model, model)}, seed {s}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy")
     if by_model:
