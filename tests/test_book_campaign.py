@@ -89,3 +89,24 @@ def test_test_items_are_the_items_the_shipped_run_was_tested_on():
     assert [int(it["label"]) for it in campaign.test_items(result, count=8)] == recorded
     paper = dict(result, config={**result["config"], **VARIANTS["paper"]})
     assert [int(it["label"]) for it in campaign.test_items(paper, count=8)] != recorded
+
+
+def test_show_masks_draws_one_figure_per_model_with_each_stages_mask(monkeypatch):
+    """Chapters 09 and 10 draw shipped models' masks through one helper: a figure per model,
+    the images in the top row and one row per attention stage, titled for the task."""
+    from arnn_lite.experiments import results
+
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda: shown.append(plt.gcf()) or plt.close(plt.gcf()))
+    mbg = {"ctx": results.load_results("mbg/book/ctx.json")[0]}
+    inv = {"ctx (book)": results.load_results("mbg_inv/book/ctx.json")[0]}
+    colour_answer = [f"predicted {c}" for c in campaign.COLOUR_NAMES]  # MBG names a colour
+    digit_answer = [f"predicted {d}" for d in range(10)]  # MBGⁱⁿᵛ a digit
+    for by_model, answers in ((mbg, colour_answer), (inv, digit_answer)):
+        items = campaign.test_items(next(iter(by_model.values())), count=3)
+        assert campaign.show_masks(by_model, items, "test") == list(by_model)
+        fig = shown.pop()
+        assert len(fig.axes) == 3 * 5  # the images, then the four stages, for 3 items
+        assert "masks per stage (test)" in fig._suptitle.get_text()
+        assert all(any(a in ax.get_title() for a in answers) for ax in fig.axes[:3])
+    assert not shown

@@ -7,12 +7,12 @@ runs finish; :func:`progress` says how far the plan has got
 
 from __future__ import annotations
 
-from ..datasets.mbg import MBG, SCALE_BINS, config_generator, config_version
+from ..datasets.mbg import COLOUR_NAMES, MBG, SCALE_BINS, config_generator, config_version
 from ..experiments import campaign, results
 from ..models.mbg import MBGNet
 from . import paper, seeds
 
-__all__ = ["NAMES", "PAIRS", "runs", "progress", "accuracy_rows", "paired", "plot_curves", "test_items"]
+__all__ = ["NAMES", "PAIRS", "runs", "progress", "accuracy_rows", "paired", "plot_curves", "test_items", "show_masks"]
 
 NAMES = {"none": "NONE", "noctx": "¬CTX", "ctx": "CTX", "ctx_wide": "CTX-wide", "san": "SAN", "arnn": "ARNN",
          "arnn_sample": "ARNN~", "unet2": "UNet d=2", "unet2_arnn": "UNet d=2 + ARNN", "unet3": "UNet d=3",
@@ -99,3 +99,31 @@ def test_items(result: dict, count: int = 4) -> list[dict]:
     split = MBG("test", c["test"], result["provenance"]["seed"], result["experiment"].startswith("mbg_inv"),
                 c["canvas"], version=config_version(c), **config_generator(c))
     return [split[i] for i in range(count)]
+
+
+def show_masks(by_model: dict, items: list[dict], label: str) -> list[str]:
+    """One figure per shipped MBG or MBGⁱⁿᵛ model of ``by_model`` (``{name: results file}``):
+    ``items`` (e.g. :func:`test_items`) in the top row, titled with the query, the truth and
+    the model's prediction, and below them each attention stage's mask, upsampled to the image
+    and scaled to its maximum. ``label`` goes into each figure's title. Returns the names shown."""
+    import matplotlib.pyplot as plt
+    import torch
+
+    from . import viz
+    from .models import load_model
+
+    images = torch.stack([it["image"] for it in items])
+    queries = torch.stack([it["query"] for it in items])
+    for name, result in by_model.items():
+        with torch.no_grad():
+            logits, masks = load_model(result)(images, queries)
+        if result["experiment"].startswith("mbg_inv"):  # query a colour, name the digit
+            titles = [f"query {COLOUR_NAMES[int(q.argmax())]}: digit {it['label']}\npredicted {int(p)}"
+                      for q, it, p in zip(queries, items, logits.argmax(1))]
+        else:  # query a digit, name its colour
+            titles = [f"query {int(q.argmax())}: {COLOUR_NAMES[it['label']]}\npredicted {COLOUR_NAMES[int(p)]}"
+                      for q, it, p in zip(queries, items, logits.argmax(1))]
+        rows = {f"stage {k + 1}": m for k, m in enumerate(masks) if m is not None}
+        viz.show_mask_grid(rows, images, col_titles=titles, suptitle=f"{name}: masks per stage ({label})")
+        plt.show()
+    return list(by_model)
